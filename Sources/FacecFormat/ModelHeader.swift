@@ -1,0 +1,109 @@
+/// The compiled plan as stored in the .fgraph header: tensors in the data
+/// section, activation values in the arena, nodes in execution order.
+/// Built by the compiler (FacecGraph), read by the runtime (FacecRuntime).
+
+public enum Kernel: String, Sendable, CaseIterable {
+    case conv2dDirect = "conv2d_direct"
+    case maxPool = "maxpool"
+    case avgPool = "avgpool"
+    case dense
+    case add
+    case softmax
+    case zeroPad = "zero_pad"
+    case relu
+}
+
+public enum Activation: String, Sendable { case none, relu }
+
+public enum TensorLayout: String, Sendable {
+    case plain
+    /// Conv weights [KH, KW, Cin, CoutPad8]: output channels fastest, padded
+    /// with zeros to a multiple of 8 so the kernel reads whole SIMD8 vectors.
+    case hwioCoutPad8 = "hwio_cout_pad8"
+    /// Dense weights [In, OutPad8].
+    case ioOutPad8 = "io_out_pad8"
+    /// Bias vectors padded to a multiple of 8.
+    case vectorPad8 = "vector_pad8"
+}
+
+public struct TensorEntry: Sendable, Equatable {
+    public var name: String
+    public var shape: [Int]
+    public var layout: TensorLayout
+    /// Offset from the start of the data section; a multiple of `dataAlignment`.
+    public var offset: Int
+    public var length: Int
+    public init(name: String, shape: [Int], layout: TensorLayout, offset: Int = 0, length: Int = 0) {
+        self.name = name; self.shape = shape; self.layout = layout
+        self.offset = offset; self.length = length
+    }
+    public var elementCount: Int { shape.reduce(1, *) }
+}
+
+public struct ValueEntry: Sendable, Equatable {
+    public var name: String
+    public var shape: [Int]
+    public var arenaOffset: Int
+    public var arenaBytes: Int
+    public var isView: Bool
+    public init(name: String, shape: [Int], arenaOffset: Int = 0, arenaBytes: Int = 0, isView: Bool = false) {
+        self.name = name; self.shape = shape; self.arenaOffset = arenaOffset
+        self.arenaBytes = arenaBytes; self.isView = isView
+    }
+    public var elementCount: Int { shape.reduce(1, *) }
+}
+
+public struct NodeEntry: Sendable, Equatable {
+    public var name: String
+    public var kernel: Kernel
+    public var inputs: [Int]
+    public var output: Int
+    public var params: [Int]
+    public var activation: Activation
+    public var kernelH = 0, kernelW = 0
+    public var strideH = 1, strideW = 1
+    public var padTop = 0, padBottom = 0, padLeft = 0, padRight = 0
+    public var fused: [String]
+    public var flops: Int
+
+    public init(name: String, kernel: Kernel, inputs: [Int], output: Int, params: [Int] = [],
+                activation: Activation = .none, fused: [String] = [], flops: Int = 0) {
+        self.name = name; self.kernel = kernel; self.inputs = inputs; self.output = output
+        self.params = params; self.activation = activation; self.fused = fused; self.flops = flops
+    }
+}
+
+public struct ModelHeader: Sendable, Equatable {
+    public var modelName: String
+    public var input: InputSpec
+    public var output: OutputSpec
+    public var defaultMetric: Metric
+    public var thresholds: [Metric: Float]
+    public var provenance: Provenance
+    public var tensors: [TensorEntry]
+    public var values: [ValueEntry]
+    public var nodes: [NodeEntry]
+    public var inputValue: Int
+    public var outputValue: Int
+    public var arenaBytes: Int
+    public var activationsTotalBytes: Int
+    public var classNames: [String]
+    /// The softmax value giving class probabilities, when the model has classes.
+    public var classesValue: Int?
+
+    public init(modelName: String, input: InputSpec, output: OutputSpec, defaultMetric: Metric,
+                thresholds: [Metric: Float], provenance: Provenance, tensors: [TensorEntry],
+                values: [ValueEntry], nodes: [NodeEntry], inputValue: Int, outputValue: Int,
+                arenaBytes: Int, activationsTotalBytes: Int, classNames: [String] = [],
+                classesValue: Int? = nil) {
+        self.modelName = modelName; self.input = input; self.output = output
+        self.defaultMetric = defaultMetric; self.thresholds = thresholds
+        self.provenance = provenance; self.tensors = tensors; self.values = values
+        self.nodes = nodes; self.inputValue = inputValue; self.outputValue = outputValue
+        self.arenaBytes = arenaBytes; self.activationsTotalBytes = activationsTotalBytes
+        self.classNames = classNames; self.classesValue = classesValue
+    }
+
+    public var totalFlops: Int { nodes.reduce(0) { $0 + $1.flops } }
+    public var weightBytes: Int { tensors.reduce(0) { $0 + $1.length } }
+}

@@ -1,0 +1,64 @@
+/// What a model expects as input and gives as output, recorded in the .fgraph
+/// header so the runtime needs no per-model code.
+
+public enum ColorOrder: String, Sendable, Codable { case rgb, bgr }
+
+public enum ResizePolicy: String, Sendable, Codable {
+    /// deepface `resize_image`: aspect kept, bilinear, zero padding split with
+    /// the smaller half on top/left.
+    case keepAspectPad = "keep_aspect_pad"
+    /// Plain bilinear resize to height × width.
+    case stretch
+}
+
+public struct InputSpec: Sendable, Equatable {
+    public var height: Int
+    public var width: Int
+    public var channels: Int
+    public var colorOrder: ColorOrder
+    /// Pixel values 0...255 are multiplied by this first…
+    public var scale: Float
+    /// …then this is subtracted per channel (in the model's channel order).
+    public var mean: [Float]
+    public var resize: ResizePolicy
+    public var note: String
+
+    public init(height: Int, width: Int, channels: Int = 3, colorOrder: ColorOrder,
+                scale: Float, mean: [Float] = [], resize: ResizePolicy, note: String = "") {
+        self.height = height; self.width = width; self.channels = channels
+        self.colorOrder = colorOrder; self.scale = scale; self.mean = mean
+        self.resize = resize; self.note = note
+    }
+}
+
+public struct OutputSpec: Sendable, Equatable {
+    public var name: String
+    public var dim: Int
+    /// deepface's `x / (‖x‖ + 1e-10)` applied after the network.
+    public var l2Normalize: Bool
+    public init(name: String, dim: Int, l2Normalize: Bool) {
+        self.name = name; self.dim = dim; self.l2Normalize = l2Normalize
+    }
+}
+
+public enum Metric: String, Sendable, CaseIterable, Codable {
+    case cosine, euclidean
+    case euclideanL2 = "euclidean_l2"
+}
+
+public struct Provenance: Sendable, Equatable {
+    public var sourceFile: String
+    public var sourceSHA256: [UInt8]
+    public var sourceFormat: String
+    public var architecture: String
+    public var converterVersion: String
+    public init(sourceFile: String, sourceSHA256: [UInt8], sourceFormat: String,
+                architecture: String, converterVersion: String) {
+        self.sourceFile = sourceFile; self.sourceSHA256 = sourceSHA256
+        self.sourceFormat = sourceFormat; self.architecture = architecture
+        self.converterVersion = converterVersion
+    }
+}
+
+/// The facec version written into every model's provenance.
+public let facecVersion = "0.1.0"

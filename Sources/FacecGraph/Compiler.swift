@@ -1,0 +1,166 @@
+import FacecFormat
+
+/// A compiled model ready to be written: the header (plan) and, per tensor, a
+/// producer that yields its values already in the kernel's layout.
+public struct CompiledModel {
+    public var header: ModelHeader
+    public var producers: [ModelWriter.TensorProducer]
+}
+
+/// Graph -> plan: lowering, shape inference, passes (drop dropout, fold zero
+/// padding, fuse ReLU, flatten as a view, dead-node removal), kernel choice,
+/// weight layout and the static memory plan.
+public enum Compiler {
+    public static func compile(_ graph: Graph, _ description: ModelDescription) throws -> CompiledModel {
+        var g = try Lowering.lower(graph, description: description)
+        try ShapeInference.run(&g, input: description.input)
+        Passes.removeIdentities(&g)
+        Passes.foldZeroPadding(&g)
+        Passes.fuseReLU(&g)
+        Passes.removeDeadNodes(&g)
+        return try emit(g, description)
+    }
+
+    private static func emit(_ g: PlanGraph, _ d: ModelDescription) throws -> CompiledModel {
+        var tensors: [TensorEntry] = []
+        var producers: [ModelWriter.TensorProducer] = []
+        var values: [ValueEntry] = []
+        var nodes: [NodeEntry] = []
+        var valueOf = [Int](repeating: -1, count: g.nodes.count)
+        var baseOf: [Int] = []               // value -> the value owning its storage
+        var requests: [MemoryPlanner.Request] = []
+        var requestOf: [Int: Int] = [:]      // base value -> request
+
+        func addTensor(_ name: String, _ shape: [Int], _ layout: TensorLayout, _ produce: @escaping ModelWriter.TensorProducer) -> Int {
+            tensors.append(TensorEntry(name: name, shape: shape, layout: layout))
+            producers.append(produce)
+            return tensors.count - 1
+        }
+        func read(_ value: Int, at step: Int) {
+            requests[requestOf[baseOf[value]]!].lastStep = max(requests[requestOf[baseOf[value]]!].lastStep, step)
+        }
+
+        let live = g.nodes.indices.filter { g.nodes[$0].alive }
+        guard live.contains(where: { g.nodes[$0].kind == .input }) else {
+            throw GraphError(layer: d.name, "the network has no input layer")
+        }
+        for i in live {
+            let n = g.nodes[i]
+            let step = nodes.count
+            let v = values.count
+            values.append(ValueEntry(name: n.name, shape: n.shape, isView: n.kind == .flatten))
+            valueOf[i] = v
+            if n.kind == .flatten {
+                baseOf.append(baseOf[valueOf[n.inputs[0]]])
+                continue
+            }
+            baseOf.append(v)
+            requestOf[v] = requests.count
+            requests.append(.init(bytes: n.shape.reduce(1, *) * 4, firstStep: n.kind == .input ? -1 : step, lastStep: step))
+            if n.kind == .input { continue }
+
+            let inputs = n.inputs.map { valueOf[$0] }
+            for input in inputs { read(input, at: step) }
+            var e = NodeEntry(name: n.name, kernel: .relu, inputs: inputs, output: v,
+                              activation: n.activation, fused: n.fused)
+            switch n.kind {
+            case .conv(let geo):
+                let kernel = n.weights[0], cout = n.shape[2]
+                let cin = kernel.shape[2], padded = roundUp8(cout)
+                e.kernel = .conv2dDirect
+                setGeometry(&e, geo)
+                let w = addTensor(n.name + "/kernel", [geo.kernelH, geo.kernelW, cin, padded], .hwioCoutPad8) {
+                    try WeightLayout.padLastAxis(kernel, to: padded)
+                }
+                let b = addTensor(n.name + "/bias", [padded], .vectorPad8) {
+                    try WeightLayout.bias(n.weights.count > 1 ? n.weights[1] : nil, count: cout, paddedTo: padded)
+                }
+                e.params = [w, b]
+                e.fused.insert("bias", at: e.fused.firstIndex { $0.hasPrefix("relu") } ?? e.fused.count)
+                e.flops = 2 * n.shape[0] * n.shape[1] * cout * geo.kernelH * geo.kernelW * cin
+            case .dense:
+                let kernel = n.weights[0], out = n.shape[0], inCount = kernel.shape[0], padded = roundUp8(out)
+                e.kernel = .dense
+                let w = addTensor(n.name + "/kernel", [inCount, padded], .ioOutPad8) {
+                    try WeightLayout.padLastAxis(kernel, to: padded)
+                }
+                let b = addTensor(n.name + "/bias", [padded], .vectorPad8) {
+                    try WeightLayout.bias(n.weights.count > 1 ? n.weights[1] : nil, count: out, paddedTo: padded)
+                }
+                e.params = [w, b]
+                e.fused.insert("bias", at: e.fused.firstIndex { $0.hasPrefix("relu") } ?? e.fused.count)
+                e.flops = 2 * inCount * out
+            case .maxPool(let geo): e.kernel = .maxPool; setGeometry(&e, geo)
+            case .avgPool(let geo): e.kernel = .avgPool; setGeometry(&e, geo)
+            case .zeroPad(let geo): e.kernel = .zeroPad; setGeometry(&e, geo)
+            case .add: e.kernel = .add
+            case .relu: e.kernel = .relu
+            case .softmax: e.kernel = .softmax
+            case .input, .flatten, .identity:
+                throw GraphError(layer: n.name, "internal error: unexpected node kind after the passes")
+            }
+            nodes.append(e)
+        }
+        guard !nodes.isEmpty else { throw GraphError(layer: d.name, "the chosen output is the input itself") }
+
+        let outputValue = valueOf[g.output]
+        requests[requestOf[baseOf[outputValue]]!].lastStep = Int.max
+        var classesValue: Int? = nil
+        if let c = g.classes, !d.classNames.isEmpty {
+            classesValue = valueOf[c]
+            requests[requestOf[baseOf[classesValue!]]!].lastStep = Int.max
+        }
+        let (offsets, arena) = MemoryPlanner.plan(requests)
+        for v in values.indices {
+            let r = requestOf[baseOf[v]]!
+            values[v].arenaOffset = offsets[r]
+            values[v].arenaBytes = MemoryPlanner.rounded(requests[r].bytes)
+        }
+        let total = requests.reduce(0) { $0 + MemoryPlanner.rounded($1.bytes) }
+        let inputValue = valueOf[live.first { g.nodes[$0].kind == .input }!]
+        let header = ModelHeader(
+            modelName: d.name, input: d.input,
+            output: OutputSpec(name: values[outputValue].name, dim: values[outputValue].elementCount, l2Normalize: d.l2Normalize),
+            defaultMetric: d.defaultMetric, thresholds: d.thresholds, provenance: d.provenance,
+            tensors: tensors, values: values, nodes: nodes, inputValue: inputValue, outputValue: outputValue,
+            arenaBytes: arena, activationsTotalBytes: total,
+            classNames: classesValue == nil ? [] : d.classNames, classesValue: classesValue)
+        return CompiledModel(header: header, producers: producers)
+    }
+
+    private static func setGeometry(_ e: inout NodeEntry, _ g: PlanNode.Geometry) {
+        e.kernelH = g.kernelH; e.kernelW = g.kernelW; e.strideH = g.strideH; e.strideW = g.strideW
+        e.padTop = g.padTop; e.padBottom = g.padBottom; e.padLeft = g.padLeft; e.padRight = g.padRight
+    }
+
+    static func roundUp8(_ n: Int) -> Int { (n + 7) / 8 * 8 }
+}
+
+/// Weight layouts the kernels read (done once, at compile time).
+enum WeightLayout {
+    /// Pads the last (output-channel) axis with zeros to `padded`.
+    static func padLastAxis(_ t: WeightTensor, to padded: Int) throws -> [Float] {
+        let values = try t.load()
+        let last = t.shape.last!
+        guard values.count == t.shape.reduce(1, *) else {
+            throw GraphError(layer: t.name, "has \(values.count) values for shape \(t.shape)")
+        }
+        if padded == last { return values }
+        let rows = values.count / last
+        var out = [Float](repeating: 0, count: rows * padded)
+        for r in 0..<rows {
+            for c in 0..<last { out[r * padded + c] = values[r * last + c] }
+        }
+        return out
+    }
+
+    static func bias(_ t: WeightTensor?, count: Int, paddedTo padded: Int) throws -> [Float] {
+        var out = [Float](repeating: 0, count: padded)
+        if let t {
+            let values = try t.load()
+            guard values.count == count else { throw GraphError(layer: t.name, "bias has \(values.count) values, expected \(count)") }
+            for i in 0..<count { out[i] = values[i] }
+        }
+        return out
+    }
+}

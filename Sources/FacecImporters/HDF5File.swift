@@ -1,0 +1,123 @@
+import CHDF5
+
+/// A read-only HDF5 file with the few checked reads the Keras importer needs:
+/// string attributes (fixed- and variable-length), and float datasets whose
+/// shape is known before their data is read.
+final class HDF5File {
+    let path: String
+    private let id: hid_t
+
+    /// Datasets larger than this are refused before allocating (VGG-Face fc6
+    /// is 102.8 M floats).
+    static let maxElements = 1 << 30
+
+    init(path: String) throws {
+        self.path = path
+        facec_H5_silence_errors()
+        guard H5Fis_hdf5(path) > 0 else { throw ImportError(path, "not an HDF5 file") }
+        let f = H5Fopen(path, facec_H5F_ACC_RDONLY(), facec_H5P_DEFAULT())
+        guard f >= 0 else { throw ImportError(path, "cannot open the HDF5 file (damaged or truncated?)") }
+        id = f
+    }
+
+    deinit { H5Fclose(id) }
+
+    /// Whether `path` (like "/model_weights/Conv1") names an object; checks
+    /// each component, as H5Lexists requires.
+    func exists(_ objectPath: String) -> Bool {
+        var prefix = ""
+        for part in objectPath.split(separator: "/") {
+            prefix += "/" + part
+            guard H5Lexists(id, prefix, facec_H5P_DEFAULT()) > 0 else { return false }
+        }
+        return true
+    }
+
+    func isGroup(_ objectPath: String) -> Bool {
+        guard exists(objectPath) else { return false }
+        var info = H5O_info_t()
+        guard H5Oget_info_by_name2(id, objectPath, &info, UInt32(H5O_INFO_BASIC), facec_H5P_DEFAULT()) >= 0 else { return false }
+        return info.type == H5O_TYPE_GROUP
+    }
+
+    /// A string or string-array attribute of the object at `objectPath`;
+    /// nil when absent. An empty non-string array (how old Keras wrote empty
+    /// `weight_names`) reads as [].
+    func strings(_ objectPath: String, attribute name: String) throws -> [String]? {
+        let obj = H5Oopen(id, objectPath, facec_H5P_DEFAULT())
+        guard obj >= 0 else { throw ImportError(path, "cannot open '\(objectPath)'") }
+        defer { H5Oclose(obj) }
+        guard H5Aexists(obj, name) > 0 else { return nil }
+        let attr = H5Aopen(obj, name, facec_H5P_DEFAULT())
+        guard attr >= 0 else { throw ImportError(path, "cannot open attribute '\(name)' of '\(objectPath)'") }
+        defer { H5Aclose(attr) }
+        let type = H5Aget_type(attr), space = H5Aget_space(attr)
+        defer { H5Tclose(type); H5Sclose(space) }
+        let count = Int(H5Sget_simple_extent_npoints(space))
+        guard count >= 0, count <= 1 << 20 else { throw ImportError(path, "attribute '\(name)' of '\(objectPath)' has \(count) elements") }
+        if count == 0 { return [] }
+        guard H5Tget_class(type) == H5T_STRING else {
+            throw ImportError(path, "attribute '\(name)' of '\(objectPath)' is not a string")
+        }
+        if H5Tis_variable_str(type) > 0 {
+            let mem = H5Tcopy(facec_H5T_C_S1())
+            defer { H5Tclose(mem) }
+            H5Tset_size(mem, facec_H5T_VARIABLE())
+            H5Tset_cset(mem, H5Tget_cset(type))
+            var pointers = [UnsafeMutablePointer<CChar>?](repeating: nil, count: count)
+            guard H5Aread(attr, mem, &pointers) >= 0 else { throw ImportError(path, "cannot read attribute '\(name)' of '\(objectPath)'") }
+            defer { for p in pointers where p != nil { H5free_memory(p) } }
+            return pointers.map { $0.map { String(cString: $0) } ?? "" }
+        }
+        let size = H5Tget_size(type)
+        guard size > 0, size <= 1 << 24, count * size <= 1 << 26 else {
+            throw ImportError(path, "attribute '\(name)' of '\(objectPath)' is too large")
+        }
+        let mem = H5Tcopy(type)
+        defer { H5Tclose(mem) }
+        var buffer = [UInt8](repeating: 0, count: count * size)
+        guard H5Aread(attr, mem, &buffer) >= 0 else { throw ImportError(path, "cannot read attribute '\(name)' of '\(objectPath)'") }
+        return (0..<count).map { i in
+            let chunk = buffer[(i * size)..<((i + 1) * size)]
+            let end = chunk.firstIndex(of: 0) ?? chunk.endIndex
+            return String(decoding: chunk[chunk.startIndex..<end], as: UTF8.self)
+        }
+    }
+
+    /// The shape of a float dataset (checked to be floating point and of a sane size).
+    func datasetShape(_ objectPath: String) throws -> [Int] {
+        guard exists(objectPath) else { throw ImportError(path, "missing dataset '\(objectPath)'") }
+        let d = H5Dopen2(id, objectPath, facec_H5P_DEFAULT())
+        guard d >= 0 else { throw ImportError(path, "'\(objectPath)' is not a dataset") }
+        defer { H5Dclose(d) }
+        let type = H5Dget_type(d), space = H5Dget_space(d)
+        defer { H5Tclose(type); H5Sclose(space) }
+        guard H5Tget_class(type) == H5T_FLOAT else { throw ImportError(path, "dataset '\(objectPath)' is not floating point") }
+        let rank = Int(H5Sget_simple_extent_ndims(space))
+        guard (0...8).contains(rank) else { throw ImportError(path, "dataset '\(objectPath)' has rank \(rank)") }
+        var dims = [hsize_t](repeating: 0, count: rank)
+        H5Sget_simple_extent_dims(space, &dims, nil)
+        var elements = 1
+        for d in dims {
+            let (r, o) = elements.multipliedReportingOverflow(by: Int(clamping: d))
+            guard !o, r <= Self.maxElements else { throw ImportError(path, "dataset '\(objectPath)' is too large (\(dims))") }
+            elements = r
+        }
+        return dims.map { Int($0) }
+    }
+
+    /// Reads a float dataset as float32 (converted by HDF5 if stored otherwise).
+    func readFloats(_ objectPath: String, expecting shape: [Int]) throws -> [Float] {
+        let actual = try datasetShape(objectPath)
+        guard actual == shape else { throw ImportError(path, "dataset '\(objectPath)' has shape \(actual), expected \(shape)") }
+        let d = H5Dopen2(id, objectPath, facec_H5P_DEFAULT())
+        guard d >= 0 else { throw ImportError(path, "cannot open dataset '\(objectPath)'") }
+        defer { H5Dclose(d) }
+        var values = [Float](repeating: 0, count: shape.reduce(1, *))
+        let status = values.withUnsafeMutableBytes {
+            H5Dread(d, facec_H5T_NATIVE_FLOAT(), facec_H5S_ALL(), facec_H5S_ALL(), facec_H5P_DEFAULT(), $0.baseAddress)
+        }
+        guard status >= 0 else { throw ImportError(path, "cannot read dataset '\(objectPath)' (damaged or truncated file?)") }
+        return values
+    }
+}

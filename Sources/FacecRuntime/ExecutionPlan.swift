@@ -1,0 +1,123 @@
+import FacecFormat
+
+/// One node, resolved for execution: arena offsets, mmapped weight pointers and
+/// every dimension the kernel loops over. Built once per loaded model, after
+/// checking that the kernel can never read or write outside its buffers.
+struct Step: @unchecked Sendable {
+    var kernel: Kernel
+    var name: String
+    var inputs: [Int]          // arena byte offsets
+    var output: Int            // arena byte offset
+    var inShape: (h: Int, w: Int, c: Int)
+    var outShape: (h: Int, w: Int, c: Int)
+    var count: Int             // elements of the output (for element-wise kernels)
+    var weights: UnsafePointer<Float>? = nil
+    var bias: UnsafePointer<Float>? = nil
+    var paddedOut = 0          // row length of the weight matrix (multiple of 8)
+    var kernelH = 1, kernelW = 1, strideH = 1, strideW = 1, padTop = 0, padLeft = 0
+    var relu = false
+}
+
+/// Why a model file cannot be run; the structure passed the format checks but
+/// a node's shapes do not fit its kernel.
+struct PlanError: Error { let reason: String }
+
+enum PlanBuilder {
+    static func build(_ file: ModelFile) throws -> [Step] {
+        let h = file.header
+        var steps: [Step] = []
+        for (index, n) in h.nodes.enumerated() {
+            func fail(_ reason: String) -> FormatError {
+                FormatError(file.path, "invalid model: node \(index) '\(n.name)' (\(n.kernel.rawValue)): \(reason)")
+            }
+            let ins = n.inputs.map { h.values[$0] }
+            let out = h.values[n.output]
+            func shape3(_ v: ValueEntry) throws -> (h: Int, w: Int, c: Int) {
+                guard v.shape.count == 3 else { throw fail("expects an H×W×C value, found shape \(v.shape)") }
+                return (v.shape[0], v.shape[1], v.shape[2])
+            }
+            func expectInputs(_ k: ClosedRange<Int>) throws {
+                guard k.contains(ins.count) else { throw fail("has \(ins.count) inputs") }
+            }
+            func expectParams(_ k: Int) throws {
+                guard n.params.count == k else { throw fail("has \(n.params.count) weight tensors, expected \(k)") }
+            }
+            // A kernel must never write over what it reads.
+            for v in ins where overlaps(v, out) && n.kernel != .relu {
+                throw fail("output '\(out.name)' overlaps input '\(v.name)' in the arena")
+            }
+            guard !n.inputs.contains(h.inputValue) || n.output != h.inputValue else { throw fail("writes the model input") }
+            var s = Step(kernel: n.kernel, name: n.name, inputs: ins.map(\.arenaOffset), output: out.arenaOffset,
+                         inShape: (0, 0, 0), outShape: (0, 0, 0), count: out.elementCount)
+            s.relu = n.activation == .relu
+            s.kernelH = n.kernelH; s.kernelW = n.kernelW; s.strideH = n.strideH; s.strideW = n.strideW
+            s.padTop = n.padTop; s.padLeft = n.padLeft
+
+            switch n.kernel {
+            case .conv2dDirect, .maxPool, .avgPool, .zeroPad:
+                try expectInputs(1...1)
+                let i = try shape3(ins[0]), o = try shape3(out)
+                s.inShape = i; s.outShape = o
+                let ph = i.h + n.padTop + n.padBottom, pw = i.w + n.padLeft + n.padRight
+                if n.kernel == .zeroPad {
+                    guard o == (ph, pw, i.c) else { throw fail("output shape \(out.shape) does not match the padded input") }
+                    try expectParams(0)
+                    break
+                }
+                guard n.kernelH >= 1, n.kernelW >= 1, n.strideH >= 1, n.strideW >= 1, ph >= n.kernelH, pw >= n.kernelW else {
+                    throw fail("invalid kernel/stride/padding for input \(ins[0].shape)")
+                }
+                guard o.h == (ph - n.kernelH) / n.strideH + 1, o.w == (pw - n.kernelW) / n.strideW + 1 else {
+                    throw fail("output shape \(out.shape) does not follow from input \(ins[0].shape) and the geometry")
+                }
+                if n.kernel == .conv2dDirect {
+                    try expectParams(2)
+                    let w = h.tensors[n.params[0]], b = h.tensors[n.params[1]]
+                    let padded = (o.c + 7) / 8 * 8
+                    guard w.shape == [n.kernelH, n.kernelW, i.c, padded], w.layout == .hwioCoutPad8 else {
+                        throw fail("weights \(w.shape) (\(w.layout.rawValue)) do not fit [\(n.kernelH), \(n.kernelW), \(i.c), \(padded)]")
+                    }
+                    guard b.shape == [padded] else { throw fail("bias shape \(b.shape), expected [\(padded)]") }
+                    s.weights = UnsafePointer(file.tensor(n.params[0]).baseAddress)
+                    s.bias = UnsafePointer(file.tensor(n.params[1]).baseAddress)
+                    s.paddedOut = padded
+                } else {
+                    try expectParams(0)
+                    guard o.c == i.c else { throw fail("pooling changes the channel count") }
+                    guard n.padTop < n.kernelH, n.padBottom < n.kernelH, n.padLeft < n.kernelW, n.padRight < n.kernelW else {
+                        throw fail("pooling padding must be smaller than the window")
+                    }
+                }
+            case .dense:
+                try expectInputs(1...1)
+                try expectParams(2)
+                let w = h.tensors[n.params[0]], b = h.tensors[n.params[1]]
+                let inCount = ins[0].elementCount, outCount = out.elementCount, padded = (outCount + 7) / 8 * 8
+                guard w.shape == [inCount, padded], w.layout == .ioOutPad8 else {
+                    throw fail("weights \(w.shape) do not fit [\(inCount), \(padded)]")
+                }
+                guard b.shape == [padded] else { throw fail("bias shape \(b.shape), expected [\(padded)]") }
+                s.weights = UnsafePointer(file.tensor(n.params[0]).baseAddress)
+                s.bias = UnsafePointer(file.tensor(n.params[1]).baseAddress)
+                s.paddedOut = padded
+                s.inShape = (1, 1, inCount); s.outShape = (1, 1, outCount)
+            case .add:
+                try expectInputs(2...64)
+                try expectParams(0)
+                guard ins.allSatisfy({ $0.elementCount == out.elementCount }) else { throw fail("adds values of different sizes") }
+            case .relu, .softmax:
+                try expectInputs(1...1)
+                try expectParams(0)
+                guard ins[0].elementCount == out.elementCount else { throw fail("input and output sizes differ") }
+                let last = out.shape.last!
+                s.outShape = (1, out.elementCount / last, last)
+            }
+            steps.append(s)
+        }
+        return steps
+    }
+
+    private static func overlaps(_ a: ValueEntry, _ b: ValueEntry) -> Bool {
+        a.arenaOffset < b.arenaOffset + b.arenaBytes && b.arenaOffset < a.arenaOffset + a.arenaBytes
+    }
+}

@@ -1,0 +1,119 @@
+import ArgumentParser
+import FacecFormat
+
+struct InspectCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inspect",
+        abstract: "Show a model's compiled plan: nodes, fusions, shapes, kernels, arena offsets, FLOPs, sizes.")
+
+    @Argument(help: "The .fgraph model.") var model: String
+    @Flag(help: "The same as JSON.") var json = false
+
+    func run() throws {
+        let file = try ModelFile(path: model)
+        let h = file.header
+        if json { print(Self.json(h, file)) } else { print(Self.text(h, file)) }
+    }
+
+    static func shape(_ s: [Int]) -> String { s.map(String.init).joined(separator: "x") }
+
+    static func text(_ h: ModelHeader, _ f: ModelFile) -> String {
+        var out: [String] = []
+        let i = h.input
+        out.append("model      \(h.modelName)  (format \(f.preamble.major).\(f.preamble.minor), \(f.fileSize) bytes)")
+        out.append("source     \(h.provenance.sourceFile) [\(h.provenance.sourceFormat), \(h.provenance.architecture)] sha256 \(hex(h.provenance.sourceSHA256)) by \(h.provenance.converterVersion)")
+        out.append("input      \(i.height)x\(i.width)x\(i.channels) \(i.colorOrder.rawValue.uppercased()), x\(i.scale), mean \(i.mean.isEmpty ? "none" : "\(i.mean)"), resize \(i.resize.rawValue)")
+        out.append("output     \(h.output.name) [\(h.output.dim)]\(h.output.l2Normalize ? " L2-normalised" : "")")
+        let th = Metric.allCases.compactMap { m in h.thresholds[m].map { "\(m.rawValue) \($0)" } }.joined(separator: ", ")
+        out.append("metric     \(h.defaultMetric.rawValue) (thresholds: \(th.isEmpty ? "none" : th))")
+        if !h.classNames.isEmpty { out.append("classes    \(h.classNames.count)") }
+        out.append("")
+        out.append(pad("#", 3) + pad("node", 14) + pad("kernel", 15) + pad("in", 14) + pad("out", 12) + pad("geometry", 22) + pad("MFLOP", 10) + pad("arena", 18) + "fused")
+        for (k, n) in h.nodes.enumerated() {
+            let v = h.values[n.output]
+            let ins = n.inputs.map { shape(h.values[$0].shape) }.joined(separator: "+")
+            var geo = ""
+            if n.kernelH > 0 {
+                geo = "k\(n.kernelH)x\(n.kernelW) s\(n.strideH)x\(n.strideW)"
+                if n.padTop + n.padBottom + n.padLeft + n.padRight > 0 { geo += " p\(n.padTop),\(n.padBottom),\(n.padLeft),\(n.padRight)" }
+            }
+            let arena = "\(v.arenaOffset)+\(v.arenaBytes)"
+            let fused = n.fused.isEmpty ? "-" : n.fused.joined(separator: ", ")
+            out.append(pad("\(k)", 3) + pad(n.name, 14) + pad(n.kernel.rawValue, 15) + pad(ins, 14) + pad(shape(v.shape), 12)
+                       + pad(geo, 22) + pad(String(format1(Double(n.flops) / 1e6)), 10) + pad(arena, 18) + fused)
+        }
+        let views = h.values.filter(\.isView).map { "\($0.name) \(shape($0.shape))" }
+        if !views.isEmpty { out.append("views (no copy): " + views.joined(separator: ", ")) }
+        out.append("")
+        out.append("total      \(format1(Double(h.totalFlops) / 1e6)) MFLOP, weights \(h.weightBytes) bytes in \(h.tensors.count) tensors")
+        let ratio = h.activationsTotalBytes > 0 ? Double(h.arenaBytes) / Double(h.activationsTotalBytes) * 100 : 0
+        out.append("arena      \(h.arenaBytes) bytes (sum of all activations \(h.activationsTotalBytes) bytes; \(format1(ratio))%)")
+        return out.joined(separator: "\n")
+    }
+
+    static func json(_ h: ModelHeader, _ f: ModelFile) -> String {
+        let i = h.input
+        let nodes = h.nodes.map { n in
+            JSONText.object([
+                ("name", JSONText.string(n.name)), ("kernel", JSONText.string(n.kernel.rawValue)),
+                ("inputs", "[" + n.inputs.map { JSONText.string(h.values[$0].name) }.joined(separator: ",") + "]"),
+                ("input_shapes", "[" + n.inputs.map { "\(h.values[$0].shape)" }.joined(separator: ",") + "]"),
+                ("output_shape", "\(h.values[n.output].shape)"),
+                ("activation", JSONText.string(n.activation.rawValue)),
+                ("kernel_size", "[\(n.kernelH),\(n.kernelW)]"), ("stride", "[\(n.strideH),\(n.strideW)]"),
+                ("padding", "[\(n.padTop),\(n.padBottom),\(n.padLeft),\(n.padRight)]"),
+                ("fused", "[" + n.fused.map(JSONText.string).joined(separator: ",") + "]"),
+                ("flops", "\(n.flops)"),
+                ("weight_bytes", "\(n.params.reduce(0) { $0 + h.tensors[$1].length })"),
+                ("arena_offset", "\(h.values[n.output].arenaOffset)"), ("arena_bytes", "\(h.values[n.output].arenaBytes)"),
+            ])
+        }
+        let thresholds = JSONText.object(Metric.allCases.compactMap { m in h.thresholds[m].map { (m.rawValue, JSONText.number($0)) } })
+        return JSONText.object([
+            ("model", JSONText.string(h.modelName)),
+            ("format_version", JSONText.string("\(f.preamble.major).\(f.preamble.minor)")),
+            ("file_bytes", "\(f.fileSize)"),
+            ("source", JSONText.object([
+                ("file", JSONText.string(h.provenance.sourceFile)), ("sha256", JSONText.string(hex(h.provenance.sourceSHA256))),
+                ("format", JSONText.string(h.provenance.sourceFormat)), ("architecture", JSONText.string(h.provenance.architecture)),
+                ("converter", JSONText.string(h.provenance.converterVersion))])),
+            ("input", JSONText.object([
+                ("height", "\(i.height)"), ("width", "\(i.width)"), ("channels", "\(i.channels)"),
+                ("color_order", JSONText.string(i.colorOrder.rawValue)), ("scale", JSONText.number(i.scale)),
+                ("mean", JSONText.array(i.mean)), ("resize", JSONText.string(i.resize.rawValue))])),
+            ("output", JSONText.object([
+                ("name", JSONText.string(h.output.name)), ("dim", "\(h.output.dim)"),
+                ("l2_normalize", h.output.l2Normalize ? "true" : "false")])),
+            ("default_metric", JSONText.string(h.defaultMetric.rawValue)),
+            ("thresholds", thresholds),
+            ("classes", "\(h.classNames.count)"),
+            ("nodes", "[" + nodes.joined(separator: ",") + "]"),
+            ("views", "[" + h.values.filter(\.isView).map { JSONText.string($0.name) }.joined(separator: ",") + "]"),
+            ("total_flops", "\(h.totalFlops)"),
+            ("weight_bytes", "\(h.weightBytes)"),
+            ("arena_bytes", "\(h.arenaBytes)"),
+            ("activations_total_bytes", "\(h.activationsTotalBytes)"),
+        ])
+    }
+
+    static func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count) }
+    static func format1(_ x: Double) -> String { "\((x * 10).rounded() / 10)" }
+    static func hex(_ b: [UInt8]) -> String {
+        b.map { let s = String($0, radix: 16); return s.count == 1 ? "0" + s : s }.joined()
+    }
+}
+
+struct CheckCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check",
+        abstract: "Validate a model file completely: structure, checksums (header and data) and every kernel's shapes.")
+
+    @Argument(help: "The .fgraph model.") var model: String
+
+    func run() throws {
+        let file = try ModelFile(path: model, verifyData: false)
+        try file.verifyDataChecksum()
+        let m = try FacecRuntimeModel.load(model)
+        print("ok: \(model): \(file.header.modelName), format \(file.preamble.major).\(file.preamble.minor), \(file.fileSize) bytes, \(m) nodes, checksums valid")
+    }
+}

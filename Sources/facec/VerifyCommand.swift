@@ -1,0 +1,126 @@
+import ArgumentParser
+import FacecFormat
+import FacecRuntime
+import FacecVerify
+
+extension Metric: ExpressibleByArgument {}
+
+struct VerifyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify",
+        abstract: "Decide whether two face photos show the same person (or every pair of a CSV list).",
+        discussion: "Distances and thresholds follow deepface: cosine, euclidean, euclidean_l2; verified = distance <= threshold.")
+
+    @Argument(help: "The .fgraph model.") var model: String
+    @Argument(help: "Two photos (omit with --pairs).") var images: [String] = []
+    @Option(help: "cosine | euclidean | euclidean_l2 (default: the model's).") var metric: Metric?
+    @Option(help: "Override the model's threshold for the metric.") var threshold: Double?
+    @Option(help: "A CSV of pairs: file_x,file_y[,Decision] (deepface's master.csv format).") var pairs: String?
+    @Option(help: "Directory the pair file names are relative to (default: the CSV's directory).") var root: String?
+    @Option(name: .shortAndLong, help: "With --pairs: write the result CSV here (default: stdout).") var output: String?
+    @Option(help: "With --pairs: threads (default: all cores).") var threads: Int?
+
+    func validate() throws {
+        if pairs == nil {
+            guard images.count == 2 else { throw ValidationError("give two images, or --pairs PAIRS.csv") }
+            guard root == nil, output == nil else { throw ValidationError("--root and -o go with --pairs") }
+        } else {
+            guard images.isEmpty else { throw ValidationError("give either two images or --pairs, not both") }
+        }
+        if let t = threads, t < 1 { throw ValidationError("--threads must be at least 1") }
+    }
+
+    func run() throws {
+        let start = Clock.now()
+        let loaded = try Model(path: model)
+        let m = metric ?? loaded.header.defaultMetric
+        let limit = try Thresholds.resolve(loaded.header, metric: m, override: threshold, modelPath: model)
+        let embedder = Embedder(model: loaded)
+        if let pairs {
+            try runPairs(pairs, embedder: embedder, metric: m, threshold: limit)
+            return
+        }
+        let instance = loaded.makeInstance()
+        let a = try embedder.embedImage(images[0], with: instance).embedding
+        let b = try embedder.embedImage(images[1], with: instance).embedding
+        let d = Distance.distance(a, b, metric: m)
+        print(JSONText.object([
+            ("verified", d <= limit ? "true" : "false"),
+            ("distance", JSONText.number(d)),
+            ("threshold", JSONText.number(limit)),
+            ("metric", JSONText.string(m.rawValue)),
+            ("model", JSONText.string(loaded.header.modelName)),
+            ("img1", JSONText.string(images[0])),
+            ("img2", JSONText.string(images[1])),
+            ("time_ms", JSONText.number(((Clock.now() - start) * 1e6).rounded() / 1e3)),
+        ]))
+    }
+
+    private func runPairs(_ csvPath: String, embedder: Embedder, metric: Metric, threshold: Double) throws {
+        let list = try PairsFile(text: readTextFile(csvPath), path: csvPath)
+        let dir = root ?? (csvPath.contains("/") ? String(csvPath[..<csvPath.lastIndex(of: "/")!]) : ".")
+        func resolve(_ name: String) -> String { name.hasPrefix("/") ? name : dir + "/" + name }
+        var unique: [String] = []
+        var indexOf: [String: Int] = [:]
+        for p in list.pairs {
+            for f in [p.fileX, p.fileY] where indexOf[f] == nil {
+                indexOf[f] = unique.count
+                unique.append(f)
+            }
+        }
+        let t0 = Clock.now()
+        let results = embedder.embedImages(unique.map(resolve), threads: threads ?? systemCoreCount())
+        let elapsed = Clock.now() - t0
+        var embeddings: [[Float]] = []
+        var failures: [String] = []
+        for r in results {
+            switch r {
+            case .success(let e): embeddings.append(e.embedding)
+            case .failure(let e): failures.append(String(describing: e)); embeddings.append([])
+            }
+        }
+        guard failures.isEmpty else {
+            throw VerifyError(csvPath, "\(failures.count) of \(unique.count) images could not be used; first: \(failures[0])")
+        }
+        var csv = "file_x,file_y,distance,threshold,verified" + (list.hasLabels ? ",Decision" : "") + "\n"
+        var tp = 0, fp = 0, tn = 0, fn = 0
+        for p in list.pairs {
+            let d = Distance.distance(embeddings[indexOf[p.fileX]!], embeddings[indexOf[p.fileY]!], metric: metric)
+            let verified = d <= threshold
+            csv += "\(csvField(p.fileX)),\(csvField(p.fileY)),\(d),\(threshold),\(verified)"
+            if list.hasLabels { csv += "," + (p.sameIdentity.map { $0 ? "Yes" : "No" } ?? "") }
+            csv += "\n"
+            switch (p.sameIdentity, verified) {
+            case (true?, true): tp += 1
+            case (true?, false): fn += 1
+            case (false?, true): fp += 1
+            case (false?, false): tn += 1
+            default: break
+            }
+        }
+        var summary = "pairs=\(list.pairs.count) images=\(unique.count) metric=\(metric.rawValue) threshold=\(threshold) embed_s=\(((elapsed * 1e3).rounded() / 1e3)) images_per_s=\(((Double(unique.count) / elapsed) * 10).rounded() / 10)"
+        if list.hasLabels {
+            let labelled = tp + fp + tn + fn
+            let accuracy = labelled > 0 ? Double(tp + tn) / Double(labelled) : 0
+            summary += " accuracy=\((accuracy * 1e4).rounded() / 1e4) TP=\(tp) FP=\(fp) TN=\(tn) FN=\(fn)"
+        }
+        if let output {
+            try AtomicFile.write(Array(csv.utf8), to: output)
+            print(summary)
+        } else {
+            print(csv, terminator: "")
+            fputs(summary + "\n", stderr)
+        }
+    }
+
+    private func csvField(_ s: String) -> String {
+        s.contains(",") || s.contains("\"") ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+    }
+}
+
+func systemCoreCount() -> Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
