@@ -18,10 +18,12 @@ public enum Compiler {
         Passes.foldZeroPadding(&g)
         Passes.fuseReLU(&g)
         Passes.removeDeadNodes(&g)
-        return try emit(g, description)
+        // The output keeps the name the user knows (e.g. DeepID's `deepid`
+        // ReLU, now fused into the add that feeds it).
+        return try emit(g, description, outputName: graph.layers[description.outputLayer].name)
     }
 
-    private static func emit(_ g: PlanGraph, _ d: ModelDescription) throws -> CompiledModel {
+    private static func emit(_ g: PlanGraph, _ d: ModelDescription, outputName: String) throws -> CompiledModel {
         var tensors: [TensorEntry] = []
         var producers: [ModelWriter.TensorProducer] = []
         var values: [ValueEntry] = []
@@ -104,6 +106,7 @@ public enum Compiler {
         guard !nodes.isEmpty else { throw GraphError(layer: d.name, "the chosen output is the input itself") }
 
         let outputValue = valueOf[g.output]
+        values[outputValue].name = outputName
         requests[requestOf[baseOf[outputValue]]!].lastStep = Int.max
         var classesValue: Int? = nil
         if let c = g.classes, !d.classNames.isEmpty {

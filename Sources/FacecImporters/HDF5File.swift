@@ -1,4 +1,7 @@
 import CHDF5
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A read-only HDF5 file with the few checked reads the Keras importer needs:
 /// string attributes (fixed- and variable-length), and float datasets whose
@@ -14,6 +17,10 @@ final class HDF5File {
     init(path: String) throws {
         self.path = path
         facec_H5_silence_errors()
+        var st = stat()
+        guard stat(path, &st) == 0 else { throw ImportError(path, "cannot open: \(String(cString: strerror(errno)))") }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { throw ImportError(path, "not a regular file") }
+        guard access(path, R_OK) == 0 else { throw ImportError(path, "cannot read: \(String(cString: strerror(errno)))") }
         guard H5Fis_hdf5(path) > 0 else { throw ImportError(path, "not an HDF5 file") }
         let f = H5Fopen(path, facec_H5F_ACC_RDONLY(), facec_H5P_DEFAULT())
         guard f >= 0 else { throw ImportError(path, "cannot open the HDF5 file (damaged or truncated?)") }

@@ -61,6 +61,8 @@ public enum Thresholds {
         guard let t = header.thresholds[metric] else {
             throw VerifyError(modelPath, "the model has no threshold for \(metric.rawValue); pass --threshold")
         }
-        return Double(t)
+        // Stored as float32: take the decimal the user wrote (0.015, not
+        // 0.014999999664723873).
+        return Double("\(t)") ?? Double(t)
     }
 }

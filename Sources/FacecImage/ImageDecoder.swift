@@ -1,0 +1,48 @@
+/// A decoded image: 8-bit RGB, interleaved, row-major, top-left origin, with
+/// the EXIF orientation already applied (as `cv2.imread` does).
+public struct DecodedImage: Sendable, Equatable {
+    public let width: Int
+    public let height: Int
+    public let pixels: [UInt8]
+
+    public init(width: Int, height: Int, pixels: [UInt8]) {
+        precondition(width >= 0 && height >= 0 && pixels.count == width * height * 3,
+                     "DecodedImage: pixels.count must be width*height*3")
+        self.width = width
+        self.height = height
+        self.pixels = pixels
+    }
+}
+
+/// Front door: file or memory → `DecodedImage`, or an `ImageError` whose
+/// description is one line starting with the path. Only JPEG is decoded;
+/// other formats are named (PNG, WebP, HEIC…) and refused.
+public enum ImageDecoder {
+    /// 100 megapixels: a 300 MB RGB buffer. Checked from the JPEG header
+    /// before any pixel memory is allocated.
+    public static let defaultMaxPixels = 100_000_000
+    /// Files larger than this are refused before being read.
+    public static let maxFileBytes = 512 << 20
+
+    public static func decodeFile(_ path: String, maxPixels: Int = defaultMaxPixels) throws(ImageError) -> DecodedImage {
+        let bytes = try FileReader.readAll(path, maxBytes: maxFileBytes)
+        // withUnsafeBytes is `rethrows` (untyped), so carry the typed error out in a Result.
+        let result = bytes.withUnsafeBytes { buf in
+            Result { () throws(ImageError) -> DecodedImage in try decode(buf, name: path, maxPixels: maxPixels) }
+        }
+        return try result.get()
+    }
+
+    /// Decodes an in-memory file; `name` is used as the path in errors.
+    public static func decode(_ bytes: UnsafeRawBufferPointer, name: String,
+                              maxPixels: Int = defaultMaxPixels) throws(ImageError) -> DecodedImage {
+        if bytes.count > maxFileBytes {
+            throw ImageError(path: name, reason: "file is \(bytes.count) bytes, larger than the limit of \(maxFileBytes) bytes")
+        }
+        if let refusal = ImageFormatSniffer.sniff(bytes).refusal {
+            throw ImageError(path: name, reason: refusal)
+        }
+        let image = try JPEGDecoder.decode(bytes, name: name, maxPixels: maxPixels)
+        return EXIFOrientation.apply(EXIFOrientation.read(from: bytes), to: image)
+    }
+}

@@ -1,0 +1,121 @@
+import CTurboJPEG
+
+/// JPEG → RGB through libjpeg-turbo's TurboJPEG 2.x API (Debian 12 ships 2.1.5,
+/// which has no tj3 functions).
+///
+/// Settings match `cv2.imread`, which is what deepface reads images with:
+/// accurate integer IDCT (JDCT_ISLOW) and fancy upsampling, i.e. TurboJPEG's
+/// default flags; OpenCV's bundled libjpeg-turbo uses the same defaults.
+enum JPEGDecoder {
+    /// Refuse progressive JPEGs with more than 500 scans (a CPU-exhaustion
+    /// trick; real files have ~10). It does not change decoded pixels.
+    static let flags: Int32 = Int32(TJFLAG_LIMITSCANS)
+
+    static func decode(_ bytes: UnsafeRawBufferPointer, name: String, maxPixels: Int) throws(ImageError) -> DecodedImage {
+        func fail(_ reason: String) -> ImageError { ImageError(path: name, reason: reason) }
+
+        guard let handle = tjInitDecompress() else {
+            throw fail("cannot initialise the JPEG decoder")
+        }
+        defer { tjDestroy(handle) }
+        let src = bytes.bindMemory(to: UInt8.self)
+        guard let srcBase = src.baseAddress else { throw fail("empty file (0 bytes)") }
+        let srcSize = UInt(src.count)
+
+        // 1. Header only: dimensions and colour space, no pixel memory yet.
+        var w: Int32 = 0, h: Int32 = 0, subsamp: Int32 = 0, colorspace: Int32 = 0
+        if tjDecompressHeader3(handle, srcBase, srcSize, &w, &h, &subsamp, &colorspace) != 0 {
+            // A header read with only a harmless warning still gives valid
+            // dimensions; anything else is a corrupt, truncated or non-JPEG stream.
+            let message = errorText(handle)
+            if !(isHarmlessWarning(message) && w > 0 && h > 0) {
+                if message.contains("Premature end of JPEG file") {
+                    throw fail("truncated JPEG (\(message))")
+                }
+                throw fail("corrupt JPEG header: \(message)")
+            }
+        }
+        let width = Int(w), height = Int(h)
+        guard width > 0, height > 0 else { throw fail("zero-size image (\(width)x\(height))") }
+        let pixelCount = width * height    // both ≤ 65535 by the JPEG format: no overflow
+        guard pixelCount <= maxPixels else {
+            throw fail("image is \(width)x\(height) = \(pixelCount) pixels, more than the limit of \(maxPixels) pixels")
+        }
+
+        // 2. Decode. CMYK/YCCK files decode to 4-channel CMYK and are converted
+        // below exactly as OpenCV does; everything else (YCbCr, RGB, grey)
+        // goes straight to RGB (libjpeg replicates grey into 3 channels).
+        let isCMYK = colorspace == Int32(TJCS_CMYK.rawValue) || colorspace == Int32(TJCS_YCCK.rawValue)
+        let channels = isCMYK ? 4 : 3
+        let pixelFormat = isCMYK ? TJPF_CMYK : TJPF_RGB
+        var raw = [UInt8](repeating: 0, count: pixelCount * channels)
+        let rc = raw.withUnsafeMutableBufferPointer { dst in
+            tjDecompress2(handle, srcBase, srcSize, dst.baseAddress, w, Int32(width * channels), h,
+                          Int32(pixelFormat.rawValue), flags)
+        }
+        if rc != 0 {
+            // TurboJPEG returns -1 both for fatal errors and for libjpeg
+            // warnings, and tjGetErrorCode is not reliable to tell them apart
+            // (a fatal error after a warning still reports TJERR_WARNING). So
+            // anything but a known-harmless warning is a failure.
+            let message = errorText(handle)
+            if !isHarmlessWarning(message) {
+                if !JPEGStructure.hasEndMarkerAfterScan(bytes) {
+                    throw fail("truncated JPEG (\(message)); refusing a partially decoded image")
+                }
+                throw fail("corrupt JPEG: \(message)")
+            }
+        }
+        // A file cut short makes libjpeg warn "Premature end of JPEG file" and
+        // fill the rest with grey; TurboJPEG keeps only the first warning's
+        // text, so a harmless warning could hide it. Checking for the EOI
+        // marker catches every truncation whatever the messages say.
+        if !JPEGStructure.hasEndMarkerAfterScan(bytes) {
+            throw fail("truncated JPEG (no end-of-image marker after the image data); refusing a partially decoded image")
+        }
+
+        let pixels = isCMYK ? cmykToRGB(raw, count: pixelCount) : raw
+        return DecodedImage(width: width, height: height, pixels: pixels)
+    }
+
+    /// libjpeg warnings that leave every pixel decoded. OpenCV (and so
+    /// deepface) accepts files with these, and so do we. All other warnings
+    /// ("Premature end of JPEG file", "premature end of data segment", "bad
+    /// Huffman code", "found marker … instead of RST", "Inconsistent
+    /// progression sequence"…) mean part of the image was filled in rather
+    /// than decoded: OpenCV silently returns such a half-grey image, but a
+    /// face model fed half an image gives a confident wrong answer, so we refuse.
+    static func isHarmlessWarning(_ message: String) -> Bool {
+        let harmless = [
+            "extraneous bytes before marker",           // JWRN_EXTRANEOUS_DATA: junk between segments
+            "Warning: unknown JFIF revision number",    // JWRN_JFIF_MAJOR
+            "Unknown Adobe color transform code",       // JWRN_ADOBE_XFORM: libjpeg guesses, like OpenCV
+            "Invalid SOS parameters for sequential JPEG", // JWRN_NOT_SEQUENTIAL
+            "Corrupt JPEG data: bad ICC marker",        // JWRN_BOGUS_ICC: metadata only
+        ]
+        return harmless.contains { message.contains($0) }
+    }
+
+    static func errorText(_ handle: tjhandle) -> String {
+        guard let s = tjGetErrorStr2(handle) else { return "unknown libjpeg error" }
+        return String(cString: s)
+    }
+
+    /// CMYK as libjpeg returns it from Adobe files (inverted: 255 = no ink)
+    /// to RGB, with OpenCV's formula (`icvCvt_CMYK2BGR_8u_C4C3R`) so that
+    /// results equal `cv2.imread`: R = K - ((255 - C) * K >> 8), etc.
+    static func cmykToRGB(_ cmyk: [UInt8], count: Int) -> [UInt8] {
+        [UInt8](unsafeUninitializedCapacity: count * 3) { out, initialized in
+            cmyk.withUnsafeBufferPointer { src in
+                for i in 0..<count {
+                    let c = Int(src[4 * i]), m = Int(src[4 * i + 1]), y = Int(src[4 * i + 2]), k = Int(src[4 * i + 3])
+                    // Parenthesised: in Swift `>>` binds tighter than `*`.
+                    out[3 * i] = UInt8(k - (((255 - c) * k) >> 8))
+                    out[3 * i + 1] = UInt8(k - (((255 - m) * k) >> 8))
+                    out[3 * i + 2] = UInt8(k - (((255 - y) * k) >> 8))
+                }
+            }
+            initialized = count * 3
+        }
+    }
+}

@@ -1,0 +1,106 @@
+import Foundation
+import Testing
+@testable import FacecFormat
+import FacecRuntime
+
+/// The .fgraph loader must reject every damaged or hostile file with a
+/// one-line reason naming the file, before using anything in it.
+@Suite struct FormatTests {
+    /// A converted DeepID model's bytes.
+    static func modelBytes(_ dir: TempDir) throws -> (path: String, bytes: [UInt8]) {
+        let model = try convertAndLoad(TestPaths.demoWeights, to: dir)
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: model.path)))
+        return (model.path, bytes)
+    }
+
+    func expectRejected(_ bytes: [UInt8], _ dir: TempDir, containing text: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        let path = dir.path("bad-\(UUID().uuidString).fgraph")
+        FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        do {
+            _ = try Model(path: path)
+            Issue.record("accepted a bad model (\(text))", sourceLocation: sourceLocation)
+        } catch {
+            let message = "\(error)"
+            #expect(message.hasPrefix(path), sourceLocation: sourceLocation)
+            #expect(message.contains(text), "\(message)", sourceLocation: sourceLocation)
+            #expect(!message.contains("\n"), sourceLocation: sourceLocation)
+        }
+    }
+
+    @Test func headerRoundTrips() throws {
+        let dir = TempDir()
+        let (path, _) = try Self.modelBytes(dir)
+        let file = try ModelFile(path: path)
+        let again = HeaderEncoding.encode(file.header)
+        let decoded = try again.withUnsafeBytes { try HeaderDecoding.decode($0, dataLength: file.fileSize, path: "x") }
+        #expect(decoded == file.header)
+        #expect(file.header.tensors.allSatisfy { $0.offset % 64 == 0 })
+        #expect(file.preamble.dataOffset % 64 == 0)
+    }
+
+    @Test func truncatedAtEveryRegion() throws {
+        let dir = TempDir()
+        let (_, bytes) = try Self.modelBytes(dir)
+        expectRejected([], dir, containing: "empty")
+        expectRejected(Array(bytes[0..<40]), dir, containing: "shorter than the 64-byte preamble")
+        expectRejected(Array(bytes[0..<200]), dir, containing: "truncated")
+        expectRejected(Array(bytes[0..<(bytes.count - 1)]), dir, containing: "truncated")
+        expectRejected(bytes + [0], dir, containing: "unexpected bytes")
+    }
+
+    @Test func bitFlipsAreDetected() throws {
+        let dir = TempDir()
+        let (_, bytes) = try Self.modelBytes(dir)
+        let file = try ModelFile(path: try convertAndLoad(TestPaths.demoWeights, to: dir).path)
+        for (offset, text) in [(3, "magic"), (20, "preamble checksum"), (Int(file.preamble.headerOffset) + 10, "header checksum"),
+                               (Int(file.preamble.dataOffset) + 1000, "data checksum"), (bytes.count - 5, "data checksum")] {
+            var b = bytes
+            b[offset] ^= 0x10
+            expectRejected(b, dir, containing: text)
+        }
+    }
+
+    @Test func newerMajorVersionIsRefusedClearly() throws {
+        let dir = TempDir()
+        let (_, bytes) = try Self.modelBytes(dir)
+        var b = bytes
+        b[8] = 2; b[9] = 0    // major 2
+        // Re-seal the preamble checksum so only the version is "wrong".
+        let crc = Array(b[0..<56]).withUnsafeBytes { crc32c($0) }
+        withUnsafeBytes(of: crc.littleEndian) { for i in 0..<4 { b[56 + i] = $0[i] } }
+        expectRejected(b, dir, containing: "newer than this facec reads")
+    }
+
+    /// Structurally valid files (checksums right) with lies inside the header.
+    @Test func hostileHeadersAreRejected() throws {
+        let dir = TempDir()
+        let (path, _) = try Self.modelBytes(dir)
+        let good = try ModelFile(path: path).header
+        let producers = { (h: ModelHeader) in h.tensors.map { t in { [Float](repeating: 0, count: t.elementCount) } } }
+        func rejected(_ mutate: (inout ModelHeader) -> Void, _ text: String) throws {
+            var h = good
+            mutate(&h)
+            let out = dir.path("hostile.fgraph")
+            try ModelWriter.write(header: h, producers: producers(good), to: out)
+            do {
+                _ = try Model(path: out)
+                Issue.record("accepted hostile header (\(text))")
+            } catch { #expect("\(error)".contains(text), "\(error)") }
+        }
+        try rejected({ $0.nodes[0].inputs = [999] }, "out of range")
+        try rejected({ $0.nodes[0].params = [0, 999] }, "tensor out of range")
+        try rejected({ $0.values[1].arenaOffset = 1 << 40 }, "outside")
+        try rejected({ $0.arenaBytes = 1 << 40 }, "exceeds")
+        try rejected({ $0.nodes[0].strideH = 3 }, "does not follow")
+        try rejected({ $0.nodes[7].params = $0.nodes[0].params }, "do not fit")
+        try rejected({ $0.nodes[0].output = $0.nodes[0].inputs[0] }, "overlaps")
+        try rejected({ $0.output.dim = 7 }, "output dimension")
+        try rejected({ $0.input.height = 0 }, "input size")
+    }
+
+    @Test func crcMatchesKnownValue() {
+        // CRC-32C check value (RFC 3720): "123456789" -> 0xE3069283.
+        let v = Array("123456789".utf8).withUnsafeBytes { crc32c($0) }
+        #expect(v == 0xE306_9283)
+    }
+}

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs the Debian packages facec builds against (run as root, or with sudo
+# available). Idempotent; quiet when everything is already there.
+set -euo pipefail
+packages=(libhdf5-dev libturbojpeg0-dev libprotobuf-c-dev protobuf-c-compiler pkg-config)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    echo "setup: installing ${missing[*]}" >&2
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+command -v swift >/dev/null || { echo "setup: the Swift toolchain (6.0 or newer) is not on PATH" >&2; exit 1; }
