@@ -30,6 +30,11 @@ public enum ResizeArithmetic: Sendable, Equatable {
 }
 
 /// How a model wants its input: `out = resize(u8 * scale) - mean[c]`, NHWC.
+///
+/// deepface (formats.md §3): BGR, scale 1/255, no mean ("base", the default
+/// normalization). Its "VGGFace" normalization (×255 then minus the BGR caffe
+/// mean) is scale 1 with mean [93.5940, 104.7624, 129.1863]: equal up to one
+/// float32 ulp at 255 (~1.5e-5), since deepface multiplies by 255 in float32.
 public struct PreprocessSpec: Sendable, Equatable {
     public var height: Int
     public var width: Int

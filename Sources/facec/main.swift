@@ -1,4 +1,5 @@
 import ArgumentParser
+import CCPUFeatures
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -17,6 +18,11 @@ func fail(_ message: String, code: Int32 = 1) -> Never {
     let line = message.split(whereSeparator: \.isNewline).joined(separator: " ")
     fputs("facec: \(line)\n", stderr)
     exit(code)
+}
+
+// Before any kernel code can run: the runtime is built for x86-64-v3.
+if let missing = facec_missing_cpu_feature() {
+    fail("this CPU lacks \(String(cString: missing)), which this facec build's kernels use (x86-64-v3: AVX2, FMA); build facec on this machine without -march=x86-64-v3 in Package.swift")
 }
 
 do {

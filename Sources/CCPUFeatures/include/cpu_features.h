@@ -1,0 +1,10 @@
+#ifndef FACEC_CPU_FEATURES_H
+#define FACEC_CPU_FEATURES_H
+
+/// Names the first instruction-set extension the runtime kernels were built
+/// for (x86-64-v3: AVX2, FMA, F16C, BMI2) that this CPU lacks; NULL if it has
+/// them all (or on non-x86 builds, which do not use them). Compiled without
+/// those extensions, so it is safe to call on any x86-64 CPU.
+const char *facec_missing_cpu_feature(void);
+
+#endif
