@@ -7,9 +7,13 @@ import Glibc
 /// synced. Any error, or SIGINT/SIGTERM, removes the temporary file, so a
 /// failed or interrupted conversion leaves no output.
 public enum ModelWriter {
-    /// One tensor's contents, produced on demand so a converter can stream
-    /// layer by layer instead of holding every weight in memory.
-    public typealias TensorProducer = () throws -> [Float]
+    /// Receives a tensor's values in order, in as many chunks as the producer
+    /// likes.
+    public typealias TensorSink = (UnsafeBufferPointer<Float>) throws -> Void
+    /// Writes one tensor's contents into the sink, on demand, so a converter
+    /// streams layer by layer (and may transpose in chunks) instead of
+    /// holding a second copy of the weights in memory.
+    public typealias TensorProducer = (TensorSink) throws -> Void
 
     /// - Parameters:
     ///   - header: the plan; tensor offsets and lengths are assigned here.
@@ -40,18 +44,20 @@ public enum ModelWriter {
         var dataCRC: UInt32 = 0
         var written = 0
         for (i, produce) in producers.enumerated() {
-            let values = try produce()
-            guard values.count == h.tensors[i].elementCount else {
-                throw FormatError(path, "internal error: tensor \(h.tensors[i].name) produced \(values.count) values for shape \(h.tensors[i].shape)")
-            }
-            try values.withUnsafeBytes { raw in
+            var count = 0
+            try produce { chunk in
+                let raw = UnsafeRawBufferPointer(chunk)
                 dataCRC = crc32c(raw, continuing: dataCRC)
                 try temp.write(raw)
+                count += chunk.count
             }
-            let pad = [UInt8](repeating: 0, count: align(values.count * 4) - values.count * 4)
+            guard count == h.tensors[i].elementCount else {
+                throw FormatError(path, "internal error: tensor \(h.tensors[i].name) produced \(count) values for shape \(h.tensors[i].shape)")
+            }
+            let pad = [UInt8](repeating: 0, count: align(count * 4) - count * 4)
             pad.withUnsafeBytes { dataCRC = crc32c($0, continuing: dataCRC) }
             try temp.write(pad)
-            written += values.count * 4 + pad.count
+            written += count * 4 + pad.count
             progress?(written, dataLength)
         }
         let headerCRC = headerBytes.withUnsafeBytes { crc32c($0) }

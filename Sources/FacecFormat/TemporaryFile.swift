@@ -16,6 +16,9 @@ final class TemporaryFile {
     let destination: String
     let path: String
     private var fd: Int32
+    /// Small writes (row-sized chunks) are gathered into 1 MB system calls.
+    private var buffer: [UInt8] = []
+    private static let bufferLimit = 1 << 20
 
     init(destination: String) throws {
         self.destination = destination
@@ -36,6 +39,22 @@ final class TemporaryFile {
     func write(_ bytes: [UInt8]) throws { try bytes.withUnsafeBytes { try write($0) } }
 
     func write(_ raw: UnsafeRawBufferPointer) throws {
+        if buffer.count + raw.count <= Self.bufferLimit {
+            buffer.append(contentsOf: raw)
+            return
+        }
+        try flush()
+        if raw.count < Self.bufferLimit { buffer.append(contentsOf: raw); return }
+        try writeNow(raw)
+    }
+
+    private func flush() throws {
+        guard !buffer.isEmpty else { return }
+        try buffer.withUnsafeBytes { try writeNow($0) }
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    private func writeNow(_ raw: UnsafeRawBufferPointer) throws {
         var done = 0
         while done < raw.count {
             let n = Glibc.write(fd, raw.baseAddress! + done, raw.count - done)
@@ -46,11 +65,13 @@ final class TemporaryFile {
     }
 
     func write(_ bytes: [UInt8], at offset: Int) throws {
+        try flush()
         let n = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, off_t(offset)) }
         guard n == bytes.count else { throw FormatError(destination, "write failed: \(String(cString: strerror(errno)))") }
     }
 
     func commit() throws {
+        try flush()
         guard fsync(fd) == 0 else { throw FormatError(destination, "sync failed: \(String(cString: strerror(errno)))") }
         close(fd); fd = -1
         guard rename(path, destination) == 0 else {

@@ -71,11 +71,11 @@ public enum Compiler {
                 let cin = kernel.shape[2], padded = roundUp8(cout)
                 e.kernel = .conv2dDirect
                 setGeometry(&e, geo)
-                let w = addTensor(n.name + "/kernel", [geo.kernelH, geo.kernelW, cin, padded], .hwioCoutPad8) {
-                    try WeightLayout.padLastAxis(kernel, to: padded)
+                let w = addTensor(n.name + "/kernel", [geo.kernelH, geo.kernelW, cin, padded], .hwioCoutPad8) { sink in
+                    try WeightLayout.padLastAxis(kernel, to: padded, into: sink)
                 }
-                let b = addTensor(n.name + "/bias", [padded], .vectorPad8) {
-                    try WeightLayout.bias(n.weights.count > 1 ? n.weights[1] : nil, count: cout, paddedTo: padded)
+                let b = addTensor(n.name + "/bias", [padded], .vectorPad8) { sink in
+                    try WeightLayout.bias(n.weights.count > 1 ? n.weights[1] : nil, count: cout, paddedTo: padded, into: sink)
                 }
                 e.params = [w, b]
                 e.fused.insert("bias", at: e.fused.firstIndex { $0.hasPrefix("relu") } ?? e.fused.count)
@@ -83,11 +83,11 @@ public enum Compiler {
             case .dense:
                 let kernel = n.weights[0], out = n.shape[0], inCount = kernel.shape[0], padded = roundUp8(out)
                 e.kernel = .dense
-                let w = addTensor(n.name + "/kernel", [inCount, padded], .ioOutPad8) {
-                    try WeightLayout.padLastAxis(kernel, to: padded)
+                let w = addTensor(n.name + "/kernel", [inCount, padded], .ioOutPad8) { sink in
+                    try WeightLayout.padLastAxis(kernel, to: padded, into: sink)
                 }
-                let b = addTensor(n.name + "/bias", [padded], .vectorPad8) {
-                    try WeightLayout.bias(n.weights.count > 1 ? n.weights[1] : nil, count: out, paddedTo: padded)
+                let b = addTensor(n.name + "/bias", [padded], .vectorPad8) { sink in
+                    try WeightLayout.bias(n.weights.count > 1 ? n.weights[1] : nil, count: out, paddedTo: padded, into: sink)
                 }
                 e.params = [w, b]
                 e.fused.insert("bias", at: e.fused.firstIndex { $0.hasPrefix("relu") } ?? e.fused.count)
@@ -139,31 +139,34 @@ public enum Compiler {
     static func roundUp8(_ n: Int) -> Int { (n + 7) / 8 * 8 }
 }
 
-/// Weight layouts the kernels read (done once, at compile time).
+/// Weight layouts the kernels read (done once, at compile time), streamed to
+/// the writer in chunks.
 enum WeightLayout {
     /// Pads the last (output-channel) axis with zeros to `padded`.
-    static func padLastAxis(_ t: WeightTensor, to padded: Int) throws -> [Float] {
-        let values = try t.load()
-        let last = t.shape.last!
-        guard values.count == t.shape.reduce(1, *) else {
-            throw GraphError(layer: t.name, "has \(values.count) values for shape \(t.shape)")
+    static func padLastAxis(_ t: WeightTensor, to padded: Int, into sink: ModelWriter.TensorSink) throws {
+        try t.stream { values in
+            let last = t.shape.last!
+            if padded == last { try sink(values); return }
+            // Re-chunk row by row with zero padding (rows arrive whole: every
+            // source yields whole rows of the last axis).
+            guard values.count % last == 0 else {
+                throw GraphError(layer: t.name, "internal error: chunk of \(values.count) values is not whole rows of \(last)")
+            }
+            var row = [Float](repeating: 0, count: padded)
+            for r in 0..<(values.count / last) {
+                for c in 0..<last { row[c] = values[r * last + c] }
+                try row.withUnsafeBufferPointer { try sink($0) }
+            }
         }
-        if padded == last { return values }
-        let rows = values.count / last
-        var out = [Float](repeating: 0, count: rows * padded)
-        for r in 0..<rows {
-            for c in 0..<last { out[r * padded + c] = values[r * last + c] }
-        }
-        return out
     }
 
-    static func bias(_ t: WeightTensor?, count: Int, paddedTo padded: Int) throws -> [Float] {
+    static func bias(_ t: WeightTensor?, count: Int, paddedTo padded: Int, into sink: ModelWriter.TensorSink) throws {
         var out = [Float](repeating: 0, count: padded)
         if let t {
             let values = try t.load()
             guard values.count == count else { throw GraphError(layer: t.name, "bias has \(values.count) values, expected \(count)") }
             for i in 0..<count { out[i] = values[i] }
         }
-        return out
+        try out.withUnsafeBufferPointer { try sink($0) }
     }
 }

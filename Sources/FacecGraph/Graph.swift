@@ -7,10 +7,32 @@ import FacecFormat
 /// so a converter can stream a large model layer by layer.
 public struct WeightTensor {
     public var name: String
+    /// Row-major (C order) shape, e.g. HWIO for convolution kernels.
     public var shape: [Int]
-    public var load: () throws -> [Float]
+    /// Yields all values in row-major order, in chunks of whole rows of the
+    /// last axis (a source may transpose chunk by chunk).
+    public var stream: (ModelWriter.TensorSink) throws -> Void
+
+    public init(name: String, shape: [Int], stream: @escaping (ModelWriter.TensorSink) throws -> Void) {
+        self.name = name; self.shape = shape; self.stream = stream
+    }
+
     public init(name: String, shape: [Int], load: @escaping () throws -> [Float]) {
-        self.name = name; self.shape = shape; self.load = load
+        self.init(name: name, shape: shape) { sink in
+            let values = try load()
+            try values.withUnsafeBufferPointer { try sink($0) }
+        }
+    }
+
+    /// All values at once (small tensors such as biases).
+    public func load() throws -> [Float] {
+        var all: [Float] = []
+        all.reserveCapacity(shape.reduce(1, *))
+        try stream { all.append(contentsOf: $0) }
+        guard all.count == shape.reduce(1, *) else {
+            throw GraphError(layer: name, "has \(all.count) values for shape \(shape)")
+        }
+        return all
     }
     public init(name: String, shape: [Int], values: [Float]) {
         precondition(values.count == shape.reduce(1, *))

@@ -76,7 +76,7 @@ import FacecRuntime
         let dir = TempDir()
         let (path, _) = try Self.modelBytes(dir)
         let good = try ModelFile(path: path).header
-        let producers = { (h: ModelHeader) in h.tensors.map { t in { [Float](repeating: 0, count: t.elementCount) } } }
+        let producers = { (h: ModelHeader) -> [ModelWriter.TensorProducer] in h.tensors.map { t in { sink in try [Float](repeating: 0, count: t.elementCount).withUnsafeBufferPointer { try sink($0) } } } }
         func rejected(_ mutate: (inout ModelHeader) -> Void, _ text: String) throws {
             var h = good
             mutate(&h)
