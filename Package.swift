@@ -2,7 +2,7 @@
 import PackageDescription
 
 // Module map (see ARCHITECTURE.md):
-//   importers (FacecImporters: HDF5/matio) -> graph IR + compiler (FacecGraph)
+//   importers (FacecImporters: Keras HDF5, MatConvNet via matio) -> graph IR + compiler (FacecGraph)
 //   -> .fgraph format (FacecFormat) -> runtime kernels (FacecRuntime)
 //   image I/O (FacecImage), verification (FacecVerify), CLI (facec).
 // The runtime side (FacecFormat, FacecRuntime, FacecImage, FacecVerify) never
@@ -30,6 +30,8 @@ let package = Package(
         // System libraries (Debian -dev packages, see scripts/setup.sh).
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5-serial",
                        providers: [.apt(["libhdf5-dev"])]),
+        .systemLibrary(name: "CMatio", pkgConfig: "matio",
+                       providers: [.apt(["libmatio-dev"])]),
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg",
                        providers: [.apt(["libturbojpeg0-dev"])]),
         .systemLibrary(name: "CProtobufC", pkgConfig: "libprotobuf-c",
@@ -44,7 +46,7 @@ let package = Package(
 
         .target(name: "FacecFormat", dependencies: ["FGraphSchema", "CChecksum"]),
         .target(name: "FacecGraph", dependencies: ["FacecFormat"]),
-        .target(name: "FacecImporters", dependencies: ["CHDF5", "FacecGraph"]),
+        .target(name: "FacecImporters", dependencies: ["CHDF5", "CMatio", "FacecGraph"]),
         .target(name: "FacecRuntime", dependencies: ["FacecFormat"],
                 swiftSettings: [.unsafeFlags(kernelFlags),
                                 .unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),

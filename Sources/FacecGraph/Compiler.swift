@@ -20,7 +20,7 @@ public enum Compiler {
         Passes.removeDeadNodes(&g)
         // The output keeps the name the user knows (e.g. DeepID's `deepid`
         // ReLU, now fused into the add that feeds it).
-        return try emit(g, description, outputName: graph.layers[description.outputLayer].name)
+        return try emit(g, description, outputName: description.outputName ?? graph.layers[description.outputLayer].name)
     }
 
     private static func emit(_ g: PlanGraph, _ d: ModelDescription, outputName: String) throws -> CompiledModel {

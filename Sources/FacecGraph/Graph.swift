@@ -129,6 +129,8 @@ public struct ModelDescription {
     public var classNames: [String] = []
     /// The softmax layer giving class probabilities (compiled only with class names).
     public var classesLayer: Int? = nil
+    /// The embedding's name (default: the output layer's name).
+    public var outputName: String? = nil
 
     public init(name: String, input: InputSpec, outputLayer: Int, l2Normalize: Bool,
                 defaultMetric: Metric, thresholds: [Metric: Float], provenance: Provenance,

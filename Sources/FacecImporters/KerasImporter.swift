@@ -5,9 +5,9 @@ import FacecGraph
 /// order with a built-in architecture), full-model files (architecture from
 /// `model_config`), and a clear refusal of Keras 3 `.weights.h5`.
 public enum KerasImporter {
-    public static let builtInArchitectures = [DeepIDArchitecture.name]
+    public static let builtInArchitectures = [DeepIDArchitecture.name, VGGFaceArchitecture.name]
 
-    public static func load(path: String, architecture: String? = nil) throws -> (Graph, ModelDescription) {
+    public static func load(path: String, architecture: String? = nil, options: ImportOptions = ImportOptions()) throws -> (Graph, ModelDescription) {
         if let a = architecture, !builtInArchitectures.contains(a) {
             throw ImportError(path, "unknown architecture '\(a)' (built in: \(builtInArchitectures.joined(separator: ", ")))")
         }
@@ -43,9 +43,18 @@ public enum KerasImporter {
         let hasChunkedLayerNames = try file.strings("/", attribute: "layer_names0") != nil
         if hasLayerNames || hasChunkedLayerNames {
             let (_, weighted) = try KerasWeightReader.read(file, root: "/")
-            if architecture == DeepIDArchitecture.name || DeepIDArchitecture.matches(weighted) {
+            if architecture == DeepIDArchitecture.name || (architecture == nil && DeepIDArchitecture.matches(weighted)) {
                 let (g, out) = try DeepIDArchitecture.build(weighted, path: path)
                 return (g, DeepIDArchitecture.describe(outputLayer: out, provenance: provenance("keras-h5-weights", "deepid (built in)")))
+            }
+            if architecture == VGGFaceArchitecture.name || (architecture == nil && VGGFaceArchitecture.mismatch(weighted) == nil) {
+                let (g, out, _) = try VGGFaceArchitecture.build(weighted, path: path, descriptor: options.descriptor)
+                var d = ModelDescription(
+                    name: "VGG-Face", input: options.normalization.inputSpec(height: 224, width: 224), outputLayer: out,
+                    l2Normalize: options.descriptor.l2Normalize, defaultMetric: .cosine, thresholds: options.descriptor.thresholds,
+                    provenance: provenance("keras-h5-weights", "vggface (built in)"))
+                d.outputName = options.descriptor.rawValue
+                return (g, d)
             }
             let shapes = weighted.map { "\($0.layerName) \($0.shapes.first ?? [])" }.joined(separator: ", ")
             throw ImportError(path, "weights-only Keras file whose layers match no built-in architecture (\(builtInArchitectures.joined(separator: ", "))): \(shapes); pass --arch NAME to force one, or convert a full-model file (model.save)")

@@ -3,28 +3,39 @@ import FacecFormat
 import FacecGraph
 import FacecImporters
 
+extension VGGDescriptor: ExpressibleByArgument {}
+extension DeepfaceNormalization: ExpressibleByArgument {}
+
 struct ConvertCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "convert",
-        abstract: "Convert Keras .h5 weights into a compiled .fgraph model (written atomically).")
+        abstract: "Convert Keras .h5 or MatConvNet .mat weights into a compiled .fgraph model (written atomically).")
 
-    @Argument(help: "The weight file (.h5).") var input: String
+    @Argument(help: "The weight file (.h5 or .mat).") var input: String
     @Option(name: .shortAndLong, help: "Output file (default: INPUT's base name with .fgraph, in the current directory).")
     var output: String?
     @Option(help: "Built-in architecture for weights-only files (\(KerasImporter.builtInArchitectures.joined(separator: ", "))); default: detected from the weight shapes.")
     var arch: String?
+    @Option(help: "VGG-Face embedding: fc7 (4096-d after ReLU, L2-normalised; deepface) or fc8 (2622-d before softmax).")
+    var embedding: VGGDescriptor = .fc7
+    @Option(help: "VGG-Face from Keras: deepface input normalisation, base (BGR /255) or vggface (BGR 0..255 minus the Caffe mean).")
+    var normalization: DeepfaceNormalization = .base
     @Flag(help: "Print nothing on success.") var quiet = false
 
     func run() throws {
         let out = output ?? Self.defaultOutput(for: input)
-        let (graph, description) = try KerasImporter.load(path: input, architecture: arch)
+        let options = ImportOptions(architecture: arch, descriptor: embedding, normalization: normalization)
+        let (graph, description) = try ModelImporter.load(path: input, options: options)
         let compiled: CompiledModel
         do {
             compiled = try Compiler.compile(graph, description)
         } catch let e as GraphError {
             throw ImportError(input, e.description)
         }
-        let (header, size) = try ModelWriter.write(header: compiled.header, producers: compiled.producers, to: out)
+        let bar = ProgressBar(label: "converting \(input)")
+        let (header, size) = try ModelWriter.write(header: compiled.header, producers: compiled.producers, to: out,
+                                                   progress: bar.map { b in { b.update($0, of: $1) } })
+        bar?.finish()
         if !quiet {
             print("wrote \(out): \(header.modelName), \(header.nodes.count) nodes, output \(header.output.name) [\(header.output.dim)], \(size) bytes, arena \(header.arenaBytes) bytes")
         }
@@ -35,4 +46,30 @@ struct ConvertCommand: ParsableCommand {
         let stem = base.lastIndex(of: ".").map { String(base[..<$0]) } ?? base
         return (stem.isEmpty ? base : stem) + ".fgraph"
     }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A one-line progress bar on stderr, only when stderr is a terminal.
+final class ProgressBar {
+    private let label: String
+    private var lastPercent = -1
+
+    init?(label: String) {
+        guard isatty(2) != 0 else { return nil }
+        self.label = label
+    }
+
+    func update(_ done: Int, of total: Int) {
+        let percent = total > 0 ? done * 100 / total : 100
+        guard percent != lastPercent else { return }
+        lastPercent = percent
+        let filled = percent * 30 / 100
+        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: 30 - filled)
+        fputs("\r\(label) [\(bar)] \(percent)% (\(done >> 20)/\(total >> 20) MB)", stderr)
+    }
+
+    func finish() { if lastPercent >= 0 { fputs("\n", stderr) } }
 }

@@ -14,13 +14,19 @@ struct RunCommand: ParsableCommand {
     @Argument(help: "The .fgraph model.") var model: String
     @Argument(help: "JPEG photos (face crops) or .npy tensors.") var inputs: [String]
     @Option(help: "Write all embeddings as one float32 .npy of shape [N, D] instead of JSON lines.") var npy: String?
+    @Option(help: "Also print the K most likely identities (models with class names, e.g. VGG-Face from .mat).") var top: Int?
 
     func validate() throws {
         guard !inputs.isEmpty else { throw ValidationError("give at least one input") }
+        if let top { guard top >= 1 else { throw ValidationError("--top must be at least 1") } }
+        guard top == nil || npy == nil else { throw ValidationError("--top prints JSON lines; it does not combine with --npy") }
     }
 
     func run() throws {
         let loaded = try Model(path: model)
+        if top != nil && loaded.header.classesValue == nil {
+            throw VerifyError(model, "the model has no class names, so --top has nothing to rank (VGG-Face .mat files carry them)")
+        }
         let embedder = Embedder(model: loaded)
         let instance = loaded.makeInstance()
         var all: [Float] = []
@@ -40,19 +46,32 @@ struct RunCommand: ParsableCommand {
                 if npy != nil {
                     all += embedding
                 } else {
-                    print(JSONText.object([
+                    var fields = [
                         ("input", JSONText.string(item.name)),
                         ("embedding", JSONText.array(embedding)),
                         ("dim", "\(embedding.count)"),
                         ("ms", JSONText.number(((end - start) * 1e6).rounded() / 1e3)),
                         ("network_ms", JSONText.number(((end - netStart) * 1e6).rounded() / 1e3)),
-                    ]))
+                    ]
+                    if let top, let probabilities = instance.classProbabilities() {
+                        fields.append(("top", Self.topClasses(probabilities, names: loaded.header.classNames, k: top)))
+                    }
+                    print(JSONText.object(fields))
                 }
             }
         }
         if let npy {
             try AtomicFile.write(NPYFile(shape: [rows, loaded.header.output.dim], values: all).encoded(), to: npy)
         }
+    }
+
+    /// [{"class": name, "index": i, "probability": p}, ...], most likely first.
+    static func topClasses(_ p: [Float], names: [String], k: Int) -> String {
+        let best = p.indices.sorted { p[$0] != p[$1] ? p[$0] > p[$1] : $0 < $1 }.prefix(k)
+        return "[" + best.map { i in
+            JSONText.object([("class", JSONText.string(i < names.count ? names[i] : "#\(i)")), ("index", "\(i)"),
+                             ("probability", JSONText.number(p[i]))])
+        }.joined(separator: ",") + "]"
     }
 
     struct Item {

@@ -25,18 +25,25 @@ if let missing = facec_missing_cpu_feature() {
     fail("this CPU lacks \(String(cString: missing)), which this facec build's kernels use (x86-64-v3: AVX2, FMA); build facec on this machine without -march=x86-64-v3 in Package.swift")
 }
 
+/// Errors that come from argument parsing (also when raised while running,
+/// as a subcommand's help request is).
+func isUsageError(_ error: Error) -> Bool {
+    error is ValidationError || error is CleanExit || String(reflecting: type(of: error)).hasPrefix("ArgumentParser.")
+}
+
+func usageFailure(_ error: Error) -> Never {
+    if Facec.exitCode(for: error) == .success { Facec.exit(withError: error) }   // --help, --version
+    let first = Facec.message(for: error).split(whereSeparator: \.isNewline).first.map(String.init) ?? "invalid arguments"
+    fail("\(first) (see 'facec --help')", code: 64)
+}
+
 do {
     var command = try Facec.parseAsRoot()
     try command.run()
-} catch let error as CleanExit {
-    Facec.exit(withError: error)
 } catch let error as ExitCode {
     exit(error.rawValue)
+} catch where isUsageError(error) {
+    usageFailure(error)
 } catch {
-    let code = Facec.exitCode(for: error)
-    if code == .validationFailure || String(describing: type(of: error)).contains("Parser") || code.rawValue == 64 {
-        let first = Facec.message(for: error).split(whereSeparator: \.isNewline).first.map(String.init) ?? "invalid arguments"
-        fail("\(first) (see 'facec --help')", code: 64)
-    }
     fail(String(describing: error))
 }

@@ -46,6 +46,14 @@ import FacecVerify
         #expect(try facec(["check", model]).status == 0)
     }
 
+    @Test func helpAndVersionSucceed() throws {
+        let help = try facec(["--help"])
+        #expect(help.status == 0 && help.stdout.contains("convert") && help.stdout.contains("verify"))
+        let sub = try facec(["run", "--help"])
+        #expect(sub.status == 0 && sub.stdout.contains("--npy"))
+        #expect(try facec(["--version"]).stdout.hasPrefix("facec "))
+    }
+
     @Test func verifyTwoPhotos() throws {
         try #require(TestPaths.facesAvailable, "../shared/faces is absent: skipping photo tests")
         let dir = TempDir()

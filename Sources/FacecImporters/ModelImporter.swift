@@ -1,0 +1,53 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import FacecGraph
+
+/// Conversion choices that depend on the model family.
+public struct ImportOptions: Sendable {
+    /// Built-in architecture for weights-only Keras files (nil: detect).
+    public var architecture: String?
+    /// VGG-Face: which output is the embedding.
+    public var descriptor: VGGDescriptor
+    /// VGG-Face from Keras: deepface's input normalisation.
+    public var normalization: DeepfaceNormalization
+
+    public init(architecture: String? = nil, descriptor: VGGDescriptor = .fc7, normalization: DeepfaceNormalization = .base) {
+        self.architecture = architecture; self.descriptor = descriptor; self.normalization = normalization
+    }
+}
+
+/// The front door: picks the importer from the file's first bytes.
+public enum ModelImporter {
+    public static func load(path: String, options: ImportOptions = ImportOptions()) throws -> (Graph, ModelDescription) {
+        let head = try firstBytes(path, 128)
+        if head.starts(with: Array("MATLAB".utf8)) {
+            if options.architecture != nil {
+                throw ImportError(path, "--arch applies to Keras weights-only files; a MatConvNet file describes its own layers")
+            }
+            return try MatConvNetImporter.load(path: path, descriptor: options.descriptor)
+        }
+        if head.starts(with: [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]) {
+            return try KerasImporter.load(path: path, architecture: options.architecture, options: options)
+        }
+        if head.isEmpty { throw ImportError(path, "empty file") }
+        if path.hasSuffix(".mat") {
+            // MAT v4 files have no text header; let matio decide.
+            return try MatConvNetImporter.load(path: path, descriptor: options.descriptor)
+        }
+        throw ImportError(path, "unknown weight file format: neither Keras HDF5 (.h5) nor a MATLAB .mat file")
+    }
+
+    private static func firstBytes(_ path: String, _ n: Int) throws -> [UInt8] {
+        var st = stat()
+        guard stat(path, &st) == 0 else { throw ImportError(path, "cannot open: \(String(cString: strerror(errno)))") }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { throw ImportError(path, "not a regular file") }
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw ImportError(path, "cannot open: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: n)
+        let got = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, n) }
+        guard got >= 0 else { throw ImportError(path, "cannot read: \(String(cString: strerror(errno)))") }
+        return Array(buffer.prefix(got))
+    }
+}
