@@ -47,7 +47,7 @@ let package = Package(
         .target(name: "FacecFormat", dependencies: ["FGraphSchema", "CChecksum"]),
         .target(name: "FacecGraph", dependencies: ["FacecFormat"]),
         .target(name: "FacecImporters", dependencies: ["CHDF5", "CMatio", "FacecGraph"]),
-        .target(name: "FacecRuntime", dependencies: ["FacecFormat"],
+        .target(name: "FacecRuntime", dependencies: ["FacecFormat", "CCPUFeatures"],
                 swiftSettings: [.unsafeFlags(kernelFlags),
                                 .unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         .target(name: "FacecImage", dependencies: ["CTurboJPEG"]),

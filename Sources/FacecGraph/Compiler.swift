@@ -66,6 +66,13 @@ public enum Compiler {
             var e = NodeEntry(name: n.name, kernel: .relu, inputs: inputs, output: v,
                               activation: n.activation, fused: n.fused)
             switch n.kind {
+            case .conv(let geo) where Self.coversWholeInput(geo, input: g.nodes[n.inputs[0]].shape, output: n.shape):
+                // fc6/fc7/fc8-style: a kernel as large as its unpadded input is a
+                // dense layer on the NHWC flatten ([KH*KW*Cin] rows in HWIO order).
+                let kernel = n.weights[0], cout = n.shape[2]
+                let inCount = kernel.shape[0] * kernel.shape[1] * kernel.shape[2]
+                try emitDense(&e, n, kernel: kernel, inCount: inCount, out: cout, addTensor)
+                e.fused.insert("conv as dense (kernel covers the input)", at: 0)
             case .conv(let geo):
                 let kernel = n.weights[0], cout = n.shape[2]
                 let cin = kernel.shape[2], padded = roundUp8(cout)
@@ -81,17 +88,8 @@ public enum Compiler {
                 e.fused.insert("bias", at: e.fused.firstIndex { $0.hasPrefix("relu") } ?? e.fused.count)
                 e.flops = 2 * n.shape[0] * n.shape[1] * cout * geo.kernelH * geo.kernelW * cin
             case .dense:
-                let kernel = n.weights[0], out = n.shape[0], inCount = kernel.shape[0], padded = roundUp8(out)
-                e.kernel = .dense
-                let w = addTensor(n.name + "/kernel", [inCount, padded], .ioOutPad8) { sink in
-                    try WeightLayout.padLastAxis(kernel, to: padded, into: sink)
-                }
-                let b = addTensor(n.name + "/bias", [padded], .vectorPad8) { sink in
-                    try WeightLayout.bias(n.weights.count > 1 ? n.weights[1] : nil, count: out, paddedTo: padded, into: sink)
-                }
-                e.params = [w, b]
-                e.fused.insert("bias", at: e.fused.firstIndex { $0.hasPrefix("relu") } ?? e.fused.count)
-                e.flops = 2 * inCount * out
+                let kernel = n.weights[0]
+                try emitDense(&e, n, kernel: kernel, inCount: kernel.shape[0], out: n.shape[0], addTensor)
             case .maxPool(let geo): e.kernel = .maxPool; setGeometry(&e, geo)
             case .avgPool(let geo): e.kernel = .avgPool; setGeometry(&e, geo)
             case .zeroPad(let geo): e.kernel = .zeroPad; setGeometry(&e, geo)
@@ -129,6 +127,28 @@ public enum Compiler {
             arenaBytes: arena, activationsTotalBytes: total,
             classNames: classesValue == nil ? [] : d.classNames, classesValue: classesValue)
         return CompiledModel(header: header, producers: producers)
+    }
+
+    static func coversWholeInput(_ geo: PlanNode.Geometry, input: [Int], output: [Int]) -> Bool {
+        input.count == 3 && geo.padTop + geo.padBottom + geo.padLeft + geo.padRight == 0
+            && geo.kernelH == input[0] && geo.kernelW == input[1] && output[0] == 1 && output[1] == 1
+    }
+
+    /// Dense weights [In][OutPad8] (row-major: streams from any source; the
+    /// runtime splits rows across threads), bias padded to 8.
+    private static func emitDense(_ e: inout NodeEntry, _ n: PlanNode, kernel: WeightTensor, inCount: Int, out: Int,
+                                  _ addTensor: (String, [Int], TensorLayout, @escaping ModelWriter.TensorProducer) -> Int) throws {
+        let padded = roundUp8(out)
+        e.kernel = .dense
+        let w = addTensor(n.name + "/kernel", [inCount, padded], .ioOutPad8) { sink in
+            try WeightLayout.padLastAxis(kernel, to: padded, into: sink)
+        }
+        let b = addTensor(n.name + "/bias", [padded], .vectorPad8) { sink in
+            try WeightLayout.bias(n.weights.count > 1 ? n.weights[1] : nil, count: out, paddedTo: padded, into: sink)
+        }
+        e.params = [w, b]
+        e.fused.insert("bias", at: e.fused.firstIndex { $0.hasPrefix("relu") } ?? e.fused.count)
+        e.flops = 2 * inCount * out
     }
 
     private static func setGeometry(_ e: inout NodeEntry, _ g: PlanNode.Geometry) {

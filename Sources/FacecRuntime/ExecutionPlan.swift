@@ -14,7 +14,7 @@ struct Step: @unchecked Sendable {
     var weights: UnsafePointer<Float>? = nil
     var bias: UnsafePointer<Float>? = nil
     var paddedOut = 0          // row length of the weight matrix (multiple of 8)
-    var kernelH = 1, kernelW = 1, strideH = 1, strideW = 1, padTop = 0, padLeft = 0
+    var kernelH = 1, kernelW = 1, strideH = 1, strideW = 1, padTop = 0, padLeft = 0, padBottom = 0, padRight = 0
     var relu = false
 }
 
@@ -51,7 +51,7 @@ enum PlanBuilder {
                          inShape: (0, 0, 0), outShape: (0, 0, 0), count: out.elementCount)
             s.relu = n.activation == .relu
             s.kernelH = n.kernelH; s.kernelW = n.kernelW; s.strideH = n.strideH; s.strideW = n.strideW
-            s.padTop = n.padTop; s.padLeft = n.padLeft
+            s.padTop = n.padTop; s.padLeft = n.padLeft; s.padBottom = n.padBottom; s.padRight = n.padRight
 
             switch n.kernel {
             case .conv2dDirect, .maxPool, .avgPool, .zeroPad:

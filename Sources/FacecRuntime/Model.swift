@@ -16,7 +16,8 @@ public final class Model: Sendable {
         steps = try PlanBuilder.build(file)
     }
 
-    public func makeInstance() -> ModelInstance { ModelInstance(model: self) }
+    /// - Parameter threads: cores this instance's kernels use (its own workers).
+    public func makeInstance(threads: Int = 1) -> ModelInstance { ModelInstance(model: self, threads: threads) }
 
     /// Floats per input image (H×W×C).
     public var inputCount: Int { header.input.height * header.input.width * header.input.channels }
@@ -28,23 +29,41 @@ public final class Model: Sendable {
 public final class ModelInstance {
     public let model: Model
     private let arena: UnsafeMutableRawPointer
-    private let scratch: UnsafeMutablePointer<Float>
+    /// Dense partial sums: one OutPad8 row per task.
+    private let partials: UnsafeMutablePointer<Float>
+    private let partialCapacity: Int
+    /// Zero-padded input copy for padded convolutions.
+    private let padded: UnsafeMutablePointer<Float>
     private var inputPointers: [UnsafePointer<Float>] = []
+    private let pool: WorkerPool
 
-    init(model: Model) {
+    init(model: Model, threads: Int) {
         self.model = model
+        pool = WorkerPool(threads: threads)
         let bytes = max(model.header.arenaBytes, 64)
         arena = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
         arena.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
-        let scratchCount = max(8, model.steps.map(\.paddedOut).max() ?? 8)
-        scratch = UnsafeMutablePointer<Float>.allocate(capacity: scratchCount)
+        partialCapacity = max(8, model.steps.map(\.paddedOut).max() ?? 8)
+        partials = UnsafeMutablePointer<Float>.allocate(capacity: partialCapacity * Self.denseTasks(pool.threads))
+        let paddedCount = model.steps.filter { $0.kernel == .conv2dDirect }.map {
+            ($0.inShape.h + $0.padTop + $0.padBottom) * ($0.inShape.w + $0.padLeft + $0.padRight) * $0.inShape.c
+        }.max() ?? 0
+        padded = UnsafeMutablePointer<Float>.allocate(capacity: max(8, paddedCount))
         inputPointers.reserveCapacity(64)
     }
 
     deinit {
+        pool.shutdown()
         arena.deallocate()
-        scratch.deallocate()
+        partials.deallocate()
+        padded.deallocate()
     }
+
+    public var threads: Int { pool.threads }
+
+    /// Row ranges per dense layer: one per thread (more would only add
+    /// partial sums to reduce).
+    static func denseTasks(_ threads: Int) -> Int { threads }
 
     /// Runs the network on one preprocessed NHWC image (`model.inputCount`
     /// floats) and returns the embedding (L2-normalised if the model says so).
@@ -67,8 +86,8 @@ public final class ModelInstance {
         for s in model.steps {
             let y = pointer(s.output)
             switch s.kernel {
-            case .conv2dDirect: Kernels.conv2d(s, input: pointer(s.inputs[0]), output: y)
-            case .dense: Kernels.dense(s, input: pointer(s.inputs[0]), output: y, scratch: scratch)
+            case .conv2dDirect: conv(s, input: pointer(s.inputs[0]), output: y)
+            case .dense: dense(s, input: pointer(s.inputs[0]), output: y)
             case .maxPool: Kernels.maxPool(s, input: pointer(s.inputs[0]), output: y)
             case .avgPool: Kernels.avgPool(s, input: pointer(s.inputs[0]), output: y)
             case .zeroPad: Kernels.zeroPad(s, input: pointer(s.inputs[0]), output: y)
@@ -80,6 +99,27 @@ public final class ModelInstance {
                 Kernels.add(s, inputs: inputPointers, output: y)
             }
         }
+    }
+
+    private func conv(_ s: Step, input x: UnsafeMutablePointer<Float>, output y: UnsafeMutablePointer<Float>) {
+        let source: UnsafePointer<Float>
+        if s.padTop + s.padBottom + s.padLeft + s.padRight > 0 {
+            ConvKernel.pad(s, input: x, into: padded)
+            source = UnsafePointer(padded)
+        } else {
+            source = UnsafePointer(x)
+        }
+        pool.parallelFor(s.outShape.h) { oy in ConvKernel.row(s, oy: oy, padded: source, output: y) }
+    }
+
+    private func dense(_ s: Step, input x: UnsafeMutablePointer<Float>, output y: UnsafeMutablePointer<Float>) {
+        let n = s.inShape.c
+        let tasks = min(Self.denseTasks(pool.threads), max(1, n / 256))
+        let partials = self.partials, capacity = partialCapacity
+        pool.parallelFor(tasks) { t in
+            DenseKernel.partial(s, input: x, rows: n * t / tasks, n * (t + 1) / tasks, into: partials + t * capacity)
+        }
+        DenseKernel.reduce(s, partials: partials, count: tasks, stride: capacity, output: y)
     }
 
     @inline(__always)

@@ -91,7 +91,7 @@ import FacecVerify
         let cases: [([String], String)] = [
             (["convert", dir.path("missing.h5")], "No such file"),
             (["convert", dir.path("truncated.h5")], "truncated.h5"),
-            (["convert", dir.path("text.h5")], "not an HDF5 file"),
+            (["convert", dir.path("text.h5")], "unknown weight file format"),
             (["convert", TestPaths.fixture("small.weights.h5")], "Keras 3"),
             (["convert", TestPaths.fixture("deepid_wrong_shape.h5"), "--arch", "deepid"], "layer 'Conv2'"),
             (["convert", TestPaths.fixture("deepid_wrong_shape.h5")], "match no built-in architecture"),

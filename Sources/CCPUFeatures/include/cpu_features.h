@@ -7,4 +7,12 @@
 /// those extensions, so it is safe to call on any x86-64 CPU.
 const char *facec_missing_cpu_feature(void);
 
+
+/// A spin-wait hint (x86 `pause`); a no-op elsewhere.
+static inline void facec_cpu_relax(void) {
+#if defined(__x86_64__)
+    __builtin_ia32_pause();
+#endif
+}
+
 #endif

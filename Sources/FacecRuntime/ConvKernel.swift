@@ -1,0 +1,124 @@
+/// The fast direct convolution: implicit GEMM over a zero-padded copy of the
+/// input (so the inner loops have no bounds checks), register-blocked as
+/// 6 output pixels × 16 output channels = 12 SIMD8 accumulators, the shape
+/// that keeps both FMA ports busy. Weights are [KH][KW][Cin][CoutPad8] as the
+/// compiler laid them out. Rows of the output are independent tasks.
+enum ConvKernel {
+    typealias F8 = SIMD8<Float>
+
+    /// Copies input [H][W][C] into padded [H+pt+pb][W+pl+pr][C] (zeros around).
+    static func pad(_ s: Step, input x: UnsafePointer<Float>, into p: UnsafeMutablePointer<Float>) {
+        let (H, W, C) = s.inShape
+        let PW = W + s.padLeft + s.padRight, PH = H + s.padTop + s.padBottom
+        let row = PW * C
+        // Zero only the border; the interior is overwritten.
+        p.update(repeating: 0, count: s.padTop * row)
+        (p + (s.padTop + H) * row).update(repeating: 0, count: (PH - s.padTop - H) * row)
+        for y in 0..<H {
+            let dst = p + (s.padTop + y) * row
+            dst.update(repeating: 0, count: s.padLeft * C)
+            (dst + s.padLeft * C).update(from: x + y * W * C, count: W * C)
+            (dst + (s.padLeft + W) * C).update(repeating: 0, count: s.padRight * C)
+        }
+    }
+
+    /// One output row `oy` (all ox, all channels) from the padded input.
+    static func row(_ s: Step, oy: Int, padded p: UnsafePointer<Float>, output y: UnsafeMutablePointer<Float>) {
+        let C = s.inShape.c
+        let PW = s.inShape.w + s.padLeft + s.padRight
+        let (_, OW, CO) = s.outShape
+        let P = s.paddedOut
+        let w = s.weights!, b = s.bias!
+        let KH = s.kernelH, KW = s.kernelW, sx = s.strideW
+        let inRow0 = p + (oy * s.strideH) * PW * C
+        let outRow = y + oy * OW * CO
+        var ox = 0
+        while ox < OW {
+            let n = min(6, OW - ox)
+            var cb = 0
+            while cb < CO {
+                let wide = cb + 8 < CO     // 16 channels (second vector has real outputs)
+                if n == 6 && wide {
+                    tile6x16(inRow0 + ox * sx * C, C: C, PW: PW, KH: KH, KW: KW, sx: sx, w: w + cb, P: P,
+                             bias: b + cb, relu: s.relu, out: outRow + ox * CO + cb, CO: CO, valid: CO - cb)
+                } else {
+                    tileNx8or16(inRow0 + ox * sx * C, n: n, wide: wide, C: C, PW: PW, KH: KH, KW: KW, sx: sx,
+                                w: w + cb, P: P, bias: b + cb, relu: s.relu, out: outRow + ox * CO + cb, CO: CO, valid: CO - cb)
+                }
+                cb += wide ? 16 : 8
+            }
+            ox += n
+        }
+    }
+
+    @inline(__always)
+    static func load(_ p: UnsafePointer<Float>) -> F8 { UnsafeRawPointer(p).loadUnaligned(as: F8.self) }
+
+    @inline(__always)
+    static func finish(_ v: F8, relu: Bool, to p: UnsafeMutablePointer<Float>, valid: Int) {
+        let r = relu ? v.replacing(with: 0, where: v .< 0) : v
+        if valid >= 8 { UnsafeMutableRawPointer(p).storeBytes(of: r, as: F8.self) } else { for k in 0..<valid { p[k] = r[k] } }
+    }
+
+    /// 6 pixels × 16 channels.
+    static func tile6x16(_ x: UnsafePointer<Float>, C: Int, PW: Int, KH: Int, KW: Int, sx: Int,
+                         w: UnsafePointer<Float>, P: Int, bias: UnsafePointer<Float>, relu: Bool,
+                         out: UnsafeMutablePointer<Float>, CO: Int, valid: Int) {
+        let b0 = load(bias), b1 = load(bias + 8)
+        var a00 = b0, a01 = b1, a10 = b0, a11 = b1, a20 = b0, a21 = b1
+        var a30 = b0, a31 = b1, a40 = b0, a41 = b1, a50 = b0, a51 = b1
+        let step = sx * C
+        for ky in 0..<KH {
+            for kx in 0..<KW {
+                let xp = x + (ky * PW + kx) * C
+                var wp = w + (ky * KW + kx) * C * P
+                for ci in 0..<C {
+                    let w0 = load(wp), w1 = load(wp + 8)
+                    let x0 = F8(repeating: xp[ci]), x1 = F8(repeating: xp[ci + step]), x2 = F8(repeating: xp[ci + 2 * step])
+                    a00 = a00.addingProduct(x0, w0); a01 = a01.addingProduct(x0, w1)
+                    a10 = a10.addingProduct(x1, w0); a11 = a11.addingProduct(x1, w1)
+                    a20 = a20.addingProduct(x2, w0); a21 = a21.addingProduct(x2, w1)
+                    let x3 = F8(repeating: xp[ci + 3 * step]), x4 = F8(repeating: xp[ci + 4 * step]), x5 = F8(repeating: xp[ci + 5 * step])
+                    a30 = a30.addingProduct(x3, w0); a31 = a31.addingProduct(x3, w1)
+                    a40 = a40.addingProduct(x4, w0); a41 = a41.addingProduct(x4, w1)
+                    a50 = a50.addingProduct(x5, w0); a51 = a51.addingProduct(x5, w1)
+                    wp += P
+                }
+            }
+        }
+        let v2 = valid - 8
+        finish(a00, relu: relu, to: out, valid: 8); finish(a01, relu: relu, to: out + 8, valid: v2)
+        finish(a10, relu: relu, to: out + CO, valid: 8); finish(a11, relu: relu, to: out + CO + 8, valid: v2)
+        finish(a20, relu: relu, to: out + 2 * CO, valid: 8); finish(a21, relu: relu, to: out + 2 * CO + 8, valid: v2)
+        finish(a30, relu: relu, to: out + 3 * CO, valid: 8); finish(a31, relu: relu, to: out + 3 * CO + 8, valid: v2)
+        finish(a40, relu: relu, to: out + 4 * CO, valid: 8); finish(a41, relu: relu, to: out + 4 * CO + 8, valid: v2)
+        finish(a50, relu: relu, to: out + 5 * CO, valid: 8); finish(a51, relu: relu, to: out + 5 * CO + 8, valid: v2)
+    }
+
+    /// Remainders: n (1...6) pixels × 8 or 16 channels, one pixel at a time.
+    static func tileNx8or16(_ x: UnsafePointer<Float>, n: Int, wide: Bool, C: Int, PW: Int, KH: Int, KW: Int, sx: Int,
+                            w: UnsafePointer<Float>, P: Int, bias: UnsafePointer<Float>, relu: Bool,
+                            out: UnsafeMutablePointer<Float>, CO: Int, valid: Int) {
+        for j in 0..<n {
+            var a0 = load(bias), a1 = wide ? load(bias + 8) : F8(repeating: 0)
+            let xj = x + j * sx * C
+            for ky in 0..<KH {
+                for kx in 0..<KW {
+                    let xp = xj + (ky * PW + kx) * C
+                    var wp = w + (ky * KW + kx) * C * P
+                    if wide {
+                        for ci in 0..<C {
+                            let v = F8(repeating: xp[ci])
+                            a0 = a0.addingProduct(v, load(wp)); a1 = a1.addingProduct(v, load(wp + 8))
+                            wp += P
+                        }
+                    } else {
+                        for ci in 0..<C { a0 = a0.addingProduct(F8(repeating: xp[ci]), load(wp)); wp += P }
+                    }
+                }
+            }
+            finish(a0, relu: relu, to: out + j * CO, valid: min(8, valid))
+            if wide { finish(a1, relu: relu, to: out + j * CO + 8, valid: valid - 8) }
+        }
+    }
+}

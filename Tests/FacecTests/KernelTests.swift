@@ -1,0 +1,95 @@
+import Testing
+@testable import FacecRuntime
+
+/// The fast kernels against the plain reference loops (Kernels.conv2d /
+/// Kernels.dense) on random shapes: channel counts that are not multiples of
+/// 8, 1×1 and 7×7 kernels, stride 2, asymmetric padding, tiny inputs.
+@Suite struct KernelTests {
+    struct Rng {
+        var state: UInt64
+        mutating func next() -> Float {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Float(Int64(bitPattern: state >> 11) % 2_000_001) / 1_000_000 - 1
+        }
+        mutating func int(_ r: ClosedRange<Int>) -> Int { r.lowerBound + Int((state >> 33) % UInt64(r.count)) &+ Int(abs(next()) * 0) }
+    }
+
+    static func convCase(h: Int, w: Int, cin: Int, cout: Int, k: (Int, Int), stride: (Int, Int), pad: (Int, Int, Int, Int), relu: Bool, seed: UInt64) -> Double {
+        var rng = Rng(state: seed)
+        let P = (cout + 7) / 8 * 8
+        let oh = (h + pad.0 + pad.1 - k.0) / stride.0 + 1, ow = (w + pad.2 + pad.3 - k.1) / stride.1 + 1
+        var x = (0..<(h * w * cin)).map { _ in rng.next() }
+        var wts = [Float](repeating: 0, count: k.0 * k.1 * cin * P)
+        for r in 0..<(k.0 * k.1 * cin) { for c in 0..<cout { wts[r * P + c] = rng.next() } }
+        var bias = [Float](repeating: 0, count: P)
+        for c in 0..<cout { bias[c] = rng.next() }
+        var fast = [Float](repeating: .nan, count: oh * ow * cout), ref = fast
+        var padded = [Float](repeating: .nan, count: (h + pad.0 + pad.1) * (w + pad.2 + pad.3) * cin)
+        wts.withUnsafeBufferPointer { wp in
+            bias.withUnsafeBufferPointer { bp in
+                var s = Step(kernel: .conv2dDirect, name: "t", inputs: [0], output: 0, inShape: (h, w, cin), outShape: (oh, ow, cout), count: oh * ow * cout)
+                s.weights = wp.baseAddress; s.bias = bp.baseAddress; s.paddedOut = P
+                s.kernelH = k.0; s.kernelW = k.1; s.strideH = stride.0; s.strideW = stride.1
+                s.padTop = pad.0; s.padBottom = pad.1; s.padLeft = pad.2; s.padRight = pad.3; s.relu = relu
+                x.withUnsafeMutableBufferPointer { xp in
+                    Kernels.conv2d(s, input: xp.baseAddress!, output: &ref)
+                    padded.withUnsafeMutableBufferPointer { pp in
+                        ConvKernel.pad(s, input: xp.baseAddress!, into: pp.baseAddress!)
+                        fast.withUnsafeMutableBufferPointer { fp in
+                            for oy in 0..<oh { ConvKernel.row(s, oy: oy, padded: pp.baseAddress!, output: fp.baseAddress!) }
+                        }
+                    }
+                }
+            }
+        }
+        var err = 0.0, scale = 0.0
+        for i in ref.indices { err = max(err, Double(abs(fast[i] - ref[i]))); scale = max(scale, Double(abs(ref[i]))) }
+        return fast.contains { $0.isNaN } ? .infinity : err / max(scale, 1e-30)
+    }
+
+    @Test(arguments: [
+        (8, 8, 3, 20, (3, 3), (1, 1), (1, 1, 1, 1)), (13, 11, 5, 7, (1, 1), (1, 1), (0, 0, 0, 0)),
+        (9, 10, 9, 17, (7, 7), (1, 1), (3, 3, 3, 3)), (15, 14, 6, 24, (3, 3), (2, 2), (1, 2, 0, 1)),
+        (2, 3, 4, 9, (2, 2), (1, 1), (0, 0, 0, 0)), (1, 1, 33, 40, (1, 1), (1, 1), (0, 0, 0, 0)),
+        (7, 7, 16, 12, (7, 7), (1, 1), (0, 0, 0, 0)), (20, 19, 3, 16, (4, 4), (1, 1), (0, 0, 0, 0)),
+        (6, 17, 11, 31, (3, 2), (2, 1), (2, 0, 1, 3)), (5, 4, 60, 80, (2, 2), (1, 1), (0, 0, 0, 0)),
+    ] as [(Int, Int, Int, Int, (Int, Int), (Int, Int), (Int, Int, Int, Int))])
+    func fastConvMatchesReference(_ c: (Int, Int, Int, Int, (Int, Int), (Int, Int), (Int, Int, Int, Int))) {
+        for relu in [false, true] {
+            let err = Self.convCase(h: c.0, w: c.1, cin: c.2, cout: c.3, k: c.4, stride: c.5, pad: c.6, relu: relu, seed: UInt64(c.0 * 131 + c.3))
+            #expect(err <= 1e-5, "shape \(c) relu \(relu): relative error \(err)")
+        }
+    }
+
+    @Test(arguments: [(1200, 160), (7, 9), (960, 161), (3000, 40), (5, 8)])
+    func denseRowSplitMatchesReference(_ shape: (Int, Int)) {
+        var rng = Rng(state: UInt64(shape.0 + shape.1))
+        let (n, out) = shape, P = (out + 7) / 8 * 8
+        // Half the inputs zero, as after a ReLU.
+        var x = (0..<n).map { i in i % 2 == 0 ? 0 : rng.next() }
+        var w = [Float](repeating: 0, count: n * P)
+        for r in 0..<n { for c in 0..<out { w[r * P + c] = rng.next() } }
+        var bias = [Float](repeating: 0, count: P)
+        for c in 0..<out { bias[c] = rng.next() }
+        var ref = [Float](repeating: 0, count: out), fast = ref
+        var scratch = [Float](repeating: 0, count: P * 3)
+        w.withUnsafeBufferPointer { wp in
+            bias.withUnsafeBufferPointer { bp in
+                var s = Step(kernel: .dense, name: "d", inputs: [0], output: 0, inShape: (1, 1, n), outShape: (1, 1, out), count: out)
+                s.weights = wp.baseAddress; s.bias = bp.baseAddress; s.paddedOut = P; s.relu = true
+                x.withUnsafeMutableBufferPointer { xp in
+                    scratch.withUnsafeMutableBufferPointer { sp in
+                        Kernels.dense(s, input: xp.baseAddress!, output: &ref, scratch: sp.baseAddress!)
+                        for t in 0..<3 {
+                            DenseKernel.partial(s, input: xp.baseAddress!, rows: n * t / 3, n * (t + 1) / 3, into: sp.baseAddress! + t * P)
+                        }
+                        DenseKernel.reduce(s, partials: sp.baseAddress!, count: 3, stride: P, output: &fast)
+                    }
+                }
+            }
+        }
+        var err: Float = 0, scale: Float = 0
+        for i in ref.indices { err = max(err, abs(fast[i] - ref[i])); scale = max(scale, abs(ref[i])) }
+        #expect(err / max(scale, 1e-30) <= 1e-5, "dense \(shape): relative error \(err / scale)")
+    }
+}
