@@ -1433,7 +1433,7 @@ const ProtobufCEnumDescriptor fgraph__metric__descriptor =
   fgraph__metric__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCEnumValue fgraph__kernel__enum_values_by_number[9] =
+static const ProtobufCEnumValue fgraph__kernel__enum_values_by_number[10] =
 {
   { "KERNEL_UNSPECIFIED", "FGRAPH__KERNEL__KERNEL_UNSPECIFIED", 0 },
   { "KERNEL_CONV2D_DIRECT", "FGRAPH__KERNEL__KERNEL_CONV2D_DIRECT", 1 },
@@ -1444,15 +1444,17 @@ static const ProtobufCEnumValue fgraph__kernel__enum_values_by_number[9] =
   { "KERNEL_ZERO_PAD", "FGRAPH__KERNEL__KERNEL_ZERO_PAD", 6 },
   { "KERNEL_RELU", "FGRAPH__KERNEL__KERNEL_RELU", 7 },
   { "KERNEL_AVGPOOL", "FGRAPH__KERNEL__KERNEL_AVGPOOL", 8 },
+  { "KERNEL_CONV2D_WINOGRAD_F43", "FGRAPH__KERNEL__KERNEL_CONV2D_WINOGRAD_F43", 9 },
 };
 static const ProtobufCIntRange fgraph__kernel__value_ranges[] = {
-{0, 0},{0, 9}
+{0, 0},{0, 10}
 };
-static const ProtobufCEnumValueIndex fgraph__kernel__enum_values_by_name[9] =
+static const ProtobufCEnumValueIndex fgraph__kernel__enum_values_by_name[10] =
 {
   { "KERNEL_ADD", 4 },
   { "KERNEL_AVGPOOL", 8 },
   { "KERNEL_CONV2D_DIRECT", 1 },
+  { "KERNEL_CONV2D_WINOGRAD_F43", 9 },
   { "KERNEL_DENSE", 3 },
   { "KERNEL_MAXPOOL", 2 },
   { "KERNEL_RELU", 7 },
@@ -1467,9 +1469,9 @@ const ProtobufCEnumDescriptor fgraph__kernel__descriptor =
   "Kernel",
   "Fgraph__Kernel",
   "fgraph",
-  9,
+  10,
   fgraph__kernel__enum_values_by_number,
-  9,
+  10,
   fgraph__kernel__enum_values_by_name,
   1,
   fgraph__kernel__value_ranges,
@@ -1503,22 +1505,24 @@ const ProtobufCEnumDescriptor fgraph__activation__descriptor =
   fgraph__activation__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCEnumValue fgraph__tensor_layout__enum_values_by_number[4] =
+static const ProtobufCEnumValue fgraph__tensor_layout__enum_values_by_number[5] =
 {
   { "TENSOR_LAYOUT_PLAIN", "FGRAPH__TENSOR_LAYOUT__TENSOR_LAYOUT_PLAIN", 0 },
   { "TENSOR_LAYOUT_HWIO_COUT_PAD8", "FGRAPH__TENSOR_LAYOUT__TENSOR_LAYOUT_HWIO_COUT_PAD8", 1 },
   { "TENSOR_LAYOUT_IO_OUT_PAD8", "FGRAPH__TENSOR_LAYOUT__TENSOR_LAYOUT_IO_OUT_PAD8", 2 },
   { "TENSOR_LAYOUT_VECTOR_PAD8", "FGRAPH__TENSOR_LAYOUT__TENSOR_LAYOUT_VECTOR_PAD8", 3 },
+  { "TENSOR_LAYOUT_WINOGRAD_F43", "FGRAPH__TENSOR_LAYOUT__TENSOR_LAYOUT_WINOGRAD_F43", 4 },
 };
 static const ProtobufCIntRange fgraph__tensor_layout__value_ranges[] = {
-{0, 0},{0, 4}
+{0, 0},{0, 5}
 };
-static const ProtobufCEnumValueIndex fgraph__tensor_layout__enum_values_by_name[4] =
+static const ProtobufCEnumValueIndex fgraph__tensor_layout__enum_values_by_name[5] =
 {
   { "TENSOR_LAYOUT_HWIO_COUT_PAD8", 1 },
   { "TENSOR_LAYOUT_IO_OUT_PAD8", 2 },
   { "TENSOR_LAYOUT_PLAIN", 0 },
   { "TENSOR_LAYOUT_VECTOR_PAD8", 3 },
+  { "TENSOR_LAYOUT_WINOGRAD_F43", 4 },
 };
 const ProtobufCEnumDescriptor fgraph__tensor_layout__descriptor =
 {
@@ -1527,9 +1531,9 @@ const ProtobufCEnumDescriptor fgraph__tensor_layout__descriptor =
   "TensorLayout",
   "Fgraph__TensorLayout",
   "fgraph",
-  4,
+  5,
   fgraph__tensor_layout__enum_values_by_number,
-  4,
+  5,
   fgraph__tensor_layout__enum_values_by_name,
   1,
   fgraph__tensor_layout__value_ranges,

@@ -117,13 +117,13 @@ enum HeaderEncoding {
 
 /// Stable enum <-> wire code tables (the order is the .proto numbering).
 enum KernelCode {
-    static let all: [Kernel?] = [nil, .conv2dDirect, .maxPool, .dense, .add, .softmax, .zeroPad, .relu, .avgPool]
+    static let all: [Kernel?] = [nil, .conv2dDirect, .maxPool, .dense, .add, .softmax, .zeroPad, .relu, .avgPool, .conv2dWinogradF43]
     static func code(_ k: Kernel) -> UInt32 { UInt32(all.firstIndex(of: k)!) }
     static func kernel(_ code: UInt32) -> Kernel? { code < all.count ? all[Int(code)] : nil }
 }
 
 enum LayoutCode {
-    static let all: [TensorLayout] = [.plain, .hwioCoutPad8, .ioOutPad8, .vectorPad8]
+    static let all: [TensorLayout] = [.plain, .hwioCoutPad8, .ioOutPad8, .vectorPad8, .winogradF43]
 }
 
 enum MetricCode {

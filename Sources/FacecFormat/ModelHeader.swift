@@ -11,6 +11,7 @@ public enum Kernel: String, Sendable, CaseIterable {
     case softmax
     case zeroPad = "zero_pad"
     case relu
+    case conv2dWinogradF43 = "conv2d_winograd_f43"
 }
 
 public enum Activation: String, Sendable { case none, relu }
@@ -24,6 +25,8 @@ public enum TensorLayout: String, Sendable {
     case ioOutPad8 = "io_out_pad8"
     /// Bias vectors padded to a multiple of 8.
     case vectorPad8 = "vector_pad8"
+    /// Winograd F(4×4, 3×3) kernels U = G g Gᵀ: [36, CinPad8, CoutPad8].
+    case winogradF43 = "winograd_f43"
 }
 
 public struct TensorEntry: Sendable, Equatable {

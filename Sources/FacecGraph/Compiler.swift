@@ -10,8 +10,22 @@ public struct CompiledModel {
 /// Graph -> plan: lowering, shape inference, passes (drop dropout, fold zero
 /// padding, fuse ReLU, flatten as a view, dead-node removal), kernel choice,
 /// weight layout and the static memory plan.
+/// Kernel strategy choices (`facec convert --kernels`).
+public struct CompileOptions: Sendable {
+    /// Use Winograd F(4×4, 3×3) for 3×3 stride-1 convolutions with at least
+    /// `winogradMinInputChannels` input channels: 4× fewer multiplications,
+    /// at a measured cost in accuracy (ARCHITECTURE.md).
+    public var winograd: Bool
+    public var winogradMinInputChannels: Int
+    public init(winograd: Bool = true, winogradMinInputChannels: Int = 32) {
+        self.winograd = winograd; self.winogradMinInputChannels = winogradMinInputChannels
+    }
+    /// Every convolution direct: the most exact plan.
+    public static let direct = CompileOptions(winograd: false)
+}
+
 public enum Compiler {
-    public static func compile(_ graph: Graph, _ description: ModelDescription) throws -> CompiledModel {
+    public static func compile(_ graph: Graph, _ description: ModelDescription, options: CompileOptions = CompileOptions()) throws -> CompiledModel {
         var g = try Lowering.lower(graph, description: description)
         try ShapeInference.run(&g, input: description.input)
         Passes.removeIdentities(&g)
@@ -20,10 +34,10 @@ public enum Compiler {
         Passes.removeDeadNodes(&g)
         // The output keeps the name the user knows (e.g. DeepID's `deepid`
         // ReLU, now fused into the add that feeds it).
-        return try emit(g, description, outputName: description.outputName ?? graph.layers[description.outputLayer].name)
+        return try emit(g, description, outputName: description.outputName ?? graph.layers[description.outputLayer].name, options: options)
     }
 
-    private static func emit(_ g: PlanGraph, _ d: ModelDescription, outputName: String) throws -> CompiledModel {
+    private static func emit(_ g: PlanGraph, _ d: ModelDescription, outputName: String, options: CompileOptions) throws -> CompiledModel {
         var tensors: [TensorEntry] = []
         var producers: [ModelWriter.TensorProducer] = []
         var values: [ValueEntry] = []
@@ -73,6 +87,22 @@ public enum Compiler {
                 let inCount = kernel.shape[0] * kernel.shape[1] * kernel.shape[2]
                 try emitDense(&e, n, kernel: kernel, inCount: inCount, out: cout, addTensor)
                 e.fused.insert("conv as dense (kernel covers the input)", at: 0)
+            case .conv(let geo) where options.winograd && geo.kernelH == 3 && geo.kernelW == 3 && geo.strideH == 1 && geo.strideW == 1
+                && n.weights[0].shape[2] >= options.winogradMinInputChannels:
+                let kernel = n.weights[0], cout = n.shape[2], cin = kernel.shape[2]
+                let cinPad = roundUp8(cin), padded = roundUp8(cout)
+                e.kernel = .conv2dWinogradF43
+                setGeometry(&e, geo)
+                let w = addTensor(n.name + "/kernel", [36, cinPad, padded], .winogradF43) { sink in
+                    let u = WinogradWeights.transform(try kernel.load(), cin: cin, cout: cout, cinPad: cinPad, coutPad: padded)
+                    try u.withUnsafeBufferPointer { try sink($0) }
+                }
+                let b = addTensor(n.name + "/bias", [padded], .vectorPad8) { sink in
+                    try WeightLayout.bias(n.weights.count > 1 ? n.weights[1] : nil, count: cout, paddedTo: padded, into: sink)
+                }
+                e.params = [w, b]
+                e.fused.insert("bias", at: e.fused.firstIndex { $0.hasPrefix("relu") } ?? e.fused.count)
+                e.flops = 2 * n.shape[0] * n.shape[1] * cout * 9 * cin
             case .conv(let geo):
                 let kernel = n.weights[0], cout = n.shape[2]
                 let cin = kernel.shape[2], padded = roundUp8(cout)

@@ -6,10 +6,12 @@
 enum ConvKernel {
     typealias F8 = SIMD8<Float>
 
-    /// Copies input [H][W][C] into padded [H+pt+pb][W+pl+pr][C] (zeros around).
-    static func pad(_ s: Step, input x: UnsafePointer<Float>, into p: UnsafeMutablePointer<Float>) {
+    /// Copies input [H][W][C] into padded [H+pt+pb+extraBottom][W+pl+pr+extraRight][C]
+    /// (zeros around; the extra rows/columns let Winograd tiles overhang).
+    static func pad(_ s: Step, input x: UnsafePointer<Float>, into p: UnsafeMutablePointer<Float>,
+                    extraBottom: Int = 0, extraRight: Int = 0) {
         let (H, W, C) = s.inShape
-        let PW = W + s.padLeft + s.padRight, PH = H + s.padTop + s.padBottom
+        let PW = W + s.padLeft + s.padRight + extraRight, PH = H + s.padTop + s.padBottom + extraBottom
         let row = PW * C
         // Zero only the border; the interior is overwritten.
         p.update(repeating: 0, count: s.padTop * row)
@@ -18,7 +20,7 @@ enum ConvKernel {
             let dst = p + (s.padTop + y) * row
             dst.update(repeating: 0, count: s.padLeft * C)
             (dst + s.padLeft * C).update(from: x + y * W * C, count: W * C)
-            (dst + (s.padLeft + W) * C).update(repeating: 0, count: s.padRight * C)
+            (dst + (s.padLeft + W) * C).update(repeating: 0, count: (PW - s.padLeft - W) * C)
         }
     }
 
@@ -38,7 +40,10 @@ enum ConvKernel {
             var cb = 0
             while cb < CO {
                 let wide = cb + 8 < CO     // 16 channels (second vector has real outputs)
-                if n == 6 && wide {
+                if n == 6 && !wide {
+                    tile6x8(inRow0 + ox * sx * C, C: C, PW: PW, KH: KH, KW: KW, sx: sx, w: w + cb, P: P,
+                            bias: b + cb, relu: s.relu, out: outRow + ox * CO + cb, CO: CO, valid: CO - cb)
+                } else if n == 6 {
                     tile6x16(inRow0 + ox * sx * C, C: C, PW: PW, KH: KH, KW: KW, sx: sx, w: w + cb, P: P,
                              bias: b + cb, relu: s.relu, out: outRow + ox * CO + cb, CO: CO, valid: CO - cb)
                 } else {
@@ -93,6 +98,35 @@ enum ConvKernel {
         finish(a30, relu: relu, to: out + 3 * CO, valid: 8); finish(a31, relu: relu, to: out + 3 * CO + 8, valid: v2)
         finish(a40, relu: relu, to: out + 4 * CO, valid: 8); finish(a41, relu: relu, to: out + 4 * CO + 8, valid: v2)
         finish(a50, relu: relu, to: out + 5 * CO, valid: 8); finish(a51, relu: relu, to: out + 5 * CO + 8, valid: v2)
+    }
+
+    /// 6 pixels × 8 channels (the last 8 of a Cout that is not a multiple of 16).
+    static func tile6x8(_ x: UnsafePointer<Float>, C: Int, PW: Int, KH: Int, KW: Int, sx: Int,
+                        w: UnsafePointer<Float>, P: Int, bias: UnsafePointer<Float>, relu: Bool,
+                        out: UnsafeMutablePointer<Float>, CO: Int, valid: Int) {
+        let b0 = load(bias)
+        var a0 = b0, a1 = b0, a2 = b0, a3 = b0, a4 = b0, a5 = b0
+        let step = sx * C
+        for ky in 0..<KH {
+            for kx in 0..<KW {
+                let xp = x + (ky * PW + kx) * C
+                var wp = w + (ky * KW + kx) * C * P
+                for ci in 0..<C {
+                    let w0 = load(wp)
+                    a0 = a0.addingProduct(F8(repeating: xp[ci]), w0)
+                    a1 = a1.addingProduct(F8(repeating: xp[ci + step]), w0)
+                    a2 = a2.addingProduct(F8(repeating: xp[ci + 2 * step]), w0)
+                    a3 = a3.addingProduct(F8(repeating: xp[ci + 3 * step]), w0)
+                    a4 = a4.addingProduct(F8(repeating: xp[ci + 4 * step]), w0)
+                    a5 = a5.addingProduct(F8(repeating: xp[ci + 5 * step]), w0)
+                    wp += P
+                }
+            }
+        }
+        let v = min(8, valid)
+        finish(a0, relu: relu, to: out, valid: v); finish(a1, relu: relu, to: out + CO, valid: v)
+        finish(a2, relu: relu, to: out + 2 * CO, valid: v); finish(a3, relu: relu, to: out + 3 * CO, valid: v)
+        finish(a4, relu: relu, to: out + 4 * CO, valid: v); finish(a5, relu: relu, to: out + 5 * CO, valid: v)
     }
 
     /// Remainders: n (1...6) pixels × 8 or 16 channels, one pixel at a time.

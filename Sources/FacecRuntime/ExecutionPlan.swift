@@ -54,7 +54,7 @@ enum PlanBuilder {
             s.padTop = n.padTop; s.padLeft = n.padLeft; s.padBottom = n.padBottom; s.padRight = n.padRight
 
             switch n.kernel {
-            case .conv2dDirect, .maxPool, .avgPool, .zeroPad:
+            case .conv2dDirect, .conv2dWinogradF43, .maxPool, .avgPool, .zeroPad:
                 try expectInputs(1...1)
                 let i = try shape3(ins[0]), o = try shape3(out)
                 s.inShape = i; s.outShape = o
@@ -70,7 +70,21 @@ enum PlanBuilder {
                 guard o.h == (ph - n.kernelH) / n.strideH + 1, o.w == (pw - n.kernelW) / n.strideW + 1 else {
                     throw fail("output shape \(out.shape) does not follow from input \(ins[0].shape) and the geometry")
                 }
-                if n.kernel == .conv2dDirect {
+                if n.kernel == .conv2dWinogradF43 {
+                    try expectParams(2)
+                    guard n.kernelH == 3, n.kernelW == 3, n.strideH == 1, n.strideW == 1 else {
+                        throw fail("Winograd F(4x4,3x3) needs a 3x3 stride-1 kernel")
+                    }
+                    let w = h.tensors[n.params[0]], b = h.tensors[n.params[1]]
+                    let cinPad = (i.c + 7) / 8 * 8, padded = (o.c + 7) / 8 * 8
+                    guard w.shape == [36, cinPad, padded], w.layout == .winogradF43 else {
+                        throw fail("weights \(w.shape) (\(w.layout.rawValue)) do not fit [36, \(cinPad), \(padded)]")
+                    }
+                    guard b.shape == [padded] else { throw fail("bias shape \(b.shape), expected [\(padded)]") }
+                    s.weights = UnsafePointer(file.tensor(n.params[0]).baseAddress)
+                    s.bias = UnsafePointer(file.tensor(n.params[1]).baseAddress)
+                    s.paddedOut = padded
+                } else if n.kernel == .conv2dDirect {
                     try expectParams(2)
                     let w = h.tensors[n.params[0]], b = h.tensors[n.params[1]]
                     let padded = (o.c + 7) / 8 * 8

@@ -36,6 +36,11 @@ public final class ModelInstance {
     private let padded: UnsafeMutablePointer<Float>
     private var inputPointers: [UnsafePointer<Float>] = []
     private let pool: WorkerPool
+    /// Winograd tile-block scratch, one slice per thread.
+    private let winograd: UnsafeMutablePointer<Float>
+    private let winogradStride: Int
+    /// A zero bias for the Winograd products.
+    private let zeros: UnsafeMutablePointer<Float>
 
     init(model: Model, threads: Int) {
         self.model = model
@@ -45,10 +50,22 @@ public final class ModelInstance {
         arena.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
         partialCapacity = max(8, model.steps.map(\.paddedOut).max() ?? 8)
         partials = UnsafeMutablePointer<Float>.allocate(capacity: partialCapacity * Self.denseTasks(pool.threads))
-        let paddedCount = model.steps.filter { $0.kernel == .conv2dDirect }.map {
-            ($0.inShape.h + $0.padTop + $0.padBottom) * ($0.inShape.w + $0.padLeft + $0.padRight) * $0.inShape.c
+        let paddedCount = model.steps.map { s -> Int in
+            switch s.kernel {
+            case .conv2dDirect:
+                return (s.inShape.h + s.padTop + s.padBottom) * (s.inShape.w + s.padLeft + s.padRight) * s.inShape.c
+            case .conv2dWinogradF43:
+                let g = WinogradKernel.geometry(s)
+                return max(g.paddedH, s.inShape.h + s.padTop + s.padBottom) * max(g.paddedW, s.inShape.w + s.padLeft + s.padRight) * s.inShape.c
+            default: return 0
+            }
         }.max() ?? 0
         padded = UnsafeMutablePointer<Float>.allocate(capacity: max(8, paddedCount))
+        let winogradScratch = model.steps.filter { $0.kernel == .conv2dWinogradF43 }.map { WinogradKernel.geometry($0).scratchFloats }.max() ?? 0
+        winograd = UnsafeMutablePointer<Float>.allocate(capacity: max(8, winogradScratch * pool.threads))
+        winogradStride = winogradScratch
+        zeros = UnsafeMutablePointer<Float>.allocate(capacity: max(8, partialCapacity))
+        zeros.initialize(repeating: 0, count: max(8, partialCapacity))
         inputPointers.reserveCapacity(64)
     }
 
@@ -57,6 +74,8 @@ public final class ModelInstance {
         arena.deallocate()
         partials.deallocate()
         padded.deallocate()
+        winograd.deallocate()
+        zeros.deallocate()
     }
 
     public var threads: Int { pool.threads }
@@ -80,16 +99,32 @@ public final class ModelInstance {
         model.header.classesValue.map { output($0, normalize: false) }
     }
 
+    /// Runs once and returns seconds per node (for `facec bench --layers`).
+    public func profile(_ input: [Float]) -> [Double] {
+        var times = [Double](repeating: 0, count: model.steps.count)
+        input.withUnsafeBufferPointer { run($0, times: &times) }
+        return times
+    }
+
     private func run(_ input: UnsafeBufferPointer<Float>) {
+        var none: [Double] = []
+        run(input, times: &none)
+    }
+
+    private func run(_ input: UnsafeBufferPointer<Float>, times: inout [Double]) {
         let h = model.header
+        let timed = !times.isEmpty
         pointer(h.values[h.inputValue].arenaOffset).update(from: input.baseAddress!, count: input.count)
-        for s in model.steps {
+        for (index, s) in model.steps.enumerated() {
+            let start = timed ? monotonicSeconds() : 0
             let y = pointer(s.output)
             switch s.kernel {
             case .conv2dDirect: conv(s, input: pointer(s.inputs[0]), output: y)
+            case .conv2dWinogradF43: winogradConv(s, input: pointer(s.inputs[0]), output: y)
             case .dense: dense(s, input: pointer(s.inputs[0]), output: y)
-            case .maxPool: Kernels.maxPool(s, input: pointer(s.inputs[0]), output: y)
-            case .avgPool: Kernels.avgPool(s, input: pointer(s.inputs[0]), output: y)
+            case .maxPool, .avgPool:
+                let x = UnsafePointer(pointer(s.inputs[0])), isMax = s.kernel == .maxPool
+                pool.parallelFor(s.outShape.h) { oy in PoolKernel.row(s, oy: oy, isMax: isMax, input: x, output: y) }
             case .zeroPad: Kernels.zeroPad(s, input: pointer(s.inputs[0]), output: y)
             case .relu: Kernels.relu(s, input: pointer(s.inputs[0]), output: y)
             case .softmax: Kernels.softmax(s, input: pointer(s.inputs[0]), output: y)
@@ -98,6 +133,7 @@ public final class ModelInstance {
                 for offset in s.inputs { inputPointers.append(UnsafePointer(pointer(offset))) }
                 Kernels.add(s, inputs: inputPointers, output: y)
             }
+            if timed { times[index] = monotonicSeconds() - start }
         }
     }
 
@@ -110,6 +146,18 @@ public final class ModelInstance {
             source = UnsafePointer(x)
         }
         pool.parallelFor(s.outShape.h) { oy in ConvKernel.row(s, oy: oy, padded: source, output: y) }
+    }
+
+    private func winogradConv(_ s: Step, input x: UnsafeMutablePointer<Float>, output y: UnsafeMutablePointer<Float>) {
+        let g = WinogradKernel.geometry(s)
+        let extraBottom = max(0, g.paddedH - (s.inShape.h + s.padTop + s.padBottom))
+        let extraRight = max(0, g.paddedW - (s.inShape.w + s.padLeft + s.padRight))
+        ConvKernel.pad(s, input: x, into: padded, extraBottom: extraBottom, extraRight: extraRight)
+        let source = UnsafePointer(padded), scratch = winograd, stride = winogradStride, zeros = UnsafePointer(self.zeros)
+        // Blocks are handed out dynamically; each thread uses its own scratch slice.
+        pool.parallelForWithThread(g.blocks) { block, thread in
+            WinogradKernel.block(s, g, block: block, padded: source, scratch: scratch + thread * stride, zeros: zeros, output: y)
+        }
     }
 
     private func dense(_ s: Step, input x: UnsafeMutablePointer<Float>, output y: UnsafeMutablePointer<Float>) {
@@ -133,4 +181,11 @@ public final class ModelInstance {
         if normalize { Normalization.l2Normalize(&out) }
         return out
     }
+}
+
+/// Monotonic clock in seconds.
+public func monotonicSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
 }

@@ -15,7 +15,7 @@ final class WorkerPool: @unchecked Sendable {
     private let next = Atomic<Int>(0)
     private let finished = Atomic<Int>(0)
     private var count = 0
-    private var body: ((Int) -> Void)? = nil
+    private var body: ((Int, Int) -> Void)? = nil
     private var shuttingDown = false
     private var mutex = pthread_mutex_t()
     private var wake = pthread_cond_t()
@@ -24,12 +24,12 @@ final class WorkerPool: @unchecked Sendable {
         self.threads = max(1, threads)
         pthread_mutex_init(&mutex, nil)
         pthread_cond_init(&wake, nil)
-        for _ in 1..<self.threads {
+        for index in 1..<self.threads {
             var t = pthread_t()
-            let box = Unmanaged.passRetained(self).toOpaque()
+            let box = Unmanaged.passRetained(WorkerStart(pool: self, index: index)).toOpaque()
             pthread_create(&t, nil, { arg in
-                let pool = Unmanaged<WorkerPool>.fromOpaque(arg!).takeRetainedValue()
-                pool.workerLoop()
+                let start = Unmanaged<WorkerStart>.fromOpaque(arg!).takeRetainedValue()
+                start.pool.workerLoop(index: start.index)
                 return nil
             }, box)
             workers.append(t)
@@ -51,8 +51,14 @@ final class WorkerPool: @unchecked Sendable {
 
     /// Runs body(0..<count) across the threads; returns when all are done.
     func parallelFor(_ count: Int, _ body: (Int) -> Void) {
+        parallelForWithThread(count) { i, _ in body(i) }
+    }
+
+    /// The same, also passing the index (0..<threads) of the thread running
+    /// each item, for per-thread scratch.
+    func parallelForWithThread(_ count: Int, _ body: (Int, Int) -> Void) {
         if threads == 1 || count <= 1 {
-            for i in 0..<count { body(i) }
+            for i in 0..<count { body(i, 0) }
             return
         }
         withoutActuallyEscaping(body) { escaping in
@@ -64,23 +70,23 @@ final class WorkerPool: @unchecked Sendable {
             generation.add(1, ordering: .releasing)
             pthread_cond_broadcast(&wake)
             pthread_mutex_unlock(&mutex)
-            work()
+            work(thread: 0)
             // Wait for every worker to leave the job before the closure dies.
             while finished.load(ordering: .acquiring) < threads - 1 { spinPause() }
             self.body = nil
         }
     }
 
-    private func work() {
+    private func work(thread: Int) {
         guard let body else { return }
         while true {
             let i = next.add(1, ordering: .relaxed).oldValue
             if i >= count { break }
-            body(i)
+            body(i, thread)
         }
     }
 
-    private func workerLoop() {
+    private func workerLoop(index: Int) {
         var seen = 0
         while true {
             var spins = 0
@@ -95,10 +101,17 @@ final class WorkerPool: @unchecked Sendable {
             let stop = shuttingDown
             pthread_mutex_unlock(&mutex)
             if stop { return }
-            work()
+            work(thread: index)
             finished.add(1, ordering: .releasing)
         }
     }
 
     @inline(__always) private func spinPause() { facec_cpu_relax() }
+}
+
+/// What a new worker thread needs to know.
+private final class WorkerStart {
+    let pool: WorkerPool
+    let index: Int
+    init(pool: WorkerPool, index: Int) { self.pool = pool; self.index = index }
 }

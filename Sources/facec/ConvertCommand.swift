@@ -6,6 +6,8 @@ import FacecImporters
 extension VGGDescriptor: ExpressibleByArgument {}
 extension DeepfaceNormalization: ExpressibleByArgument {}
 
+enum KernelStrategy: String, ExpressibleByArgument, CaseIterable { case auto, direct }
+
 struct ConvertCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "convert",
@@ -20,6 +22,8 @@ struct ConvertCommand: ParsableCommand {
     var embedding: VGGDescriptor = .fc7
     @Option(help: "VGG-Face from Keras: deepface input normalisation, base (BGR /255) or vggface (BGR 0..255 minus the Caffe mean).")
     var normalization: DeepfaceNormalization = .base
+    @Option(help: "Kernel strategy: auto (Winograd F(4x4,3x3) for 3x3 stride-1 convolutions with >= 32 input channels) or direct (every convolution direct, the most exact).")
+    var kernels: KernelStrategy = .auto
     @Flag(help: "Print nothing on success.") var quiet = false
 
     func run() throws {
@@ -28,7 +32,7 @@ struct ConvertCommand: ParsableCommand {
         let (graph, description) = try ModelImporter.load(path: input, options: options)
         let compiled: CompiledModel
         do {
-            compiled = try Compiler.compile(graph, description)
+            compiled = try Compiler.compile(graph, description, options: kernels == .direct ? .direct : CompileOptions())
         } catch let e as GraphError {
             throw ImportError(input, e.description)
         }

@@ -11,7 +11,7 @@ struct Facec: ParsableCommand {
         commandName: "facec",
         abstract: "Convert face recognition weights into compiled .fgraph models and run them.",
         version: "facec 0.1.0",
-        subcommands: [ConvertCommand.self, RunCommand.self, VerifyCommand.self, InspectCommand.self, CheckCommand.self])
+        subcommands: [ConvertCommand.self, RunCommand.self, VerifyCommand.self, InspectCommand.self, CheckCommand.self, BenchCommand.self])
 }
 
 func fail(_ message: String, code: Int32 = 1) -> Never {

@@ -4,6 +4,7 @@ import Testing
 import FacecImporters
 import FacecRuntime
 import FacecVerify
+import FacecGraph
 
 /// Converted models against TensorFlow/Keras outputs computed from the same
 /// files (scripts/fixtures/generate_deepid.py): relative error <= 1e-5.
@@ -17,12 +18,12 @@ import FacecVerify
         ("small_func_keras3.h5", "small_func_keras3_inputs.npy", "small_func_keras3_expected.npy"),
     ]
 
-    @Test(arguments: cases.indices)
-    func matchesTensorFlow(_ index: Int) throws {
+    @Test(arguments: cases.indices, [true, false])
+    func matchesTensorFlow(_ index: Int, winograd: Bool) throws {
         let c = Self.cases[index]
         let dir = TempDir()
         let source = c.file == "deepid-random.h5" ? TestPaths.demoWeights : TestPaths.fixture(c.file)
-        let model = try convertAndLoad(source, to: dir)
+        let model = try convertAndLoad(source, to: dir, options: winograd ? CompileOptions() : .direct)
         let inputs = try NPYFile.read(TestPaths.fixture(c.inputs))
         let expected = try NPYFile.read(TestPaths.fixture(c.expected))
         let outputs = embedAll(model, inputs)
@@ -30,7 +31,7 @@ import FacecVerify
         for (k, out) in outputs.enumerated() {
             let ref = Array(expected.values[(k * d)..<((k + 1) * d)])
             let err = relativeError(out, ref)
-            #expect(err <= 1e-5, "\(c.file) input \(k): relative error \(err)")
+            #expect(err <= 1e-5, "\(c.file) input \(k) (winograd \(winograd)): relative error \(err)")
         }
     }
 
@@ -58,7 +59,7 @@ import FacecVerify
         #expect(h.arenaBytes < h.activationsTotalBytes)
 
         let deepid = try convertAndLoad(TestPaths.demoWeights, to: dir).header
-        #expect(deepid.nodes.map(\.kernel) == [.conv2dDirect, .maxPool, .conv2dDirect, .maxPool, .conv2dDirect, .maxPool, .conv2dDirect, .dense, .dense, .add])
+        #expect(deepid.nodes.map(\.kernel) == [.conv2dDirect, .maxPool, .conv2dDirect, .maxPool, .conv2dWinogradF43, .maxPool, .conv2dDirect, .dense, .dense, .add])
         #expect(deepid.nodes.last?.activation == .relu)   // Add + ReLU fused
         #expect(deepid.arenaBytes < deepid.activationsTotalBytes)
         #expect(deepid.totalFlops == 15_887_040 || deepid.totalFlops > 15_000_000)

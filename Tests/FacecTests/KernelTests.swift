@@ -93,3 +93,71 @@ import Testing
         #expect(err / max(scale, 1e-30) <= 1e-5, "dense \(shape): relative error \(err / scale)")
     }
 }
+
+extension KernelTests {
+    @Test(arguments: [(10, 9, 20, 2, 2, 2, 0), (7, 7, 13, 3, 3, 2, 1), (5, 6, 8, 3, 2, 1, 1), (4, 4, 3, 2, 2, 2, 0)])
+    func vectorPoolingMatchesReference(_ c: (Int, Int, Int, Int, Int, Int, Int)) {
+        var rng = Rng(state: UInt64(c.0 * 7 + c.2))
+        let (h, w, ch, kh, kw, st, pad) = c
+        let oh = (h + 2 * pad - kh) / st + 1, ow = (w + 2 * pad - kw) / st + 1
+        let x = (0..<(h * w * ch)).map { _ in rng.next() }
+        for isMax in [true, false] {
+            var s = Step(kernel: isMax ? .maxPool : .avgPool, name: "p", inputs: [0], output: 0, inShape: (h, w, ch), outShape: (oh, ow, ch), count: oh * ow * ch)
+            s.kernelH = kh; s.kernelW = kw; s.strideH = st; s.strideW = st; s.padTop = pad; s.padLeft = pad; s.padBottom = pad; s.padRight = pad
+            var ref = [Float](repeating: 0, count: oh * ow * ch), fast = ref
+            x.withUnsafeBufferPointer { xp in
+                if isMax { Kernels.maxPool(s, input: xp.baseAddress!, output: &ref) } else { Kernels.avgPool(s, input: xp.baseAddress!, output: &ref) }
+                fast.withUnsafeMutableBufferPointer { fp in
+                    for oy in 0..<oh { PoolKernel.row(s, oy: oy, isMax: isMax, input: xp.baseAddress!, output: fp.baseAddress!) }
+                }
+            }
+            #expect(zip(ref, fast).allSatisfy { abs($0 - $1) <= 1e-6 * max(1, abs($0)) }, "pool \(c) max=\(isMax)")
+        }
+    }
+}
+
+/// Winograd F(4×4, 3×3) against the reference direct loops: edges that crop
+/// tiles, tiny inputs, channel counts that are not multiples of 8.
+extension KernelTests {
+    @Test(arguments: [(8, 8, 32, 32), (14, 14, 40, 24), (5, 7, 9, 13), (1, 1, 16, 8), (3, 2, 17, 33), (30, 29, 64, 20), (4, 4, 8, 64)])
+    func winogradMatchesReference(_ c: (Int, Int, Int, Int)) {
+        var rng = Rng(state: UInt64(c.0 * 31 + c.2 * 7 + c.3))
+        let (h, w, cin, cout) = c
+        let P = (cout + 7) / 8 * 8, CP = (cin + 7) / 8 * 8
+        let x = (0..<(h * w * cin)).map { _ in rng.next() }
+        var hwio = [Float](repeating: 0, count: 9 * cin * cout)
+        for i in hwio.indices { hwio[i] = rng.next() }
+        var direct = [Float](repeating: 0, count: 9 * cin * P)
+        for r in 0..<(9 * cin) { for co in 0..<cout { direct[r * P + co] = hwio[r * cout + co] } }
+        let u = WinogradTestBridge.transform(hwio, cin: cin, cout: cout, cinPad: CP, coutPad: P)
+        var bias = [Float](repeating: 0, count: P)
+        for i in 0..<cout { bias[i] = rng.next() }
+        var ref = [Float](repeating: 0, count: h * w * cout), fast = [Float](repeating: .nan, count: h * w * cout)
+        direct.withUnsafeBufferPointer { dp in u.withUnsafeBufferPointer { up in bias.withUnsafeBufferPointer { bp in
+            var s = Step(kernel: .conv2dDirect, name: "w", inputs: [0], output: 0, inShape: (h, w, cin), outShape: (h, w, cout), count: h * w * cout)
+            s.bias = bp.baseAddress; s.paddedOut = P; s.kernelH = 3; s.kernelW = 3
+            s.padTop = 1; s.padBottom = 1; s.padLeft = 1; s.padRight = 1; s.relu = true
+            var r = s
+            r.weights = dp.baseAddress
+            x.withUnsafeBufferPointer { Kernels.conv2d(r, input: $0.baseAddress!, output: &ref) }
+            s.kernel = .conv2dWinogradF43
+            s.weights = up.baseAddress
+            let g = WinogradKernel.geometry(s)
+            var padded = [Float](repeating: .nan, count: g.paddedH * g.paddedW * cin)
+            var scratch = [Float](repeating: .nan, count: g.scratchFloats)
+            let zeros = [Float](repeating: 0, count: P)
+            x.withUnsafeBufferPointer { xp in padded.withUnsafeMutableBufferPointer { pp in
+                ConvKernel.pad(s, input: xp.baseAddress!, into: pp.baseAddress!, extraBottom: g.paddedH - h - 2, extraRight: g.paddedW - w - 2)
+                scratch.withUnsafeMutableBufferPointer { sp in zeros.withUnsafeBufferPointer { zp in fast.withUnsafeMutableBufferPointer { fp in
+                    for b in 0..<g.blocks {
+                        WinogradKernel.block(s, g, block: b, padded: pp.baseAddress!, scratch: sp.baseAddress!, zeros: zp.baseAddress!, output: fp.baseAddress!)
+                    }
+                } } }
+            } }
+        } } }
+        var err: Float = 0, scale: Float = 0
+        for i in ref.indices { err = max(err, abs(fast[i] - ref[i])); scale = max(scale, abs(ref[i])) }
+        #expect(!fast.contains { $0.isNaN }, "\(c): output not fully written")
+        #expect(err / scale <= 1e-5, "\(c): relative error \(err / scale)")
+    }
+}

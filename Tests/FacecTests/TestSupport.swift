@@ -66,9 +66,10 @@ func facec(_ args: [String], cwd: String? = nil) throws -> CLIResult {
 }
 
 /// Converts with the library (importer -> compiler -> writer) and loads the result.
-func convertAndLoad(_ source: String, to dir: TempDir, arch: String? = nil) throws -> Model {
-    let (graph, description) = try KerasImporter.load(path: source, architecture: arch)
-    let compiled = try Compiler.compile(graph, description)
+func convertAndLoad(_ source: String, to dir: TempDir, import importOptions: ImportOptions = ImportOptions(),
+                    options: CompileOptions = CompileOptions()) throws -> Model {
+    let (graph, description) = try ModelImporter.load(path: source, options: importOptions)
+    let compiled = try Compiler.compile(graph, description, options: options)
     let out = dir.path(URL(fileURLWithPath: source).deletingPathExtension().lastPathComponent + ".fgraph")
     try ModelWriter.write(header: compiled.header, producers: compiled.producers, to: out)
     return try Model(path: out)

@@ -80,7 +80,12 @@ typedef enum _Fgraph__Kernel {
   /*
    * padding excluded from the average
    */
-  FGRAPH__KERNEL__KERNEL_AVGPOOL = 8
+  FGRAPH__KERNEL__KERNEL_AVGPOOL = 8,
+  /*
+   * 3x3 stride-1 convolution by Winograd F(4x4, 3x3): weights pre-transformed
+   * to [36, CinPad8, CoutPad8] (U = G g G^T), bias [CoutPad8].
+   */
+  FGRAPH__KERNEL__KERNEL_CONV2D_WINOGRAD_F43 = 9
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(FGRAPH__KERNEL)
 } Fgraph__Kernel;
 typedef enum _Fgraph__Activation {
@@ -104,7 +109,11 @@ typedef enum _Fgraph__TensorLayout {
   /*
    * biases, padded with zeros to a multiple of 8
    */
-  FGRAPH__TENSOR_LAYOUT__TENSOR_LAYOUT_VECTOR_PAD8 = 3
+  FGRAPH__TENSOR_LAYOUT__TENSOR_LAYOUT_VECTOR_PAD8 = 3,
+  /*
+   * [36, CinPad8, CoutPad8] transformed 3x3 kernels
+   */
+  FGRAPH__TENSOR_LAYOUT__TENSOR_LAYOUT_WINOGRAD_F43 = 4
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(FGRAPH__TENSOR_LAYOUT)
 } Fgraph__TensorLayout;
 

@@ -1,0 +1,44 @@
+/// Pooling, vectorised over channels (NHWC keeps a pixel's channels
+/// contiguous), one output row per task. Padding is ignored: max-pool padding
+/// acts as −∞ (TensorFlow SAME, MatConvNet); average pooling divides by the
+/// window's positions inside the input.
+enum PoolKernel {
+    typealias F8 = SIMD8<Float>
+
+    static func row(_ s: Step, oy: Int, isMax: Bool, input x: UnsafePointer<Float>, output y: UnsafeMutablePointer<Float>) {
+        let (H, W, C) = s.inShape
+        let OW = s.outShape.w
+        let iy0 = oy * s.strideH - s.padTop
+        let y0 = max(0, iy0), y1 = min(H, iy0 + s.kernelH)
+        for ox in 0..<OW {
+            let ix0 = ox * s.strideW - s.padLeft
+            let x0 = max(0, ix0), x1 = min(W, ix0 + s.kernelW)
+            let out = y + (oy * OW + ox) * C
+            let inv = 1 / Float(max(1, (y1 - y0) * (x1 - x0)))
+            var c = 0
+            while c + 8 <= C {
+                var acc = F8(repeating: isMax ? -.infinity : 0)
+                for iy in y0..<y1 {
+                    for ix in x0..<x1 {
+                        let v = UnsafeRawPointer(x + (iy * W + ix) * C + c).loadUnaligned(as: F8.self)
+                        acc = isMax ? pointwiseMax(acc, v) : acc + v
+                    }
+                }
+                if !isMax { acc *= F8(repeating: inv) }
+                UnsafeMutableRawPointer(out + c).storeBytes(of: acc, as: F8.self)
+                c += 8
+            }
+            while c < C {
+                var acc: Float = isMax ? -.infinity : 0
+                for iy in y0..<y1 {
+                    for ix in x0..<x1 {
+                        let v = x[(iy * W + ix) * C + c]
+                        acc = isMax ? max(acc, v) : acc + v
+                    }
+                }
+                out[c] = isMax ? acc : acc * inv
+                c += 1
+            }
+        }
+    }
+}

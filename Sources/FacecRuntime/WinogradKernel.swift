@@ -1,0 +1,164 @@
+/// Runtime half of Winograd F(4×4, 3×3) for 3×3 stride-1 convolutions: 36
+/// multiplications per 4×4 output tile and channel pair instead of 144.
+/// Tiles are processed in blocks (one block per task, per-thread scratch):
+///   1. input transform  V = Bᵀ d B of each 6×6 input patch, 8 channels at a time
+///   2. 36 matrix products M[ξ] = V[ξ] · U[ξ] (the conv micro-kernels, K = Cin)
+///   3. output transform Y = Aᵀ M A, + bias, ReLU, cropped at the edges.
+/// The input is the zero-padded copy, extended so every tile's patch exists.
+enum WinogradKernel {
+    typealias F8 = SIMD8<Float>
+    static let tilesPerBlock = 24
+
+    struct Geometry {
+        let tilesH: Int, tilesW: Int, cinPad: Int, coutPad: Int
+        var tiles: Int { tilesH * tilesW }
+        var blocks: Int { (tiles + WinogradKernel.tilesPerBlock - 1) / WinogradKernel.tilesPerBlock }
+        /// Padded input size every tile's 6×6 patch fits in.
+        var paddedH: Int { tilesH * 4 + 2 }
+        var paddedW: Int { tilesW * 4 + 2 }
+        /// Floats of scratch one task needs (V block + M block).
+        var scratchFloats: Int { 36 * WinogradKernel.tilesPerBlock * (cinPad + coutPad) }
+    }
+
+    static func geometry(_ s: Step) -> Geometry {
+        Geometry(tilesH: (s.outShape.h + 3) / 4, tilesW: (s.outShape.w + 3) / 4,
+                 cinPad: (s.inShape.c + 7) / 8 * 8, coutPad: s.paddedOut)
+    }
+
+    /// One block of tiles. `p` is the padded input [paddedH][paddedW][Cin].
+    static func block(_ s: Step, _ g: Geometry, block: Int, padded p: UnsafePointer<Float>,
+                      scratch: UnsafeMutablePointer<Float>, zeros: UnsafePointer<Float>, output y: UnsafeMutablePointer<Float>) {
+        let C = s.inShape.c, CP = g.cinPad, P = g.coutPad
+        let t0 = block * tilesPerBlock, tn = min(tilesPerBlock, g.tiles - t0)
+        let V = scratch, M = scratch + 36 * tilesPerBlock * CP
+        let rowStride = g.paddedW * C
+        // 1. Input transform.
+        for t in 0..<tn {
+            let ty = (t0 + t) / g.tilesW, tx = (t0 + t) % g.tilesW
+            let base = p + (ty * 4) * rowStride + (tx * 4) * C
+            var c = 0
+            while c < CP {
+                inputTile(base, rowStride: rowStride, C: C, c: c, out: V + t * CP + c, xiStride: tilesPerBlock * CP)
+                c += 8
+            }
+        }
+        // 2. 36 products: M[ξ] (tn × P) = V[ξ] (tn × CP) · U[ξ] (CP × P).
+        let U = s.weights!
+        for xi in 0..<36 {
+            let a = V + xi * tilesPerBlock * CP, b = U + xi * CP * P, m = M + xi * tilesPerBlock * P
+            var r = 0
+            while r < tn {
+                let n = min(6, tn - r)
+                var cb = 0
+                while cb < P {
+                    let wide = cb + 8 < P
+                    if n == 6 && wide {
+                        ConvKernel.tile6x16(a + r * CP, C: CP, PW: 0, KH: 1, KW: 1, sx: 1, w: b + cb, P: P,
+                                            bias: zeros, relu: false, out: m + r * P + cb, CO: P, valid: P - cb)
+                    } else if n == 6 {
+                        ConvKernel.tile6x8(a + r * CP, C: CP, PW: 0, KH: 1, KW: 1, sx: 1, w: b + cb, P: P,
+                                           bias: zeros, relu: false, out: m + r * P + cb, CO: P, valid: P - cb)
+                    } else {
+                        ConvKernel.tileNx8or16(a + r * CP, n: n, wide: wide, C: CP, PW: 0, KH: 1, KW: 1, sx: 1, w: b + cb, P: P,
+                                               bias: zeros, relu: false, out: m + r * P + cb, CO: P, valid: P - cb)
+                    }
+                    cb += wide ? 16 : 8
+                }
+                r += n
+            }
+        }
+        // 3. Output transform, bias, ReLU, crop.
+        let (OH, OW, CO) = s.outShape
+        for t in 0..<tn {
+            let ty = (t0 + t) / g.tilesW, tx = (t0 + t) % g.tilesW
+            let rows = min(4, OH - ty * 4), cols = min(4, OW - tx * 4)
+            var c = 0
+            while c < CO {
+                outputTile(M + t * P + c, xiStride: tilesPerBlock * P, bias: s.bias! + c, relu: s.relu,
+                           out: y + ((ty * 4) * OW + tx * 4) * CO + c, rowStride: OW * CO, CO: CO, rows: rows, cols: cols,
+                           valid: min(8, CO - c))
+                c += 8
+            }
+        }
+    }
+
+    @inline(__always)
+    static func load(_ p: UnsafePointer<Float>, _ valid: Int) -> F8 {
+        if valid >= 8 { return UnsafeRawPointer(p).loadUnaligned(as: F8.self) }
+        var v = F8()
+        for k in 0..<valid { v[k] = p[k] }
+        return v
+    }
+
+    /// V[ξ][t][c..c+8] = (Bᵀ d B)[ξ] for the 6×6 patch at `base`.
+    @inline(__always)
+    static func inputTile(_ base: UnsafePointer<Float>, rowStride: Int, C: Int, c: Int,
+                          out: UnsafeMutablePointer<Float>, xiStride: Int) {
+        let valid = min(8, C - c)
+        // Rows first: t[i][j] = (Bᵀ d)[i][j] for each column j.
+        withUnsafeTemporaryAllocation(of: F8.self, capacity: 36) { t in
+            for j in 0..<6 {
+                let col = base + j * C + c
+                let d0 = load(col, valid), d1 = load(col + rowStride, valid), d2 = load(col + 2 * rowStride, valid)
+                let d3 = load(col + 3 * rowStride, valid), d4 = load(col + 4 * rowStride, valid), d5 = load(col + 5 * rowStride, valid)
+                let (r0, r1, r2, r3, r4, r5) = bt(d0, d1, d2, d3, d4, d5)
+                t[j] = r0; t[6 + j] = r1; t[12 + j] = r2; t[18 + j] = r3; t[24 + j] = r4; t[30 + j] = r5
+            }
+            for i in 0..<6 {
+                let (v0, v1, v2, v3, v4, v5) = bt(t[i * 6], t[i * 6 + 1], t[i * 6 + 2], t[i * 6 + 3], t[i * 6 + 4], t[i * 6 + 5])
+                let o = out + (i * 6) * xiStride
+                store(v0, o); store(v1, o + xiStride); store(v2, o + 2 * xiStride)
+                store(v3, o + 3 * xiStride); store(v4, o + 4 * xiStride); store(v5, o + 5 * xiStride)
+            }
+        }
+    }
+
+    /// Bᵀ applied to a 6-vector.
+    @inline(__always)
+    static func bt(_ d0: F8, _ d1: F8, _ d2: F8, _ d3: F8, _ d4: F8, _ d5: F8) -> (F8, F8, F8, F8, F8, F8) {
+        let four = F8(repeating: 4), five = F8(repeating: 5), two = F8(repeating: 2)
+        let r0 = four * d0 - five * d2 + d4
+        let r1 = -four * d1 - four * d2 + d3 + d4
+        let r2 = four * d1 - four * d2 - d3 + d4
+        let r3 = -two * d1 - d2 + two * d3 + d4
+        let r4 = two * d1 - d2 - two * d3 + d4
+        let r5 = four * d1 - five * d3 + d5
+        return (r0, r1, r2, r3, r4, r5)
+    }
+
+    /// Aᵀ applied to a 6-vector.
+    @inline(__always)
+    static func at(_ m0: F8, _ m1: F8, _ m2: F8, _ m3: F8, _ m4: F8, _ m5: F8) -> (F8, F8, F8, F8) {
+        let a = m1 + m2, b = m1 - m2, c = m3 + m4, d = m3 - m4
+        let two = F8(repeating: 2), four = F8(repeating: 4), eight = F8(repeating: 8)
+        return (m0 + a + c, b + two * d, a + four * c, b + eight * d + m5)
+    }
+
+    @inline(__always)
+    static func outputTile(_ m: UnsafePointer<Float>, xiStride: Int, bias: UnsafePointer<Float>, relu: Bool,
+                           out: UnsafeMutablePointer<Float>, rowStride: Int, CO: Int, rows: Int, cols: Int, valid: Int) {
+        withUnsafeTemporaryAllocation(of: F8.self, capacity: 24) { t in   // 4×6: Aᵀ M
+            for j in 0..<6 {
+                let (o0, o1, o2, o3) = at(load(m + j * xiStride, 8), load(m + (6 + j) * xiStride, 8), load(m + (12 + j) * xiStride, 8),
+                                          load(m + (18 + j) * xiStride, 8), load(m + (24 + j) * xiStride, 8), load(m + (30 + j) * xiStride, 8))
+                t[j] = o0; t[6 + j] = o1; t[12 + j] = o2; t[18 + j] = o3
+            }
+            let b = load(bias, 8), zero = F8()
+            for i in 0..<rows {
+                let (y0, y1, y2, y3) = at(t[i * 6], t[i * 6 + 1], t[i * 6 + 2], t[i * 6 + 3], t[i * 6 + 4], t[i * 6 + 5])
+                let row = out + i * rowStride
+                @inline(__always) func put(_ j: Int, _ v: F8) {
+                    guard j < cols else { return }
+                    var r = v + b
+                    if relu { r = r.replacing(with: zero, where: r .< zero) }
+                    let p = row + j * CO
+                    if valid >= 8 { UnsafeMutableRawPointer(p).storeBytes(of: r, as: F8.self) } else { for k in 0..<valid { p[k] = r[k] } }
+                }
+                put(0, y0); put(1, y1); put(2, y2); put(3, y3)
+            }
+        }
+    }
+
+    @inline(__always)
+    static func store(_ v: F8, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: F8.self) }
+}

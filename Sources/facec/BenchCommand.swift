@@ -1,0 +1,88 @@
+import ArgumentParser
+import FacecFormat
+import FacecRuntime
+import FacecVerify
+
+/// Times the network alone (inputs already preprocessed, as the peers are
+/// timed): warm-up, then `runs` timed calls of `batch` images.
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Time a model: median/min ms per call, images/s, GFLOP/s, % of peak; --layers for a per-layer table.")
+
+    @Argument(help: "The .fgraph model.") var model: String
+    @Option(help: "Threads (default: all cores).") var threads: Int?
+    @Option(help: "Images per call.") var batch = 1
+    @Option(help: "Timed calls (default: 20 for models over 1 GFLOP, else 500).") var runs: Int?
+    @Option(help: "Peak GFLOP/s of one core for the % column (measured on this machine kind: ~100).") var peakPerCore = 100.0
+    @Flag(help: "Print per-layer times.") var layers = false
+    @Flag(help: "One JSON object instead of text.") var json = false
+
+    func validate() throws {
+        if let t = threads, t < 1 { throw ValidationError("--threads must be at least 1") }
+        guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
+        if let r = runs, r < 1 { throw ValidationError("--runs must be at least 1") }
+    }
+
+    func run() throws {
+        let loaded = try Model(path: model)
+        let t = threads ?? systemCoreCount()
+        let instance = loaded.makeInstance(threads: t)
+        let flops = Double(loaded.header.totalFlops)
+        let n = runs ?? (flops > 1e9 ? 20 : 500)
+        // Deterministic input in [0, 1): the network's speed does not depend on it
+        // (except ReLU sparsity in dense layers, as for real photos).
+        var seed: UInt32 = 12345
+        let input = (0..<loaded.inputCount).map { _ -> Float in seed = seed &* 1664525 &+ 1013904223; return Float(seed >> 8) / 16_777_216 }
+        for _ in 0..<max(2, min(50, n / 10)) { _ = instance.embed(input) }
+        var times: [Double] = []
+        for _ in 0..<n {
+            let start = monotonicSeconds()
+            for _ in 0..<batch { _ = instance.embed(input) }
+            times.append((monotonicSeconds() - start) * 1e3)
+        }
+        times.sort()
+        let median = times[times.count / 2], best = times[0]
+        let imagesPerSecond = Double(batch) / (median / 1e3)
+        let gflops = flops * Double(batch) / (median / 1e3) / 1e9
+        let peakShare = gflops / (peakPerCore * Double(t)) * 100
+        var perLayer: [(NodeEntry, Double)] = []
+        if layers {
+            var sums = [Double](repeating: 0, count: loaded.header.nodes.count)
+            let reps = max(3, min(50, n))
+            var all: [[Double]] = []
+            for _ in 0..<reps { all.append(instance.profile(input)) }
+            for i in sums.indices { sums[i] = all.map { $0[i] }.sorted()[reps / 2] * 1e3 }
+            perLayer = zip(loaded.header.nodes, sums).map { ($0, $1) }
+        }
+        if json {
+            print(JSONText.object([
+                ("runtime", JSONText.string("facec")), ("model", JSONText.string(loaded.header.modelName)),
+                ("threads", "\(t)"), ("batch", "\(batch)"), ("runs", "\(n)"),
+                ("median_ms", JSONText.number(median)), ("min_ms", JSONText.number(best)),
+                ("img_per_s", JSONText.number(imagesPerSecond)), ("gflop_per_s", JSONText.number(gflops)),
+                ("peak_percent", JSONText.number(peakShare)),
+                ("layers", "[" + perLayer.map { JSONText.object([("name", JSONText.string($0.0.name)), ("kernel", JSONText.string($0.0.kernel.rawValue)), ("ms", JSONText.number($0.1))]) }.joined(separator: ",") + "]"),
+            ]))
+            return
+        }
+        print("facec \(loaded.header.modelName): threads=\(t) batch=\(batch) runs=\(n) | \(f(flops / 1e9, 4)) GFLOP/img")
+        print("median \(f(median, 3)) ms  min \(f(best, 3)) ms  \(f(imagesPerSecond, 1)) img/s  \(f(gflops, 1)) GFLOP/s  \(f(peakShare, 1))% of \(f(peakPerCore * Double(t), 0)) GFLOP/s peak")
+        if layers {
+            let total = perLayer.reduce(0) { $0 + $1.1 }
+            print("\n#  node           kernel          ms        %      GFLOP/s")
+            for (i, (node, ms)) in perLayer.enumerated() {
+                let g = ms > 0 ? Double(node.flops) / (ms / 1e3) / 1e9 : 0
+                print(InspectCommand.pad("\(i)", 3) + InspectCommand.pad(node.name, 15) + InspectCommand.pad(node.kernel.rawValue, 16)
+                      + InspectCommand.pad(f(ms, 3), 10) + InspectCommand.pad(f(ms / total * 100, 1), 7) + f(g, 1))
+            }
+            print("sum of layers \(f(total, 3)) ms")
+        }
+    }
+
+    private func f(_ x: Double, _ digits: Int) -> String {
+        let p = pow10(digits)
+        return "\((x * p).rounded() / p)"
+    }
+    private func pow10(_ n: Int) -> Double { (0..<n).reduce(1.0) { a, _ in a * 10 } }
+}
