@@ -17,7 +17,7 @@ public struct CompileOptions: Sendable {
     /// at a measured cost in accuracy (ARCHITECTURE.md).
     public var winograd: Bool
     public var winogradMinInputChannels: Int
-    public init(winograd: Bool = true, winogradMinInputChannels: Int = 32) {
+    public init(winograd: Bool = true, winogradMinInputChannels: Int = 16) {
         self.winograd = winograd; self.winogradMinInputChannels = winogradMinInputChannels
     }
     /// Every convolution direct: the most exact plan.

@@ -24,25 +24,33 @@ public enum ImageDecoder {
     /// Files larger than this are refused before being read.
     public static let maxFileBytes = 512 << 20
 
-    public static func decodeFile(_ path: String, maxPixels: Int = defaultMaxPixels) throws(ImageError) -> DecodedImage {
+    /// - Parameter minimum: decode with DCT downscaling to the smallest size
+    ///   that is still at least this large (display orientation); nil decodes
+    ///   at full size.
+    public static func decodeFile(_ path: String, maxPixels: Int = defaultMaxPixels,
+                                  minimum: (width: Int, height: Int)? = nil) throws(ImageError) -> DecodedImage {
         let bytes = try FileReader.readAll(path, maxBytes: maxFileBytes)
         // withUnsafeBytes is `rethrows` (untyped), so carry the typed error out in a Result.
         let result = bytes.withUnsafeBytes { buf in
-            Result { () throws(ImageError) -> DecodedImage in try decode(buf, name: path, maxPixels: maxPixels) }
+            Result { () throws(ImageError) -> DecodedImage in try decode(buf, name: path, maxPixels: maxPixels, minimum: minimum) }
         }
         return try result.get()
     }
 
     /// Decodes an in-memory file; `name` is used as the path in errors.
     public static func decode(_ bytes: UnsafeRawBufferPointer, name: String,
-                              maxPixels: Int = defaultMaxPixels) throws(ImageError) -> DecodedImage {
+                              maxPixels: Int = defaultMaxPixels,
+                              minimum: (width: Int, height: Int)? = nil) throws(ImageError) -> DecodedImage {
         if bytes.count > maxFileBytes {
             throw ImageError(path: name, reason: "file is \(bytes.count) bytes, larger than the limit of \(maxFileBytes) bytes")
         }
         if let refusal = ImageFormatSniffer.sniff(bytes).refusal {
             throw ImageError(path: name, reason: refusal)
         }
-        let image = try JPEGDecoder.decode(bytes, name: name, maxPixels: maxPixels)
-        return EXIFOrientation.apply(EXIFOrientation.read(from: bytes), to: image)
+        let orientation = EXIFOrientation.read(from: bytes)
+        // Orientations 5–8 swap the axes: the stored width is the displayed height.
+        let stored = minimum.map { orientation >= 5 ? (width: $0.height, height: $0.width) : $0 }
+        let image = try JPEGDecoder.decode(bytes, name: name, maxPixels: maxPixels, minimum: stored)
+        return EXIFOrientation.apply(orientation, to: image)
     }
 }

@@ -11,7 +11,12 @@ enum JPEGDecoder {
     /// trick; real files have ~10). It does not change decoded pixels.
     static let flags: Int32 = Int32(TJFLAG_LIMITSCANS)
 
-    static func decode(_ bytes: UnsafeRawBufferPointer, name: String, maxPixels: Int) throws(ImageError) -> DecodedImage {
+    /// - Parameter minimum: if given, libjpeg-turbo's DCT scaling (1/8…7/8)
+    ///   decodes at the smallest scale whose result is still at least this
+    ///   large (stored orientation): far less work for photos much larger
+    ///   than the model input.
+    static func decode(_ bytes: UnsafeRawBufferPointer, name: String, maxPixels: Int,
+                       minimum: (width: Int, height: Int)? = nil) throws(ImageError) -> DecodedImage {
         func fail(_ reason: String) -> ImageError { ImageError(path: name, reason: reason) }
 
         guard let handle = tjInitDecompress() else {
@@ -35,12 +40,14 @@ enum JPEGDecoder {
                 throw fail("corrupt JPEG header: \(message)")
             }
         }
-        let width = Int(w), height = Int(h)
-        guard width > 0, height > 0 else { throw fail("zero-size image (\(width)x\(height))") }
-        let pixelCount = width * height    // both ≤ 65535 by the JPEG format: no overflow
-        guard pixelCount <= maxPixels else {
-            throw fail("image is \(width)x\(height) = \(pixelCount) pixels, more than the limit of \(maxPixels) pixels")
+        guard w > 0, h > 0 else { throw fail("zero-size image (\(w)x\(h))") }
+        let fullPixels = Int(w) * Int(h)    // both ≤ 65535 by the JPEG format: no overflow
+        guard fullPixels <= maxPixels else {
+            throw fail("image is \(w)x\(h) = \(fullPixels) pixels, more than the limit of \(maxPixels) pixels")
         }
+        if let minimum { (w, h) = scaledSize(w, h, atLeast: minimum) }
+        let width = Int(w), height = Int(h)
+        let pixelCount = width * height
 
         // 2. Decode. CMYK/YCCK files decode to 4-channel CMYK and are converted
         // below exactly as OpenCV does; everything else (YCbCr, RGB, grey)
@@ -85,6 +92,22 @@ enum JPEGDecoder {
     /// progression sequence"…) mean part of the image was filled in rather
     /// than decoded: OpenCV silently returns such a half-grey image, but a
     /// face model fed half an image gives a confident wrong answer, so we refuse.
+    /// The smallest TurboJPEG scaling (M/8) keeping both sides ≥ the minimum.
+    static func scaledSize(_ w: Int32, _ h: Int32, atLeast minimum: (width: Int, height: Int)) -> (Int32, Int32) {
+        var count: Int32 = 0
+        guard let factors = tjGetScalingFactors(&count), count > 0 else { return (w, h) }
+        var best = (w, h)
+        for i in 0..<Int(count) {
+            let f = factors[i]
+            guard f.num > 0, f.denom > 0, f.num <= f.denom else { continue }   // downscaling only
+            let sw = (w * f.num + f.denom - 1) / f.denom, sh = (h * f.num + f.denom - 1) / f.denom
+            if Int(sw) >= minimum.width && Int(sh) >= minimum.height && Int(sw) * Int(sh) < Int(best.0) * Int(best.1) {
+                best = (sw, sh)
+            }
+        }
+        return best
+    }
+
     static func isHarmlessWarning(_ message: String) -> Bool {
         let harmless = [
             "extraneous bytes before marker",           // JWRN_EXTRANEOUS_DATA: junk between segments

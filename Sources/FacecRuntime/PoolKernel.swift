@@ -6,6 +6,14 @@ enum PoolKernel {
     typealias F8 = SIMD8<Float>
 
     static func row(_ s: Step, oy: Int, isMax: Bool, input x: UnsafePointer<Float>, output y: UnsafeMutablePointer<Float>) {
+        // Two copies of the loop, so neither tests `isMax` per element.
+        if isMax { rowImpl(s, oy: oy, isMax: true, input: x, output: y) } else { rowImpl(s, oy: oy, isMax: false, input: x, output: y) }
+    }
+
+    /// (stdlib's pointwiseMax is scalarised lane by lane; compare + blend is
+    /// one vcmpps + vblendvps.)
+    @inline(__always)
+    static func rowImpl(_ s: Step, oy: Int, isMax: Bool, input x: UnsafePointer<Float>, output y: UnsafeMutablePointer<Float>) {
         let (H, W, C) = s.inShape
         let OW = s.outShape.w
         let iy0 = oy * s.strideH - s.padTop
@@ -21,7 +29,7 @@ enum PoolKernel {
                 for iy in y0..<y1 {
                     for ix in x0..<x1 {
                         let v = UnsafeRawPointer(x + (iy * W + ix) * C + c).loadUnaligned(as: F8.self)
-                        acc = isMax ? pointwiseMax(acc, v) : acc + v
+                        acc = isMax ? acc.replacing(with: v, where: v .> acc) : acc + v
                     }
                 }
                 if !isMax { acc *= F8(repeating: inv) }

@@ -11,8 +11,15 @@ import Synchronization
 /// embeddings with the preprocessing recorded in the model.
 public struct Embedder: Sendable {
     public let model: Model
+    /// Decode JPEGs with DCT downscaling to no less than this many times the
+    /// model's input size (nil: full size). Decoding dominates for large
+    /// photos; the scaled image is still far larger than the input.
+    public var decodeScaleFactor: Int?
 
-    public init(model: Model) { self.model = model }
+    public init(model: Model, decodeScaleFactor: Int? = nil) {
+        self.model = model
+        self.decodeScaleFactor = decodeScaleFactor
+    }
 
     public var preprocessSpec: PreprocessSpec {
         let i = model.header.input
@@ -22,7 +29,8 @@ public struct Embedder: Sendable {
 
     /// Decodes and preprocesses a JPEG into the model's input tensor.
     public func inputTensor(forImage path: String) throws -> [Float] {
-        let image = try ImageDecoder.decodeFile(path)
+        let i = model.header.input
+        let image = try ImageDecoder.decodeFile(path, minimum: decodeScaleFactor.map { (i.width * $0, i.height * $0) })
         return Preprocessor.tensor(from: image, spec: preprocessSpec)
     }
 

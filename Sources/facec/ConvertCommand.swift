@@ -22,7 +22,7 @@ struct ConvertCommand: ParsableCommand {
     var embedding: VGGDescriptor = .fc7
     @Option(help: "VGG-Face from Keras: deepface input normalisation, base (BGR /255) or vggface (BGR 0..255 minus the Caffe mean).")
     var normalization: DeepfaceNormalization = .base
-    @Option(help: "Kernel strategy: auto (Winograd F(4x4,3x3) for 3x3 stride-1 convolutions with >= 32 input channels) or direct (every convolution direct, the most exact).")
+    @Option(help: "Kernel strategy: auto (Winograd F(4x4,3x3) for 3x3 stride-1 convolutions with >= 16 input channels) or direct (every convolution direct, the most exact).")
     var kernels: KernelStrategy = .auto
     @Flag(help: "Print nothing on success.") var quiet = false
 

@@ -59,7 +59,7 @@ import FacecGraph
         #expect(h.arenaBytes < h.activationsTotalBytes)
 
         let deepid = try convertAndLoad(TestPaths.demoWeights, to: dir).header
-        #expect(deepid.nodes.map(\.kernel) == [.conv2dDirect, .maxPool, .conv2dDirect, .maxPool, .conv2dWinogradF43, .maxPool, .conv2dDirect, .dense, .dense, .add])
+        #expect(deepid.nodes.map(\.kernel) == [.conv2dDirect, .maxPool, .conv2dWinogradF43, .maxPool, .conv2dWinogradF43, .maxPool, .conv2dDirect, .dense, .dense, .add])
         #expect(deepid.nodes.last?.activation == .relu)   // Add + ReLU fused
         #expect(deepid.arenaBytes < deepid.activationsTotalBytes)
         #expect(deepid.totalFlops == 15_887_040 || deepid.totalFlops > 15_000_000)

@@ -48,3 +48,18 @@ import FacecVerify
         #expect(throws: VerifyError.self) { try NPYFile.read(dir.path("t.npy")) }
     }
 }
+
+import FacecImage
+
+extension UnitTests {
+    /// DCT-scaled decoding picks the smallest M/8 scale that stays above the
+    /// requested minimum (off by default: it changes results, see ARCHITECTURE.md).
+    @Test func dctScaledDecodeRespectsMinimum() throws {
+        try #require(TestPaths.facesAvailable, "../shared/faces is absent")
+        let path = TestPaths.faces.appendingPathComponent("img1.jpg").path
+        let full = try ImageDecoder.decodeFile(path)
+        let scaled = try ImageDecoder.decodeFile(path, minimum: (width: 94, height: 110))
+        #expect(scaled.width >= 94 && scaled.height >= 110)
+        #expect(scaled.width * 4 <= full.width && scaled.height * 4 <= full.height)
+    }
+}
