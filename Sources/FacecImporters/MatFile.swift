@@ -65,7 +65,7 @@ final class MatFile {
             throw ImportError(path, "cannot read variable '\(name)' (truncated or damaged file?)\(Self.detail())")
         }
         variables.append(v)
-        return MatNode(pointer: v, path: name, file: self.path)
+        return MatNode(pointer: v, path: name, owner: self)
     }
 
     private static func detail() -> String { lastMatioMessage.isEmpty ? "" : ": \(lastMatioMessage)" }
@@ -76,7 +76,10 @@ final class MatFile {
 struct MatNode {
     let pointer: UnsafeMutablePointer<matvar_t>
     let path: String
-    let file: String
+    /// Keeps the file (which owns matio's memory) alive as long as any node,
+    /// including those captured by lazy weight readers.
+    let owner: MatFile
+    var file: String { owner.path }
 
     private var v: matvar_t { pointer.pointee }
 
@@ -104,7 +107,7 @@ struct MatNode {
     /// A struct field (of element `index`), nil if the struct has no such field.
     func field(_ name: String, index: Int = 0) -> MatNode? {
         guard isStruct, index < count, let f = Mat_VarGetStructFieldByName(pointer, name, index) else { return nil }
-        return MatNode(pointer: f, path: "\(path).\(name)", file: file)
+        return MatNode(pointer: f, path: "\(path).\(name)", owner: owner)
     }
 
     func requiredField(_ name: String) throws -> MatNode {
@@ -118,7 +121,7 @@ struct MatNode {
         guard isCell else { throw fail("is a \(className), expected a cell array") }
         return try (0..<count).map { i in
             guard let c = Mat_VarGetCell(pointer, Int32(i)) else { throw fail("cell \(i + 1) is missing") }
-            return MatNode(pointer: c, path: "\(path){\(i + 1)}", file: file)
+            return MatNode(pointer: c, path: "\(path){\(i + 1)}", owner: owner)
         }
     }
 

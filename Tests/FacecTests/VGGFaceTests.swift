@@ -1,0 +1,116 @@
+import Foundation
+import Testing
+import FacecFormat
+import FacecGraph
+import FacecImporters
+import FacecRuntime
+import FacecVerify
+
+/// VGG-Face at reduced width (same 224×224 structure) from every MatConvNet
+/// layout × MAT version and from Keras .h5, against TensorFlow references
+/// computed from the same weights (scripts/fixtures/generate_vggface.py).
+@Suite struct VGGFaceTests {
+    static let variants = [
+        "vgg_oxford_v6.mat", "vgg_oxford_v7.mat", "vgg_oxford_v73.mat",
+        "vgg_tidy_v6.mat", "vgg_tidy_v7.mat", "vgg_tidy_v73.mat",
+        "vgg_old_fields_v7.mat", "vgg_octave_v7.mat", "vgg_narrow_pad.mat",
+        "vgg_keras_auto.h5", "vgg_keras_named.h5",
+    ]
+
+    static func vgg(_ name: String) -> String { TestPaths.fixture("vgg/" + name) }
+
+    func outputs(_ file: String, _ descriptor: VGGDescriptor, _ options: CompileOptions) throws -> (Model, [[Float]]) {
+        let dir = TempDir()
+        let model = try convertAndLoad(Self.vgg(file), to: dir, import: ImportOptions(descriptor: descriptor), options: options)
+        return (model, embedAll(model, try NPYFile.read(Self.vgg("vgg_inputs.npy"))))
+    }
+
+    /// Every variant, both descriptors; direct kernels within 1e-5, Winograd
+    /// within 1e-4 (the allowance for a fast kernel; measured ~9e-6).
+    @Test(arguments: variants, [VGGDescriptor.fc7, .fc8])
+    func matchesTensorFlow(_ file: String, _ descriptor: VGGDescriptor) throws {
+        let expected = try NPYFile.read(Self.vgg(descriptor == .fc7 ? "vgg_fc7_expected.npy" : "vgg_fc8_expected.npy"))
+        let d = expected.shape[1]
+        for (options, tolerance) in [(CompileOptions.direct, 1e-5), (CompileOptions(), 1e-4)] {
+            let (model, outs) = try outputs(file, descriptor, options)
+            #expect(model.header.output.dim == d && model.header.output.name == descriptor.rawValue)
+            #expect(model.header.output.l2Normalize == (descriptor == .fc7))
+            for (k, out) in outs.enumerated() {
+                let err = relativeError(out, Array(expected.values[(k * d)..<((k + 1) * d)]))
+                #expect(err <= tolerance, "\(file) \(descriptor) winograd=\(options.winograd) input \(k): relative error \(err)")
+            }
+        }
+    }
+
+    /// The .mat and .h5 forms of the same weights agree with each other.
+    @Test func layoutsAgreeWithEachOther() throws {
+        let (_, reference) = try outputs("vgg_tidy_v7.mat", .fc8, .direct)
+        for file in Self.variants where file != "vgg_tidy_v7.mat" {
+            let (_, outs) = try outputs(file, .fc8, .direct)
+            for k in outs.indices { #expect(relativeError(outs[k], reference[k]) <= 1e-5, "\(file) vs vgg_tidy_v7.mat") }
+        }
+    }
+
+    /// Class names (2622, one non-ASCII, in UTF-8, UTF-16 and UINT16 storage)
+    /// and softmax probabilities, compiled only when the file has names.
+    @Test(arguments: ["vgg_oxford_v7.mat", "vgg_tidy_v73.mat", "vgg_octave_v7.mat", "vgg_narrow_pad.mat"])
+    func classesAndProbabilities(_ file: String) throws {
+        let dir = TempDir()
+        let model = try convertAndLoad(Self.vgg(file), to: dir)
+        let h = model.header
+        #expect(h.classNames.count == 2622)
+        #expect(h.classNames[0] == "Person_0001 Name" && h.classNames[1000] == "José Ñúñez")
+        let probs = try NPYFile.read(Self.vgg("vgg_prob_expected.npy"))
+        let inputs = try NPYFile.read(Self.vgg("vgg_inputs.npy"))
+        let instance = model.makeInstance()
+        let per = inputs.values.count / inputs.shape[0]
+        for k in 0..<inputs.shape[0] {
+            _ = instance.embed(Array(inputs.values[(k * per)..<((k + 1) * per)]))
+            let p = try #require(instance.classProbabilities())
+            let ref = Array(probs.values[(k * 2622)..<((k + 1) * 2622)])
+            #expect(relativeError(p, ref) <= 1e-4)
+            #expect(p.indices.max { p[$0] < p[$1] } == ref.indices.max { ref[$0] < ref[$1] })
+        }
+    }
+
+    @Test func inputSpecsFollowTheSource() throws {
+        let dir = TempDir()
+        let mat = try convertAndLoad(Self.vgg("vgg_oxford_v7.mat"), to: dir).header
+        #expect(mat.input.colorOrder == .rgb && mat.input.scale == 1 && mat.input.resize == .stretch)
+        #expect(mat.input.height == 224 && mat.input.width == 224)
+        #expect(zip(mat.input.mean, [129.1863, 104.7624, 93.5940]).allSatisfy { abs(Double($0) - $1) < 1e-3 })
+        #expect(mat.thresholds[.cosine] == 0.68 && mat.thresholds[.euclideanL2] == 1.17)
+        let keras = try convertAndLoad(Self.vgg("vgg_keras_auto.h5"), to: dir, import: ImportOptions(descriptor: .fc8)).header
+        #expect(keras.input.colorOrder == .bgr && abs(keras.input.scale - 1 / 255) < 1e-9 && keras.input.resize == .keepAspectPad)
+        #expect(keras.thresholds[.cosine] == 0.40 && keras.thresholds[.euclidean] == 0.60 && keras.thresholds[.euclideanL2] == 0.86)
+        #expect(keras.classNames.isEmpty && keras.classesValue == nil)
+        let caffe = try convertAndLoad(Self.vgg("vgg_keras_auto.h5"), to: dir, import: ImportOptions(normalization: .vggface)).header
+        #expect(caffe.input.scale == 1 && caffe.input.mean == [93.5940, 104.7624, 129.1863])
+    }
+
+    @Test func fusedPlanAndSmallArena() throws {
+        let dir = TempDir()
+        let h = try convertAndLoad(Self.vgg("vgg_tidy_v6.mat"), to: dir).header
+        // No separate pad/relu/dropout nodes; fc6..fc8 are dense; convs carry their padding.
+        #expect(!h.nodes.contains { $0.kernel == .relu || $0.kernel == .zeroPad })
+        #expect(h.nodes.filter { $0.kernel == .dense }.count == 3)
+        #expect(h.nodes.first?.padTop == 1 && h.nodes.first?.activation == .relu)
+        #expect(h.arenaBytes * 2 < h.activationsTotalBytes)
+    }
+
+    @Test(arguments: [
+        ("bad_truncated.mat", "truncated"),
+        ("bad_wrong_variable.mat", "no 'net' or 'layers' variable"),
+        ("bad_missing_field.mat", "layer 3 'conv1_2' (conv): missing field 'weights'"),
+        ("bad_unknown_layer.mat", "layer 4 'norm1' (lrn): unsupported layer type 'lrn'"),
+        ("bad_2d_filter.mat", "layer 1 'conv1_1' (conv): filters are 2-D"),
+    ])
+    func malformedFilesFailClearly(_ c: (String, String)) throws {
+        let dir = TempDir()
+        let r = try facec(["convert", Self.vgg(c.0), "-o", dir.path("out.fgraph")])
+        #expect(r.status == 1)
+        #expect(r.stderr.hasPrefix("facec: ") && r.stderr.contains(c.0) && r.stderr.contains(c.1), "\(r.stderr)")
+        #expect(r.stderr.split(separator: "\n").count == 1)
+        #expect(dir.files.isEmpty)
+    }
+}
