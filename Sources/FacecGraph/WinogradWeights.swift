@@ -1,7 +1,18 @@
 /// Compile-time half of Winograd F(4×4, 3×3) (Lavin & Gray 2016): each 3×3
-/// kernel g becomes U = G g Gᵀ (6×6), stored as [36][CinPad8][CoutPad8] so the
-/// runtime does 36 plain matrix products per tile block. Computed in Double.
+/// kernel g becomes U = G g Gᵀ (6×6). Stored per position ξ in output-channel
+/// chunks of 64, each chunk [CinPad8][≤64] contiguous ([36][chunks][Cin][64]),
+/// so a task computing 64 output channels streams one contiguous block.
+/// Computed in Double.
 enum WinogradWeights {
+    static let chunk = 64
+
+    /// Offset of U[ξ][ci][co] in the chunked layout.
+    @inline(__always)
+    static func offset(xi: Int, ci: Int, co: Int, cinPad: Int, coutPad: Int) -> Int {
+        let c0 = co / chunk * chunk, width = min(chunk, coutPad - c0)
+        return xi * cinPad * coutPad + c0 * cinPad + ci * width + (co - c0)
+    }
+
     static let G: [[Double]] = [
         [1.0 / 4, 0, 0],
         [-1.0 / 6, -1.0 / 6, -1.0 / 6],
@@ -25,7 +36,7 @@ enum WinogradWeights {
                     for j in 0..<6 {
                         var u = 0.0
                         for k in 0..<3 { u += t[k] * G[j][k] }
-                        out[((i * 6 + j) * cinPad + ci) * coutPad + co] = Float(u)
+                        out[offset(xi: i * 6 + j, ci: ci, co: co, cinPad: cinPad, coutPad: coutPad)] = Float(u)
                     }
                 }
             }

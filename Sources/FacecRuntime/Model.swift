@@ -61,9 +61,11 @@ public final class ModelInstance {
             }
         }.max() ?? 0
         padded = UnsafeMutablePointer<Float>.allocate(capacity: max(8, paddedCount))
-        let winogradScratch = model.steps.filter { $0.kernel == .conv2dWinogradF43 }.map { WinogradKernel.geometry($0).scratchFloats }.max() ?? 0
-        winograd = UnsafeMutablePointer<Float>.allocate(capacity: max(8, winogradScratch * pool.threads))
-        winogradStride = winogradScratch
+        let winogradSteps = model.steps.filter { $0.kernel == .conv2dWinogradF43 }.map { WinogradKernel.geometry($0) }
+        let blockScratch = winogradSteps.filter { !WinogradKernel.usesWholeLayer($0) }.map(\.scratchFloats).max() ?? 0
+        let layerScratch = winogradSteps.filter(WinogradKernel.usesWholeLayer).map { 36 * $0.tiles * ($0.cinPad + $0.coutPad) }.max() ?? 0
+        winograd = UnsafeMutablePointer<Float>.allocate(capacity: max(8, blockScratch * pool.threads, layerScratch))
+        winogradStride = blockScratch
         zeros = UnsafeMutablePointer<Float>.allocate(capacity: max(8, partialCapacity))
         zeros.initialize(repeating: 0, count: max(8, partialCapacity))
         inputPointers.reserveCapacity(64)
@@ -154,6 +156,22 @@ public final class ModelInstance {
         let extraRight = max(0, g.paddedW - (s.inShape.w + s.padLeft + s.padRight))
         ConvKernel.pad(s, input: x, into: padded, extraBottom: extraBottom, extraRight: extraRight)
         let source = UnsafePointer(padded), scratch = winograd, stride = winogradStride, zeros = UnsafePointer(self.zeros)
+        if WinogradKernel.usesWholeLayer(g) {
+            let V = scratch, M = scratch + 36 * g.tiles * g.cinPad
+            let tileTasks = min(g.tiles, pool.threads * 4)
+            pool.parallelFor(tileTasks) { k in
+                WinogradKernel.inputTransform(s, g, tiles: g.tiles * k / tileTasks, g.tiles * (k + 1) / tileTasks, padded: source, V: V)
+            }
+            let chunks = (g.coutPad + WinogradKernel.channelChunk - 1) / WinogradKernel.channelChunk
+            pool.parallelFor(36 * chunks) { k in
+                let xi = k / chunks, c0 = (k % chunks) * WinogradKernel.channelChunk
+                WinogradKernel.product(s, g, xi: xi, channels: c0, min(g.coutPad, c0 + WinogradKernel.channelChunk), V: V, M: M, zeros: zeros)
+            }
+            pool.parallelFor(tileTasks) { k in
+                WinogradKernel.outputTransform(s, g, tiles: g.tiles * k / tileTasks, g.tiles * (k + 1) / tileTasks, M: M, output: y)
+            }
+            return
+        }
         // Blocks are handed out dynamically; each thread uses its own scratch slice.
         pool.parallelForWithThread(g.blocks) { block, thread in
             WinogradKernel.block(s, g, block: block, padded: source, scratch: scratch + thread * stride, zeros: zeros, output: y)

@@ -20,6 +20,88 @@ enum WinogradKernel {
         var scratchFloats: Int { 36 * WinogradKernel.tilesPerBlock * (cinPad + coutPad) }
     }
 
+    /// Layers whose whole transformed input and product (36·T·(Cin+Cout)
+    /// floats) fit this budget run in three layer-wide phases instead of tile
+    /// blocks, so each transformed weight block U[ξ] is read from memory once
+    /// (deep layers: few tiles, large U) and work splits across threads by
+    /// (ξ, output channels) even when there are few tiles.
+    static let wholeLayerBudget = 4 << 20   // floats (16 MB)
+
+    static func usesWholeLayer(_ g: Geometry) -> Bool { 36 * g.tiles * (g.cinPad + g.coutPad) <= wholeLayerBudget }
+
+    /// Output-channel chunk of one phase-2 task; also the weight layout's chunk
+    /// (U[ξ] is stored as contiguous [Cin][≤64] blocks, see WinogradWeights).
+    static let channelChunk = 64
+
+    /// Phase 1: V[ξ][t][c] for tiles [t0, t1) of the whole layer.
+    static func inputTransform(_ s: Step, _ g: Geometry, tiles t0: Int, _ t1: Int, padded p: UnsafePointer<Float>, V: UnsafeMutablePointer<Float>) {
+        let C = s.inShape.c, CP = g.cinPad
+        let rowStride = g.paddedW * C
+        for t in t0..<t1 {
+            let ty = t / g.tilesW, tx = t % g.tilesW
+            let base = p + (ty * 4) * rowStride + (tx * 4) * C
+            var c = 0
+            while c < CP {
+                inputTile(base, rowStride: rowStride, C: C, c: c, out: V + t * CP + c, xiStride: g.tiles * CP)
+                c += 8
+            }
+        }
+    }
+
+    /// Phase 2: M[ξ][0..<T][c0..<c1] = V[ξ] · U[ξ][:, c0..<c1].
+    static func product(_ s: Step, _ g: Geometry, xi: Int, channels c0: Int, _ c1: Int,
+                        V: UnsafePointer<Float>, M: UnsafeMutablePointer<Float>, zeros: UnsafePointer<Float>) {
+        let CP = g.cinPad, P = g.coutPad, T = g.tiles
+        gemm(a: V + xi * T * CP, rows: T, K: CP, u: s.weights! + xi * CP * P, P: P, columns: c0, c1, zeros: zeros, m: M + xi * T * P)
+    }
+
+    /// Phase 3: output tiles [t0, t1) from M, with bias and ReLU.
+    static func outputTransform(_ s: Step, _ g: Geometry, tiles t0: Int, _ t1: Int, M: UnsafePointer<Float>, output y: UnsafeMutablePointer<Float>) {
+        let (OH, OW, CO) = s.outShape
+        let P = g.coutPad
+        for t in t0..<t1 {
+            let ty = t / g.tilesW, tx = t % g.tilesW
+            let rows = min(4, OH - ty * 4), cols = min(4, OW - tx * 4)
+            var c = 0
+            while c < CO {
+                outputTile(M + t * P + c, xiStride: g.tiles * P, bias: s.bias! + c, relu: s.relu,
+                           out: y + ((ty * 4) * OW + tx * 4) * CO + c, rowStride: OW * CO, CO: CO, rows: rows, cols: cols,
+                           valid: min(8, CO - c))
+                c += 8
+            }
+        }
+    }
+
+    /// M[rows × (c0..<c1)] = A[rows × K] · U[ξ][:, c0..<c1] with the conv
+    /// micro-kernels; `u` is U[ξ] in 64-channel chunks, c0 a chunk start.
+    @inline(__always)
+    static func gemm(a: UnsafePointer<Float>, rows: Int, K: Int, u: UnsafePointer<Float>, P: Int,
+                     columns c0: Int, _ c1: Int, zeros: UnsafePointer<Float>, m: UnsafeMutablePointer<Float>) {
+        let width = min(channelChunk, P - c0)
+        // Column cb of the chunk is at b + cb with row stride `width`.
+        let b = u + c0 * K - c0
+        var r = 0
+        while r < rows {
+            let n = min(6, rows - r)
+            var cb = c0
+            while cb < c1 {
+                let wide = cb + 8 < c1
+                if n == 6 && wide {
+                    ConvKernel.tile6x16(a + r * K, C: K, PW: 0, KH: 1, KW: 1, sx: 1, w: b + cb, P: width,
+                                        bias: zeros, relu: false, out: m + r * P + cb, CO: P, valid: 16)
+                } else if n == 6 {
+                    ConvKernel.tile6x8(a + r * K, C: K, PW: 0, KH: 1, KW: 1, sx: 1, w: b + cb, P: width,
+                                       bias: zeros, relu: false, out: m + r * P + cb, CO: P, valid: 8)
+                } else {
+                    ConvKernel.tileNx8or16(a + r * K, n: n, wide: wide, C: K, PW: 0, KH: 1, KW: 1, sx: 1, w: b + cb, P: width,
+                                           bias: zeros, relu: false, out: m + r * P + cb, CO: P, valid: wide ? 16 : 8)
+                }
+                cb += wide ? 16 : 8
+            }
+            r += n
+        }
+    }
+
     static func geometry(_ s: Step) -> Geometry {
         Geometry(tilesH: (s.outShape.h + 3) / 4, tilesW: (s.outShape.w + 3) / 4,
                  cinPad: (s.inShape.c + 7) / 8 * 8, coutPad: s.paddedOut)
@@ -45,26 +127,11 @@ enum WinogradKernel {
         // 2. 36 products: M[ξ] (tn × P) = V[ξ] (tn × CP) · U[ξ] (CP × P).
         let U = s.weights!
         for xi in 0..<36 {
-            let a = V + xi * tilesPerBlock * CP, b = U + xi * CP * P, m = M + xi * tilesPerBlock * P
-            var r = 0
-            while r < tn {
-                let n = min(6, tn - r)
-                var cb = 0
-                while cb < P {
-                    let wide = cb + 8 < P
-                    if n == 6 && wide {
-                        ConvKernel.tile6x16(a + r * CP, C: CP, PW: 0, KH: 1, KW: 1, sx: 1, w: b + cb, P: P,
-                                            bias: zeros, relu: false, out: m + r * P + cb, CO: P, valid: P - cb)
-                    } else if n == 6 {
-                        ConvKernel.tile6x8(a + r * CP, C: CP, PW: 0, KH: 1, KW: 1, sx: 1, w: b + cb, P: P,
-                                           bias: zeros, relu: false, out: m + r * P + cb, CO: P, valid: P - cb)
-                    } else {
-                        ConvKernel.tileNx8or16(a + r * CP, n: n, wide: wide, C: CP, PW: 0, KH: 1, KW: 1, sx: 1, w: b + cb, P: P,
-                                               bias: zeros, relu: false, out: m + r * P + cb, CO: P, valid: P - cb)
-                    }
-                    cb += wide ? 16 : 8
-                }
-                r += n
+            var c0 = 0
+            while c0 < P {
+                gemm(a: V + xi * tilesPerBlock * CP, rows: tn, K: CP, u: U + xi * CP * P, P: P,
+                     columns: c0, min(P, c0 + channelChunk), zeros: zeros, m: M + xi * tilesPerBlock * P)
+                c0 += channelChunk
             }
         }
         // 3. Output transform, bias, ReLU, crop.
