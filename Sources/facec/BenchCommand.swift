@@ -2,6 +2,8 @@ import ArgumentParser
 import FacecFormat
 import FacecRuntime
 import FacecVerify
+import Dispatch
+import CCPUFeatures
 
 /// Times the network alone (inputs already preprocessed, as the peers are
 /// timed): warm-up, then `runs` timed calls of `batch` images.
@@ -14,7 +16,8 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Threads (default: all cores).") var threads: Int?
     @Option(help: "Images per call.") var batch = 1
     @Option(help: "Timed calls (default: 20 for models over 1 GFLOP, else 500).") var runs: Int?
-    @Option(help: "Peak GFLOP/s of one core for the % column (measured on this machine kind: ~100).") var peakPerCore = 100.0
+    @Option(help: "Peak GFLOP/s of one core for the % column (default: measured now with the kernels' instruction set).")
+    var peakPerCore: Double?
     @Flag(help: "Print per-layer times.") var layers = false
     @Flag(help: "One JSON object instead of text.") var json = false
 
@@ -27,25 +30,40 @@ struct BenchCommand: ParsableCommand {
     func run() throws {
         let loaded = try Model(path: model)
         let t = threads ?? systemCoreCount()
-        let instance = loaded.makeInstance(threads: t)
+        // A batch runs as facec's pairs mode does: one single-threaded instance
+        // per thread, each on its share of the images (no per-layer
+        // synchronisation); batch 1 splits each layer across the threads.
+        let perImage = batch == 1 || t == 1
+        let instance = loaded.makeInstance(threads: perImage ? t : 1)
+        let workers = perImage ? [] : (0..<t).map { _ in loaded.makeInstance(threads: 1) }
         let flops = Double(loaded.header.totalFlops)
         let n = runs ?? (flops > 1e9 ? 20 : 500)
         // Deterministic input in [0, 1): the network's speed does not depend on it
         // (except ReLU sparsity in dense layers, as for real photos).
         var seed: UInt32 = 12345
         let input = (0..<loaded.inputCount).map { _ -> Float in seed = seed &* 1664525 &+ 1013904223; return Float(seed >> 8) / 16_777_216 }
-        for _ in 0..<max(2, min(50, n / 10)) { _ = instance.embed(input) }
+        let runBatch = {
+            if perImage {
+                for _ in 0..<batch { _ = instance.embed(input) }
+            } else {
+                DispatchQueue.concurrentPerform(iterations: t) { w in
+                    for _ in stride(from: w, to: batch, by: t) { _ = workers[w].embed(input) }
+                }
+            }
+        }
+        for _ in 0..<max(2, min(50, n / 10)) { runBatch() }
         var times: [Double] = []
         for _ in 0..<n {
             let start = monotonicSeconds()
-            for _ in 0..<batch { _ = instance.embed(input) }
+            runBatch()
             times.append((monotonicSeconds() - start) * 1e3)
         }
         times.sort()
         let median = times[times.count / 2], best = times[0]
         let imagesPerSecond = Double(batch) / (median / 1e3)
         let gflops = flops * Double(batch) / (median / 1e3) / 1e9
-        let peakShare = gflops / (peakPerCore * Double(t)) * 100
+        let corePeak = peakPerCore ?? facec_fma_peak_gflops(0.2)
+        let peakShare = gflops / (corePeak * Double(t)) * 100
         var perLayer: [(NodeEntry, Double)] = []
         if layers {
             var sums = [Double](repeating: 0, count: loaded.header.nodes.count)
@@ -61,13 +79,13 @@ struct BenchCommand: ParsableCommand {
                 ("threads", "\(t)"), ("batch", "\(batch)"), ("runs", "\(n)"),
                 ("median_ms", JSONText.number(median)), ("min_ms", JSONText.number(best)),
                 ("img_per_s", JSONText.number(imagesPerSecond)), ("gflop_per_s", JSONText.number(gflops)),
-                ("peak_percent", JSONText.number(peakShare)),
+                ("peak_percent", JSONText.number(peakShare)), ("peak_gflop_per_s", JSONText.number(corePeak * Double(t))),
                 ("layers", "[" + perLayer.map { JSONText.object([("name", JSONText.string($0.0.name)), ("kernel", JSONText.string($0.0.kernel.rawValue)), ("ms", JSONText.number($0.1))]) }.joined(separator: ",") + "]"),
             ]))
             return
         }
         print("facec \(loaded.header.modelName): threads=\(t) batch=\(batch) runs=\(n) | \(f(flops / 1e9, 4)) GFLOP/img")
-        print("median \(f(median, 3)) ms  min \(f(best, 3)) ms  \(f(imagesPerSecond, 1)) img/s  \(f(gflops, 1)) GFLOP/s  \(f(peakShare, 1))% of \(f(peakPerCore * Double(t), 0)) GFLOP/s peak")
+        print("median \(f(median, 3)) ms  min \(f(best, 3)) ms  \(f(imagesPerSecond, 1)) img/s  \(f(gflops, 1)) GFLOP/s  \(f(peakShare, 1))% of \(f(corePeak * Double(t), 0)) GFLOP/s peak (\(peakPerCore == nil ? "measured" : "given"))")
         if layers {
             let total = perLayer.reduce(0) { $0 + $1.1 }
             print("\n#  node           kernel          ms        %      GFLOP/s")

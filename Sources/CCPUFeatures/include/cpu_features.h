@@ -8,6 +8,11 @@
 const char *facec_missing_cpu_feature(void);
 
 
+/// GFLOP/s of one core running 12 independent 8-wide FMA chains for about
+/// `seconds`: the practical peak for the kernels' instruction set (AVX2+FMA).
+/// Call only after facec_missing_cpu_feature() returned NULL.
+double facec_fma_peak_gflops(double seconds);
+
 /// A spin-wait hint (x86 `pause`); a no-op elsewhere.
 static inline void facec_cpu_relax(void) {
 #if defined(__x86_64__)
