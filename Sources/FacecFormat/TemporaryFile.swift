@@ -11,6 +11,14 @@ private func removePendingAndExit(_ signal: Int32) {
     _exit(128 + signal)
 }
 
+/// For other signal handlers (the CLI's crash guard): removes the temporary
+/// file of a conversion in progress. Async-signal-safe.
+public enum TemporaryFileCleanup {
+    public static func removePending() {
+        if let p = pendingTempPath { unlink(p) }
+    }
+}
+
 /// A hidden file next to `destination`, renamed onto it by `commit()`.
 final class TemporaryFile {
     let destination: String

@@ -107,10 +107,10 @@ final class HDF5File {
         var elements = 1
         for d in dims {
             let (r, o) = elements.multipliedReportingOverflow(by: Int(clamping: d))
-            guard !o, r <= Self.maxElements else { throw ImportError(path, "dataset '\(objectPath)' is too large (\(dims))") }
+            guard !o, r <= Self.maxElements, d <= UInt64(Self.maxElements) else { throw ImportError(path, "dataset '\(objectPath)' is too large (\(dims))") }
             elements = r
         }
-        return dims.map { Int($0) }
+        return dims.map { Int(clamping: $0) }
     }
 
     /// Reads a float dataset as float32 (converted by HDF5 if stored otherwise).

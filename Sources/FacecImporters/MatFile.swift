@@ -93,7 +93,20 @@ struct MatNode {
         return d
     }
 
-    var count: Int { dims().reduce(1, *) }
+    /// Element count; Int.max if the (possibly hostile) dimensions overflow,
+    /// which every size check below then rejects.
+    var count: Int {
+        dims().reduce(1) { a, d in
+            let (r, o) = a.multipliedReportingOverflow(by: d)
+            return o || d < 0 ? Int.max : r
+        }
+    }
+
+    /// count × element size, nil on overflow.
+    private func byteCount(_ n: Int) -> Int? {
+        let (r, o) = n.multipliedReportingOverflow(by: Int(max(0, v.data_size)))
+        return o ? nil : r
+    }
     var isEmpty: Bool { count == 0 || v.class_type == MAT_C_EMPTY }
     var isStruct: Bool { v.class_type == MAT_C_STRUCT }
     var isCell: Bool { v.class_type == MAT_C_CELL }
@@ -119,6 +132,7 @@ struct MatNode {
     /// Elements of a cell array, in MATLAB linear order.
     func cells() throws -> [MatNode] {
         guard isCell else { throw fail("is a \(className), expected a cell array") }
+        guard count <= 1 << 20 else { throw fail("cell array of \(dims()) elements is implausibly large") }
         return try (0..<count).map { i in
             guard let c = Mat_VarGetCell(pointer, Int32(i)) else { throw fail("cell \(i + 1) is missing") }
             return MatNode(pointer: c, path: "\(path){\(i + 1)}", owner: owner)
@@ -138,11 +152,11 @@ struct MatNode {
             return String(decoding: UnsafeRawBufferPointer(start: data, count: v.nbytes), as: UTF8.self)
                 .trimmingNULs()
         case MAT_T_UTF16, MAT_T_UINT16:
-            guard v.nbytes >= n * 2 else { throw fail("text data shorter than its size") }
+            guard n <= 1 << 20, v.nbytes >= n * 2 else { throw fail("text data shorter than its size") }
             let units = data.assumingMemoryBound(to: UInt16.self)
             return String(decoding: UnsafeBufferPointer(start: units, count: n), as: UTF16.self)
         case MAT_T_UINT8, MAT_T_INT8:
-            guard v.nbytes >= n else { throw fail("text data shorter than its size") }
+            guard n <= 1 << 20, v.nbytes >= n else { throw fail("text data shorter than its size") }
             return String(decoding: UnsafeRawBufferPointer(start: data, count: n), as: UTF8.self)
         default:
             throw fail("text stored as unsupported type \(v.data_type.rawValue)")
@@ -159,7 +173,7 @@ struct MatNode {
         let n = count
         guard n <= max else { throw fail("has \(n) elements, more than \(max)") }
         if n == 0 { return [] }
-        guard let data = v.data, v.data_size > 0, v.nbytes >= n * Int(v.data_size) else {
+        guard let data = v.data, v.data_size > 0, let need = byteCount(n), v.nbytes >= need else {
             throw fail("has less data than its dimensions need")
         }
         func read<T>(_: T.Type, _ convert: (T) -> Double) -> [Double] {
@@ -184,7 +198,9 @@ struct MatNode {
     /// Integer-valued parameters (pad, stride, pool size), checked.
     func integers(range: ClosedRange<Int> = 0...65_536) throws -> [Int] {
         try doubles(max: 64).map { d in
-            guard d.rounded() == d, range.contains(Int(d)) else { throw fail("value \(d) is not an integer in \(range)") }
+            guard d.isFinite, d.rounded() == d, d >= Double(range.lowerBound), d <= Double(range.upperBound) else {
+                throw fail("value \(d) is not an integer in \(range)")
+            }
             return Int(d)
         }
     }
@@ -195,7 +211,7 @@ struct MatNode {
     func withFloats<R>(_ body: (UnsafeBufferPointer<Float>) throws -> R) throws -> R {
         guard isNumeric, v.isComplex == 0 else { throw fail("is a \(className)\(v.isComplex != 0 ? " (complex)" : ""), expected real numbers") }
         let n = count
-        guard let data = v.data, v.data_size > 0, v.nbytes >= n * Int(v.data_size) else {
+        guard let data = v.data, v.data_size > 0, let need = byteCount(n), v.nbytes >= need else {
             throw fail("has less data than its dimensions need")
         }
         if v.class_type == MAT_C_SINGLE {

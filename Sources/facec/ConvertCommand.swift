@@ -28,6 +28,7 @@ struct ConvertCommand: ParsableCommand {
 
     func run() throws {
         let out = output ?? Self.defaultOutput(for: input)
+        CrashGuard.arm(input: input)
         let options = ImportOptions(architecture: arch, descriptor: embedding, normalization: normalization)
         let (graph, description) = try ModelImporter.load(path: input, options: options)
         let compiled: CompiledModel

@@ -15,9 +15,21 @@ struct Facec: ParsableCommand {
 }
 
 func fail(_ message: String, code: Int32 = 1) -> Never {
-    let line = message.split(whereSeparator: \.isNewline).joined(separator: " ")
-    fputs("facec: \(line)\n", stderr)
+    fputs("facec: \(oneLine(message))\n", stderr)
     exit(code)
+}
+
+/// Messages quote names read from hostile files: keep them on one printable
+/// line (control characters, including NUL, shown as \u{…}).
+func oneLine(_ message: String) -> String {
+    var out = ""
+    for u in message.unicodeScalars {
+        if u == "\n" || u == "\r" { out += " " }
+        else if u.value < 0x20 || u.value == 0x7F || (0x80..<0xA0).contains(u.value) || u == "\u{2028}" || u == "\u{2029}" {
+            out += "\\u{\(String(u.value, radix: 16))}"
+        } else { out.unicodeScalars.append(u) }
+    }
+    return out
 }
 
 // Before any kernel code can run: the runtime is built for x86-64-v3.
