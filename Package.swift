@@ -17,6 +17,8 @@ let kernelFlags = ["-Xcc", "-march=x86-64-v3"]
 let kernelFlags: [String] = []
 #endif
 
+let optimisedInDebug: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
+
 let package = Package(
     name: "facec",
     platforms: [.macOS(.v13)],
@@ -45,12 +47,17 @@ let package = Package(
         .target(name: "CCPUFeatures"),
 
         .target(name: "FacecFormat", dependencies: ["FGraphSchema", "CChecksum"]),
-        .target(name: "FacecGraph", dependencies: ["FacecFormat"]),
-        .target(name: "FacecImporters", dependencies: ["CHDF5", "CMatio", "FacecGraph"]),
+        // Weight layout, hashing and image loops stay optimised in debug builds
+        // (tests convert and run many models).
+        .target(name: "FacecGraph", dependencies: ["FacecFormat"], swiftSettings: optimisedInDebug),
+        .target(name: "FacecImporters", dependencies: ["CHDF5", "CMatio", "FacecGraph"], swiftSettings: optimisedInDebug),
         .target(name: "FacecRuntime", dependencies: ["FacecFormat", "CCPUFeatures"],
+                // Optimised in debug builds too: the tests run full 224×224
+                // networks, which unoptimised kernels make ~50× slower.
                 swiftSettings: [.unsafeFlags(kernelFlags),
+                                .unsafeFlags(["-O"], .when(configuration: .debug)),
                                 .unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
-        .target(name: "FacecImage", dependencies: ["CTurboJPEG"]),
+        .target(name: "FacecImage", dependencies: ["CTurboJPEG"], swiftSettings: optimisedInDebug),
         .target(name: "FacecVerify", dependencies: ["FacecRuntime", "FacecImage"]),
         .executableTarget(name: "facec", dependencies: [
             "FacecImporters", "FacecGraph", "FacecFormat", "FacecRuntime",
