@@ -11,7 +11,6 @@ import Testing
             state = state &* 6364136223846793005 &+ 1442695040888963407
             return Float(Int64(bitPattern: state >> 11) % 2_000_001) / 1_000_000 - 1
         }
-        mutating func int(_ r: ClosedRange<Int>) -> Int { r.lowerBound + Int((state >> 33) % UInt64(r.count)) &+ Int(abs(next()) * 0) }
     }
 
     static func convCase(h: Int, w: Int, cin: Int, cout: Int, k: (Int, Int), stride: (Int, Int), pad: (Int, Int, Int, Int), relu: Bool, seed: UInt64) -> Double {
