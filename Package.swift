@@ -11,11 +11,17 @@ import PackageDescription
 // FMA becomes a scalar fmaf call per lane, ~100x slower. `facec` checks the
 // CPU at start-up (CCPUFeatures, built without these flags) and explains
 // instead of dying with SIGILL on older CPUs.
+// FacecKernelsAVX512 holds the 16-lane micro-kernels, built for x86-64-v4
+// and called only when CPUID reports AVX-512 (runtime dispatch).
 #if arch(x86_64)
 let kernelFlags = ["-Xcc", "-march=x86-64-v3"]
+let avx512Flags = ["-Xcc", "-march=x86-64-v4"]
 #else
 let kernelFlags: [String] = []
+let avx512Flags: [String] = []
 #endif
+let kernelSpeed: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug)),
+                                   .unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
 
 let optimisedInDebug: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
 
@@ -51,12 +57,11 @@ let package = Package(
         // (tests convert and run many models).
         .target(name: "FacecGraph", dependencies: ["FacecFormat"], swiftSettings: optimisedInDebug),
         .target(name: "FacecImporters", dependencies: ["CHDF5", "CMatio", "FacecGraph"], swiftSettings: optimisedInDebug),
-        .target(name: "FacecRuntime", dependencies: ["FacecFormat", "CCPUFeatures"],
-                // Optimised in debug builds too: the tests run full 224×224
-                // networks, which unoptimised kernels make ~50× slower.
-                swiftSettings: [.unsafeFlags(kernelFlags),
-                                .unsafeFlags(["-O"], .when(configuration: .debug)),
-                                .unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
+        // Optimised in debug builds too: the tests run full 224×224
+        // networks, which unoptimised kernels make ~50× slower.
+        .target(name: "FacecKernelsAVX512", swiftSettings: [.unsafeFlags(avx512Flags)] + kernelSpeed),
+        .target(name: "FacecRuntime", dependencies: ["FacecFormat", "CCPUFeatures", "FacecKernelsAVX512"],
+                swiftSettings: [.unsafeFlags(kernelFlags)] + kernelSpeed),
         .target(name: "FacecImage", dependencies: ["CTurboJPEG"], swiftSettings: optimisedInDebug),
         .target(name: "FacecVerify", dependencies: ["FacecRuntime", "FacecImage"]),
         .executableTarget(name: "facec", dependencies: [

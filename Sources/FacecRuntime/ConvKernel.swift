@@ -1,3 +1,5 @@
+import FacecKernelsAVX512
+
 /// The fast direct convolution: implicit GEMM over a zero-padded copy of the
 /// input (so the inner loops have no bounds checks), register-blocked as
 /// 6 output pixels × 16 output channels = 12 SIMD8 accumulators, the shape
@@ -24,8 +26,9 @@ enum ConvKernel {
         }
     }
 
-    /// One output row `oy` (all ox, all channels) from the padded input.
-    static func row(_ s: Step, oy: Int, padded p: UnsafePointer<Float>, output y: UnsafeMutablePointer<Float>) {
+    /// One output row `oy` (all ox, all channels) from the padded input;
+    /// `wide`: with the AVX-512 tiles (8 pixels × 32 channels).
+    static func row(_ s: Step, oy: Int, padded p: UnsafePointer<Float>, output y: UnsafeMutablePointer<Float>, wide: Bool) {
         let C = s.inShape.c
         let PW = s.inShape.w + s.padLeft + s.padRight
         let (_, OW, CO) = s.outShape
@@ -34,6 +37,21 @@ enum ConvKernel {
         let KH = s.kernelH, KW = s.kernelW, sx = s.strideW
         let inRow0 = p + (oy * s.strideH) * PW * C
         let outRow = y + oy * OW * CO
+        if wide {
+            var ox = 0
+            while ox < OW {
+                let n = min(ConvTile512.pixels, OW - ox)
+                var cb = 0
+                while cb < CO {
+                    let span = min(32, P - cb)
+                    ConvTile512.tile(inRow0 + ox * sx * C, n: n, C: C, PW: PW, KH: KH, KW: KW, sx: sx, w: w + cb, P: P, span: span,
+                                     bias: b + cb, relu: s.relu, out: outRow + ox * CO + cb, CO: CO, valid: min(span, CO - cb))
+                    cb += span
+                }
+                ox += n
+            }
+            return
+        }
         var ox = 0
         while ox < OW {
             let n = min(6, OW - ox)

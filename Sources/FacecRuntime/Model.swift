@@ -16,8 +16,12 @@ public final class Model: Sendable {
         steps = try PlanBuilder.build(file)
     }
 
-    /// - Parameter threads: cores this instance's kernels use (its own workers).
-    public func makeInstance(threads: Int = 1) -> ModelInstance { ModelInstance(model: self, threads: threads) }
+    /// - Parameters:
+    ///   - threads: cores this instance's kernels use (its own workers).
+    ///   - isa: the micro-kernels' instruction set; must be in `KernelISA.supported`.
+    public func makeInstance(threads: Int = 1, isa: KernelISA = .best) -> ModelInstance {
+        ModelInstance(model: self, threads: threads, isa: isa)
+    }
 
     /// Floats per input image (H×W×C).
     public var inputCount: Int { header.input.height * header.input.width * header.input.channels }
@@ -42,8 +46,12 @@ public final class ModelInstance {
     /// A zero bias for the Winograd products.
     private let zeros: UnsafeMutablePointer<Float>
 
-    init(model: Model, threads: Int) {
+    public let isa: KernelISA
+
+    init(model: Model, threads: Int, isa: KernelISA) {
+        precondition(KernelISA.supported.contains(isa), "this CPU does not support \(isa.rawValue)")
         self.model = model
+        self.isa = isa
         pool = WorkerPool(threads: threads)
         let bytes = max(model.header.arenaBytes, 64)
         arena = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
@@ -147,7 +155,8 @@ public final class ModelInstance {
         } else {
             source = UnsafePointer(x)
         }
-        pool.parallelFor(s.outShape.h) { oy in ConvKernel.row(s, oy: oy, padded: source, output: y) }
+        let wide = isa == .avx512
+        pool.parallelFor(s.outShape.h) { oy in ConvKernel.row(s, oy: oy, padded: source, output: y, wide: wide) }
     }
 
     private func winogradConv(_ s: Step, input x: UnsafeMutablePointer<Float>, output y: UnsafeMutablePointer<Float>) {
@@ -156,25 +165,26 @@ public final class ModelInstance {
         let extraRight = max(0, g.paddedW - (s.inShape.w + s.padLeft + s.padRight))
         ConvKernel.pad(s, input: x, into: padded, extraBottom: extraBottom, extraRight: extraRight)
         let source = UnsafePointer(padded), scratch = winograd, stride = winogradStride, zeros = UnsafePointer(self.zeros)
+        let wide = isa == .avx512
         if WinogradKernel.usesWholeLayer(g) {
             let V = scratch, M = scratch + 36 * g.tiles * g.cinPad
             let tileTasks = min(g.tiles, pool.threads * 4)
             pool.parallelFor(tileTasks) { k in
-                WinogradKernel.inputTransform(s, g, tiles: g.tiles * k / tileTasks, g.tiles * (k + 1) / tileTasks, padded: source, V: V)
+                WinogradKernel.inputTransform(s, g, tiles: g.tiles * k / tileTasks, g.tiles * (k + 1) / tileTasks, padded: source, V: V, wide: wide)
             }
             let chunks = (g.coutPad + WinogradKernel.channelChunk - 1) / WinogradKernel.channelChunk
             pool.parallelFor(36 * chunks) { k in
                 let xi = k / chunks, c0 = (k % chunks) * WinogradKernel.channelChunk
-                WinogradKernel.product(s, g, xi: xi, channels: c0, min(g.coutPad, c0 + WinogradKernel.channelChunk), V: V, M: M, zeros: zeros)
+                WinogradKernel.product(s, g, xi: xi, channels: c0, min(g.coutPad, c0 + WinogradKernel.channelChunk), V: V, M: M, zeros: zeros, wide: wide)
             }
             pool.parallelFor(tileTasks) { k in
-                WinogradKernel.outputTransform(s, g, tiles: g.tiles * k / tileTasks, g.tiles * (k + 1) / tileTasks, M: M, output: y)
+                WinogradKernel.outputTransform(s, g, tiles: g.tiles * k / tileTasks, g.tiles * (k + 1) / tileTasks, M: M, output: y, wide: wide)
             }
             return
         }
         // Blocks are handed out dynamically; each thread uses its own scratch slice.
         pool.parallelForWithThread(g.blocks) { block, thread in
-            WinogradKernel.block(s, g, block: block, padded: source, scratch: scratch + thread * stride, zeros: zeros, output: y)
+            WinogradKernel.block(s, g, block: block, padded: source, scratch: scratch + thread * stride, zeros: zeros, output: y, wide: wide)
         }
     }
 

@@ -1,3 +1,5 @@
+import FacecKernelsAVX512
+
 /// Runtime half of Winograd F(4×4, 3×3) for 3×3 stride-1 convolutions: 36
 /// multiplications per 4×4 output tile and channel pair instead of 144.
 /// Tiles are processed in blocks (one block per task, per-thread scratch):
@@ -34,52 +36,62 @@ enum WinogradKernel {
     static let channelChunk = 64
 
     /// Phase 1: V[ξ][t][c] for tiles [t0, t1) of the whole layer.
-    static func inputTransform(_ s: Step, _ g: Geometry, tiles t0: Int, _ t1: Int, padded p: UnsafePointer<Float>, V: UnsafeMutablePointer<Float>) {
+    static func inputTransform(_ s: Step, _ g: Geometry, tiles t0: Int, _ t1: Int, padded p: UnsafePointer<Float>, V: UnsafeMutablePointer<Float>,
+                               wide: Bool) {
         let C = s.inShape.c, CP = g.cinPad
         let rowStride = g.paddedW * C
         for t in t0..<t1 {
             let ty = t / g.tilesW, tx = t % g.tilesW
             let base = p + (ty * 4) * rowStride + (tx * 4) * C
-            var c = 0
-            while c < CP {
-                inputTile(base, rowStride: rowStride, C: C, c: c, out: V + t * CP + c, xiStride: g.tiles * CP)
-                c += 8
-            }
+            inputTiles(base, rowStride: rowStride, C: C, CP: CP, out: V + t * CP, xiStride: g.tiles * CP, wide: wide)
         }
     }
 
     /// Phase 2: M[ξ][0..<T][c0..<c1] = V[ξ] · U[ξ][:, c0..<c1].
     static func product(_ s: Step, _ g: Geometry, xi: Int, channels c0: Int, _ c1: Int,
-                        V: UnsafePointer<Float>, M: UnsafeMutablePointer<Float>, zeros: UnsafePointer<Float>) {
+                        V: UnsafePointer<Float>, M: UnsafeMutablePointer<Float>, zeros: UnsafePointer<Float>, wide: Bool) {
         let CP = g.cinPad, P = g.coutPad, T = g.tiles
-        gemm(a: V + xi * T * CP, rows: T, K: CP, u: s.weights! + xi * CP * P, P: P, columns: c0, c1, zeros: zeros, m: M + xi * T * P)
+        gemm(a: V + xi * T * CP, rows: T, K: CP, u: s.weights! + xi * CP * P, P: P, columns: c0, c1, zeros: zeros,
+             m: M + xi * T * P, wide: wide)
     }
 
     /// Phase 3: output tiles [t0, t1) from M, with bias and ReLU.
-    static func outputTransform(_ s: Step, _ g: Geometry, tiles t0: Int, _ t1: Int, M: UnsafePointer<Float>, output y: UnsafeMutablePointer<Float>) {
+    static func outputTransform(_ s: Step, _ g: Geometry, tiles t0: Int, _ t1: Int, M: UnsafePointer<Float>, output y: UnsafeMutablePointer<Float>,
+                                wide: Bool) {
         let (OH, OW, CO) = s.outShape
         let P = g.coutPad
         for t in t0..<t1 {
             let ty = t / g.tilesW, tx = t % g.tilesW
             let rows = min(4, OH - ty * 4), cols = min(4, OW - tx * 4)
-            var c = 0
-            while c < CO {
-                outputTile(M + t * P + c, xiStride: g.tiles * P, bias: s.bias! + c, relu: s.relu,
-                           out: y + ((ty * 4) * OW + tx * 4) * CO + c, rowStride: OW * CO, CO: CO, rows: rows, cols: cols,
-                           valid: min(8, CO - c))
-                c += 8
-            }
+            outputTiles(M + t * P, xiStride: g.tiles * P, P: P, bias: s.bias!, relu: s.relu,
+                        out: y + ((ty * 4) * OW + tx * 4) * CO, rowStride: OW * CO, CO: CO, rows: rows, cols: cols, wide: wide)
         }
     }
 
     /// M[rows × (c0..<c1)] = A[rows × K] · U[ξ][:, c0..<c1] with the conv
     /// micro-kernels; `u` is U[ξ] in 64-channel chunks, c0 a chunk start.
+    /// `wide`: the AVX-512 tiles (8 rows × 32 columns).
     @inline(__always)
     static func gemm(a: UnsafePointer<Float>, rows: Int, K: Int, u: UnsafePointer<Float>, P: Int,
-                     columns c0: Int, _ c1: Int, zeros: UnsafePointer<Float>, m: UnsafeMutablePointer<Float>) {
+                     columns c0: Int, _ c1: Int, zeros: UnsafePointer<Float>, m: UnsafeMutablePointer<Float>, wide: Bool) {
         let width = min(channelChunk, P - c0)
         // Column cb of the chunk is at b + cb with row stride `width`.
         let b = u + c0 * K - c0
+        if wide {
+            var r = 0
+            while r < rows {
+                let n = min(ConvTile512.pixels, rows - r)
+                var cb = c0
+                while cb < c1 {
+                    let span = min(32, c1 - cb)
+                    ConvTile512.tile(a + r * K, n: n, C: K, PW: 0, KH: 1, KW: 1, sx: 1, w: b + cb, P: width, span: span,
+                                     bias: zeros, relu: false, out: m + r * P + cb, CO: P, valid: span)
+                    cb += span
+                }
+                r += n
+            }
+            return
+        }
         var r = 0
         while r < rows {
             let n = min(6, rows - r)
@@ -109,7 +121,7 @@ enum WinogradKernel {
 
     /// One block of tiles. `p` is the padded input [paddedH][paddedW][Cin].
     static func block(_ s: Step, _ g: Geometry, block: Int, padded p: UnsafePointer<Float>,
-                      scratch: UnsafeMutablePointer<Float>, zeros: UnsafePointer<Float>, output y: UnsafeMutablePointer<Float>) {
+                      scratch: UnsafeMutablePointer<Float>, zeros: UnsafePointer<Float>, output y: UnsafeMutablePointer<Float>, wide: Bool) {
         let C = s.inShape.c, CP = g.cinPad, P = g.coutPad
         let t0 = block * tilesPerBlock, tn = min(tilesPerBlock, g.tiles - t0)
         let V = scratch, M = scratch + 36 * tilesPerBlock * CP
@@ -118,11 +130,7 @@ enum WinogradKernel {
         for t in 0..<tn {
             let ty = (t0 + t) / g.tilesW, tx = (t0 + t) % g.tilesW
             let base = p + (ty * 4) * rowStride + (tx * 4) * C
-            var c = 0
-            while c < CP {
-                inputTile(base, rowStride: rowStride, C: C, c: c, out: V + t * CP + c, xiStride: tilesPerBlock * CP)
-                c += 8
-            }
+            inputTiles(base, rowStride: rowStride, C: C, CP: CP, out: V + t * CP, xiStride: tilesPerBlock * CP, wide: wide)
         }
         // 2. 36 products: M[ξ] (tn × P) = V[ξ] (tn × CP) · U[ξ] (CP × P).
         let U = s.weights!
@@ -130,7 +138,7 @@ enum WinogradKernel {
             var c0 = 0
             while c0 < P {
                 gemm(a: V + xi * tilesPerBlock * CP, rows: tn, K: CP, u: U + xi * CP * P, P: P,
-                     columns: c0, min(P, c0 + channelChunk), zeros: zeros, m: M + xi * tilesPerBlock * P)
+                     columns: c0, min(P, c0 + channelChunk), zeros: zeros, m: M + xi * tilesPerBlock * P, wide: wide)
                 c0 += channelChunk
             }
         }
@@ -139,11 +147,41 @@ enum WinogradKernel {
         for t in 0..<tn {
             let ty = (t0 + t) / g.tilesW, tx = (t0 + t) % g.tilesW
             let rows = min(4, OH - ty * 4), cols = min(4, OW - tx * 4)
-            var c = 0
-            while c < CO {
-                outputTile(M + t * P + c, xiStride: tilesPerBlock * P, bias: s.bias! + c, relu: s.relu,
-                           out: y + ((ty * 4) * OW + tx * 4) * CO + c, rowStride: OW * CO, CO: CO, rows: rows, cols: cols,
-                           valid: min(8, CO - c))
+            outputTiles(M + t * P, xiStride: tilesPerBlock * P, P: P, bias: s.bias!, relu: s.relu,
+                        out: y + ((ty * 4) * OW + tx * 4) * CO, rowStride: OW * CO, CO: CO, rows: rows, cols: cols, wide: wide)
+        }
+    }
+
+    /// All CP (padded) input channels of one tile: 16 at a time with the
+    /// AVX-512 transform while at least 16 remain, else 8.
+    @inline(__always)
+    static func inputTiles(_ base: UnsafePointer<Float>, rowStride: Int, C: Int, CP: Int,
+                           out: UnsafeMutablePointer<Float>, xiStride: Int, wide: Bool) {
+        var c = 0
+        while c < CP {
+            if wide && CP - c >= 16 {
+                WinogradTransform512.inputTile(base, rowStride: rowStride, C: C, c: c, out: out + c, xiStride: xiStride)
+                c += 16
+            } else {
+                inputTile(base, rowStride: rowStride, C: C, c: c, out: out + c, xiStride: xiStride)
+                c += 8
+            }
+        }
+    }
+
+    /// All CO output channels of one tile from M's P columns, 16 or 8 at a time.
+    @inline(__always)
+    static func outputTiles(_ m: UnsafePointer<Float>, xiStride: Int, P: Int, bias: UnsafePointer<Float>, relu: Bool,
+                            out: UnsafeMutablePointer<Float>, rowStride: Int, CO: Int, rows: Int, cols: Int, wide: Bool) {
+        var c = 0
+        while c < CO {
+            if wide && P - c >= 16 {
+                WinogradTransform512.outputTile(m + c, xiStride: xiStride, bias: bias + c, relu: relu, out: out + c,
+                                                rowStride: rowStride, CO: CO, rows: rows, cols: cols, valid: min(16, CO - c))
+                c += 16
+            } else {
+                outputTile(m + c, xiStride: xiStride, bias: bias + c, relu: relu, out: out + c, rowStride: rowStride, CO: CO,
+                           rows: rows, cols: cols, valid: min(8, CO - c))
                 c += 8
             }
         }

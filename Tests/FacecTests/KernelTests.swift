@@ -13,7 +13,7 @@ import Testing
         }
     }
 
-    static func convCase(h: Int, w: Int, cin: Int, cout: Int, k: (Int, Int), stride: (Int, Int), pad: (Int, Int, Int, Int), relu: Bool, seed: UInt64) -> Double {
+    static func convCase(h: Int, w: Int, cin: Int, cout: Int, k: (Int, Int), stride: (Int, Int), pad: (Int, Int, Int, Int), relu: Bool, seed: UInt64, isa: KernelISA) -> Double {
         var rng = Rng(state: seed)
         let P = (cout + 7) / 8 * 8
         let oh = (h + pad.0 + pad.1 - k.0) / stride.0 + 1, ow = (w + pad.2 + pad.3 - k.1) / stride.1 + 1
@@ -35,7 +35,7 @@ import Testing
                     padded.withUnsafeMutableBufferPointer { pp in
                         ConvKernel.pad(s, input: xp.baseAddress!, into: pp.baseAddress!)
                         fast.withUnsafeMutableBufferPointer { fp in
-                            for oy in 0..<oh { ConvKernel.row(s, oy: oy, padded: pp.baseAddress!, output: fp.baseAddress!) }
+                            for oy in 0..<oh { ConvKernel.row(s, oy: oy, padded: pp.baseAddress!, output: fp.baseAddress!, wide: isa == .avx512) }
                         }
                     }
                 }
@@ -52,11 +52,15 @@ import Testing
         (2, 3, 4, 9, (2, 2), (1, 1), (0, 0, 0, 0)), (1, 1, 33, 40, (1, 1), (1, 1), (0, 0, 0, 0)),
         (7, 7, 16, 12, (7, 7), (1, 1), (0, 0, 0, 0)), (20, 19, 3, 16, (4, 4), (1, 1), (0, 0, 0, 0)),
         (6, 17, 11, 31, (3, 2), (2, 1), (2, 0, 1, 3)), (5, 4, 60, 80, (2, 2), (1, 1), (0, 0, 0, 0)),
+        (3, 21, 70, 100, (3, 3), (1, 1), (1, 1, 1, 1)), (11, 9, 8, 56, (1, 1), (1, 1), (0, 0, 0, 0)),
     ] as [(Int, Int, Int, Int, (Int, Int), (Int, Int), (Int, Int, Int, Int))])
     func fastConvMatchesReference(_ c: (Int, Int, Int, Int, (Int, Int), (Int, Int), (Int, Int, Int, Int))) {
-        for relu in [false, true] {
-            let err = Self.convCase(h: c.0, w: c.1, cin: c.2, cout: c.3, k: c.4, stride: c.5, pad: c.6, relu: relu, seed: UInt64(c.0 * 131 + c.3))
-            #expect(err <= 1e-5, "shape \(c) relu \(relu): relative error \(err)")
+        for isa in KernelISA.supported {
+            for relu in [false, true] {
+                let err = Self.convCase(h: c.0, w: c.1, cin: c.2, cout: c.3, k: c.4, stride: c.5, pad: c.6, relu: relu,
+                                        seed: UInt64(c.0 * 131 + c.3), isa: isa)
+                #expect(err <= 1e-5, "shape \(c) relu \(relu) \(isa): relative error \(err)")
+            }
         }
     }
 
@@ -118,8 +122,16 @@ extension KernelTests {
 /// Winograd F(4×4, 3×3) against the reference direct loops: edges that crop
 /// tiles, tiny inputs, channel counts that are not multiples of 8.
 extension KernelTests {
-    @Test(arguments: [(8, 8, 32, 32), (14, 14, 40, 24), (5, 7, 9, 13), (1, 1, 16, 8), (3, 2, 17, 33), (30, 29, 64, 20), (4, 4, 8, 64)])
+    @Test(arguments: [(8, 8, 32, 32), (14, 14, 40, 24), (5, 7, 9, 13), (1, 1, 16, 8), (3, 2, 17, 33), (30, 29, 64, 20), (4, 4, 8, 64),
+                      (9, 13, 24, 72), (17, 6, 16, 40)])
     func winogradMatchesReference(_ c: (Int, Int, Int, Int)) {
+        for isa in KernelISA.supported {
+            for wholeLayer in [false, true] { Self.winogradCase(c, isa: isa, wholeLayer: wholeLayer) }
+        }
+    }
+
+    static func winogradCase(_ c: (Int, Int, Int, Int), isa: KernelISA, wholeLayer: Bool) {
+        let wide = isa == .avx512
         var rng = Rng(state: UInt64(c.0 * 31 + c.2 * 7 + c.3))
         let (h, w, cin, cout) = c
         let P = (cout + 7) / 8 * 8, CP = (cin + 7) / 8 * 8
@@ -143,20 +155,39 @@ extension KernelTests {
             s.weights = up.baseAddress
             let g = WinogradKernel.geometry(s)
             var padded = [Float](repeating: .nan, count: g.paddedH * g.paddedW * cin)
-            var scratch = [Float](repeating: .nan, count: g.scratchFloats)
+            var scratch = [Float](repeating: .nan, count: max(g.scratchFloats, 36 * g.tiles * (g.cinPad + g.coutPad)))
             let zeros = [Float](repeating: 0, count: P)
             x.withUnsafeBufferPointer { xp in padded.withUnsafeMutableBufferPointer { pp in
                 ConvKernel.pad(s, input: xp.baseAddress!, into: pp.baseAddress!, extraBottom: g.paddedH - h - 2, extraRight: g.paddedW - w - 2)
                 scratch.withUnsafeMutableBufferPointer { sp in zeros.withUnsafeBufferPointer { zp in fast.withUnsafeMutableBufferPointer { fp in
-                    for b in 0..<g.blocks {
-                        WinogradKernel.block(s, g, block: b, padded: pp.baseAddress!, scratch: sp.baseAddress!, zeros: zp.baseAddress!, output: fp.baseAddress!)
+                    if wholeLayer {
+                        // The three layer-wide phases, split into uneven pieces as threads would.
+                        let V = sp.baseAddress!, M = V + 36 * g.tiles * g.cinPad
+                        let cut = g.tiles / 3
+                        WinogradKernel.inputTransform(s, g, tiles: 0, cut, padded: pp.baseAddress!, V: V, wide: wide)
+                        WinogradKernel.inputTransform(s, g, tiles: cut, g.tiles, padded: pp.baseAddress!, V: V, wide: wide)
+                        for xi in 0..<36 {
+                            var c0 = 0
+                            while c0 < g.coutPad {
+                                let c1 = min(g.coutPad, c0 + WinogradKernel.channelChunk)
+                                WinogradKernel.product(s, g, xi: xi, channels: c0, c1, V: V, M: M, zeros: zp.baseAddress!, wide: wide)
+                                c0 = c1
+                            }
+                        }
+                        WinogradKernel.outputTransform(s, g, tiles: 0, cut, M: M, output: fp.baseAddress!, wide: wide)
+                        WinogradKernel.outputTransform(s, g, tiles: cut, g.tiles, M: M, output: fp.baseAddress!, wide: wide)
+                    } else {
+                        for b in 0..<g.blocks {
+                            WinogradKernel.block(s, g, block: b, padded: pp.baseAddress!, scratch: sp.baseAddress!, zeros: zp.baseAddress!,
+                                                 output: fp.baseAddress!, wide: wide)
+                        }
                     }
                 } } }
             } }
         } } }
         var err: Float = 0, scale: Float = 0
         for i in ref.indices { err = max(err, abs(fast[i] - ref[i])); scale = max(scale, abs(ref[i])) }
-        #expect(!fast.contains { $0.isNaN }, "\(c): output not fully written")
-        #expect(err / scale <= 1e-5, "\(c): relative error \(err / scale)")
+        #expect(!fast.contains { $0.isNaN }, "\(c) \(isa) whole layer \(wholeLayer): output not fully written")
+        #expect(err / scale <= 1e-5, "\(c) \(isa) whole layer \(wholeLayer): relative error \(err / scale)")
     }
 }

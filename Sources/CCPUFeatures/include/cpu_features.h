@@ -13,6 +13,15 @@ const char *facec_missing_cpu_feature(void);
 /// Call only after facec_missing_cpu_feature() returned NULL.
 double facec_fma_peak_gflops(double seconds);
 
+/// 1 if this CPU (and the OS, which must save zmm state) supports every
+/// AVX-512 extension of x86-64-v4 (F, BW, CD, DQ, VL): the runtime then uses
+/// the 16-lane micro-kernels of FacecKernelsAVX512. 0 otherwise.
+int facec_cpu_has_avx512(void);
+
+/// As facec_fma_peak_gflops, with 16-wide FMAs. Call only when
+/// facec_cpu_has_avx512() returned 1.
+double facec_fma_peak_gflops_avx512(double seconds);
+
 /// A spin-wait hint (x86 `pause`); a no-op elsewhere.
 static inline void facec_cpu_relax(void) {
 #if defined(__x86_64__)

@@ -1,0 +1,136 @@
+/// Register-blocked micro-kernels for CPUs with AVX-512 (x86-64-v4). This
+/// module alone is compiled with `-march=x86-64-v4`, so `SIMD16<Float>` is one
+/// zmm register and each FMA does 16 lanes; the runtime calls it only after
+/// the CPUID check (`KernelISA`), and everything else stays x86-64-v3.
+///
+/// One tile is the implicit GEMM of the direct convolution (and, with a 1×1
+/// kernel, of a plain matrix product): up to 8 output pixels × up to 32 output
+/// channels = 16 zmm accumulators, enough independent FMA chains to keep both
+/// FMA pipes busy. Pixel j reads input at `x + j·sx·C` over the KH×KW window
+/// of a padded row of PW pixels; weights are [KH][KW][C][P] (P a multiple of 8).
+/// Fewer than 8 pixels repeat the last pixel's reads instead of running a
+/// slower narrow tile: wasted lanes, but the same throughput per call.
+public enum ConvTile512 {
+    public typealias F16 = SIMD16<Float>
+    public typealias F8 = SIMD8<Float>
+
+    /// Output pixels per tile.
+    public static let pixels = 8
+
+    /// `n` (1...8) pixels × `min(32, P − column)` channels starting at `w`,
+    /// `bias` and `out` (already offset to the tile's first channel); stores
+    /// the first `valid` channels of each of the n pixels, row stride CO.
+    @inline(never)
+    public static func tile(_ x: UnsafePointer<Float>, n: Int, C: Int, PW: Int, KH: Int, KW: Int, sx: Int,
+                            w: UnsafePointer<Float>, P: Int, span: Int, bias: UnsafePointer<Float>, relu: Bool,
+                            out: UnsafeMutablePointer<Float>, CO: Int, valid: Int) {
+        switch span {
+        case 32...: body2(x, n, C, PW, KH, KW, sx, w, P, 32, bias, relu, out, CO, valid)
+        case 24: body2(x, n, C, PW, KH, KW, sx, w, P, 24, bias, relu, out, CO, valid)
+        case 16: body1(x, n, C, PW, KH, KW, sx, w, P, 16, bias, relu, out, CO, valid)
+        default: body1(x, n, C, PW, KH, KW, sx, w, P, 8, bias, relu, out, CO, valid)
+        }
+    }
+
+    /// 16 lanes from `p`, of which the first `lanes` (8 or 16) are read; the
+    /// rest are zero. `lanes` is a constant after inlining.
+    @inline(__always)
+    static func load(_ p: UnsafePointer<Float>, _ lanes: Int) -> F16 {
+        if lanes >= 16 { return UnsafeRawPointer(p).loadUnaligned(as: F16.self) }
+        return F16(lowHalf: UnsafeRawPointer(p).loadUnaligned(as: F8.self), highHalf: F8())
+    }
+
+    @inline(__always)
+    static func finish(_ v: F16, relu: Bool, to p: UnsafeMutablePointer<Float>, valid: Int) {
+        let r = relu ? v.replacing(with: 0, where: v .< 0) : v
+        if valid >= 16 {
+            UnsafeMutableRawPointer(p).storeBytes(of: r, as: F16.self)
+        } else if valid > 0 {
+            for k in 0..<valid { p[k] = r[k] }
+        }
+    }
+
+    /// 32 (or 24) channels: two accumulators per pixel.
+    @inline(__always)
+    static func body2(_ x: UnsafePointer<Float>, _ n: Int, _ C: Int, _ PW: Int, _ KH: Int, _ KW: Int, _ sx: Int,
+                      _ w: UnsafePointer<Float>, _ P: Int, _ lanes: Int, _ bias: UnsafePointer<Float>, _ relu: Bool,
+                      _ out: UnsafeMutablePointer<Float>, _ CO: Int, _ valid: Int) {
+        let hi = lanes - 16
+        let b0 = load(bias, 16), b1 = load(bias + 16, hi)
+        var a00 = b0, a01 = b1, a10 = b0, a11 = b1, a20 = b0, a21 = b1, a30 = b0, a31 = b1
+        var a40 = b0, a41 = b1, a50 = b0, a51 = b1, a60 = b0, a61 = b1, a70 = b0, a71 = b1
+        let step = sx * C, last = n - 1
+        let o1 = min(1, last) * step, o2 = min(2, last) * step, o3 = min(3, last) * step
+        let o4 = min(4, last) * step, o5 = min(5, last) * step, o6 = min(6, last) * step, o7 = min(7, last) * step
+        for ky in 0..<KH {
+            for kx in 0..<KW {
+                let xp = x + (ky * PW + kx) * C
+                var wp = w + (ky * KW + kx) * C * P
+                for ci in 0..<C {
+                    let w0 = load(wp, 16), w1 = load(wp + 16, hi)
+                    let x0 = F16(repeating: xp[ci]), x1 = F16(repeating: xp[ci + o1])
+                    a00 = a00.addingProduct(x0, w0); a01 = a01.addingProduct(x0, w1)
+                    a10 = a10.addingProduct(x1, w0); a11 = a11.addingProduct(x1, w1)
+                    let x2 = F16(repeating: xp[ci + o2]), x3 = F16(repeating: xp[ci + o3])
+                    a20 = a20.addingProduct(x2, w0); a21 = a21.addingProduct(x2, w1)
+                    a30 = a30.addingProduct(x3, w0); a31 = a31.addingProduct(x3, w1)
+                    let x4 = F16(repeating: xp[ci + o4]), x5 = F16(repeating: xp[ci + o5])
+                    a40 = a40.addingProduct(x4, w0); a41 = a41.addingProduct(x4, w1)
+                    a50 = a50.addingProduct(x5, w0); a51 = a51.addingProduct(x5, w1)
+                    let x6 = F16(repeating: xp[ci + o6]), x7 = F16(repeating: xp[ci + o7])
+                    a60 = a60.addingProduct(x6, w0); a61 = a61.addingProduct(x6, w1)
+                    a70 = a70.addingProduct(x7, w0); a71 = a71.addingProduct(x7, w1)
+                    wp += P
+                }
+            }
+        }
+        let v0 = min(16, valid), v1 = valid - 16
+        finish(a00, relu: relu, to: out, valid: v0); finish(a01, relu: relu, to: out + 16, valid: v1)
+        if n > 1 { finish(a10, relu: relu, to: out + CO, valid: v0); finish(a11, relu: relu, to: out + CO + 16, valid: v1) }
+        if n > 2 { finish(a20, relu: relu, to: out + 2 * CO, valid: v0); finish(a21, relu: relu, to: out + 2 * CO + 16, valid: v1) }
+        if n > 3 { finish(a30, relu: relu, to: out + 3 * CO, valid: v0); finish(a31, relu: relu, to: out + 3 * CO + 16, valid: v1) }
+        if n > 4 { finish(a40, relu: relu, to: out + 4 * CO, valid: v0); finish(a41, relu: relu, to: out + 4 * CO + 16, valid: v1) }
+        if n > 5 { finish(a50, relu: relu, to: out + 5 * CO, valid: v0); finish(a51, relu: relu, to: out + 5 * CO + 16, valid: v1) }
+        if n > 6 { finish(a60, relu: relu, to: out + 6 * CO, valid: v0); finish(a61, relu: relu, to: out + 6 * CO + 16, valid: v1) }
+        if n > 7 { finish(a70, relu: relu, to: out + 7 * CO, valid: v0); finish(a71, relu: relu, to: out + 7 * CO + 16, valid: v1) }
+    }
+
+    /// 16 (or 8) channels: one accumulator per pixel.
+    @inline(__always)
+    static func body1(_ x: UnsafePointer<Float>, _ n: Int, _ C: Int, _ PW: Int, _ KH: Int, _ KW: Int, _ sx: Int,
+                      _ w: UnsafePointer<Float>, _ P: Int, _ lanes: Int, _ bias: UnsafePointer<Float>, _ relu: Bool,
+                      _ out: UnsafeMutablePointer<Float>, _ CO: Int, _ valid: Int) {
+        let b0 = load(bias, lanes)
+        var a0 = b0, a1 = b0, a2 = b0, a3 = b0, a4 = b0, a5 = b0, a6 = b0, a7 = b0
+        let step = sx * C, last = n - 1
+        let o1 = min(1, last) * step, o2 = min(2, last) * step, o3 = min(3, last) * step
+        let o4 = min(4, last) * step, o5 = min(5, last) * step, o6 = min(6, last) * step, o7 = min(7, last) * step
+        for ky in 0..<KH {
+            for kx in 0..<KW {
+                let xp = x + (ky * PW + kx) * C
+                var wp = w + (ky * KW + kx) * C * P
+                for ci in 0..<C {
+                    let w0 = load(wp, lanes)
+                    a0 = a0.addingProduct(F16(repeating: xp[ci]), w0)
+                    a1 = a1.addingProduct(F16(repeating: xp[ci + o1]), w0)
+                    a2 = a2.addingProduct(F16(repeating: xp[ci + o2]), w0)
+                    a3 = a3.addingProduct(F16(repeating: xp[ci + o3]), w0)
+                    a4 = a4.addingProduct(F16(repeating: xp[ci + o4]), w0)
+                    a5 = a5.addingProduct(F16(repeating: xp[ci + o5]), w0)
+                    a6 = a6.addingProduct(F16(repeating: xp[ci + o6]), w0)
+                    a7 = a7.addingProduct(F16(repeating: xp[ci + o7]), w0)
+                    wp += P
+                }
+            }
+        }
+        let v = min(16, valid)
+        finish(a0, relu: relu, to: out, valid: v)
+        if n > 1 { finish(a1, relu: relu, to: out + CO, valid: v) }
+        if n > 2 { finish(a2, relu: relu, to: out + 2 * CO, valid: v) }
+        if n > 3 { finish(a3, relu: relu, to: out + 3 * CO, valid: v) }
+        if n > 4 { finish(a4, relu: relu, to: out + 4 * CO, valid: v) }
+        if n > 5 { finish(a5, relu: relu, to: out + 5 * CO, valid: v) }
+        if n > 6 { finish(a6, relu: relu, to: out + 6 * CO, valid: v) }
+        if n > 7 { finish(a7, relu: relu, to: out + 7 * CO, valid: v) }
+    }
+}
