@@ -59,7 +59,7 @@ let package = Package(
         .target(name: "FacecImporters", dependencies: ["CHDF5", "CMatio", "FacecGraph"], swiftSettings: optimisedInDebug),
         // Optimised in debug builds too: the tests run full 224×224
         // networks, which unoptimised kernels make ~50× slower.
-        .target(name: "FacecKernelsAVX512", swiftSettings: [.unsafeFlags(avx512Flags)] + kernelSpeed),
+        .target(name: "FacecKernelsAVX512", dependencies: ["CCPUFeatures"], swiftSettings: [.unsafeFlags(avx512Flags)] + kernelSpeed),
         .target(name: "FacecRuntime", dependencies: ["FacecFormat", "CCPUFeatures", "FacecKernelsAVX512"],
                 swiftSettings: [.unsafeFlags(kernelFlags)] + kernelSpeed),
         .target(name: "FacecImage", dependencies: ["CTurboJPEG"], swiftSettings: optimisedInDebug),

@@ -1505,24 +1505,26 @@ const ProtobufCEnumDescriptor fgraph__activation__descriptor =
   fgraph__activation__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCEnumValue fgraph__tensor_layout__enum_values_by_number[5] =
+static const ProtobufCEnumValue fgraph__tensor_layout__enum_values_by_number[6] =
 {
   { "TENSOR_LAYOUT_PLAIN", "FGRAPH__TENSOR_LAYOUT__TENSOR_LAYOUT_PLAIN", 0 },
   { "TENSOR_LAYOUT_HWIO_COUT_PAD8", "FGRAPH__TENSOR_LAYOUT__TENSOR_LAYOUT_HWIO_COUT_PAD8", 1 },
   { "TENSOR_LAYOUT_IO_OUT_PAD8", "FGRAPH__TENSOR_LAYOUT__TENSOR_LAYOUT_IO_OUT_PAD8", 2 },
   { "TENSOR_LAYOUT_VECTOR_PAD8", "FGRAPH__TENSOR_LAYOUT__TENSOR_LAYOUT_VECTOR_PAD8", 3 },
   { "TENSOR_LAYOUT_WINOGRAD_F43", "FGRAPH__TENSOR_LAYOUT__TENSOR_LAYOUT_WINOGRAD_F43", 4 },
+  { "TENSOR_LAYOUT_WINOGRAD_F43_C32", "FGRAPH__TENSOR_LAYOUT__TENSOR_LAYOUT_WINOGRAD_F43_C32", 5 },
 };
 static const ProtobufCIntRange fgraph__tensor_layout__value_ranges[] = {
-{0, 0},{0, 5}
+{0, 0},{0, 6}
 };
-static const ProtobufCEnumValueIndex fgraph__tensor_layout__enum_values_by_name[5] =
+static const ProtobufCEnumValueIndex fgraph__tensor_layout__enum_values_by_name[6] =
 {
   { "TENSOR_LAYOUT_HWIO_COUT_PAD8", 1 },
   { "TENSOR_LAYOUT_IO_OUT_PAD8", 2 },
   { "TENSOR_LAYOUT_PLAIN", 0 },
   { "TENSOR_LAYOUT_VECTOR_PAD8", 3 },
   { "TENSOR_LAYOUT_WINOGRAD_F43", 4 },
+  { "TENSOR_LAYOUT_WINOGRAD_F43_C32", 5 },
 };
 const ProtobufCEnumDescriptor fgraph__tensor_layout__descriptor =
 {
@@ -1531,9 +1533,9 @@ const ProtobufCEnumDescriptor fgraph__tensor_layout__descriptor =
   "TensorLayout",
   "Fgraph__TensorLayout",
   "fgraph",
-  5,
+  6,
   fgraph__tensor_layout__enum_values_by_number,
-  5,
+  6,
   fgraph__tensor_layout__enum_values_by_name,
   1,
   fgraph__tensor_layout__value_ranges,

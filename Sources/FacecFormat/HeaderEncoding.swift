@@ -123,7 +123,7 @@ enum KernelCode {
 }
 
 enum LayoutCode {
-    static let all: [TensorLayout] = [.plain, .hwioCoutPad8, .ioOutPad8, .vectorPad8, .winogradF43]
+    static let all: [TensorLayout] = [.plain, .hwioCoutPad8, .ioOutPad8, .vectorPad8, .winogradF43, .winogradF43C32]
 }
 
 enum MetricCode {

@@ -25,8 +25,13 @@ public enum TensorLayout: String, Sendable {
     case ioOutPad8 = "io_out_pad8"
     /// Bias vectors padded to a multiple of 8.
     case vectorPad8 = "vector_pad8"
-    /// Winograd F(4×4, 3×3) kernels U = G g Gᵀ: [36, CinPad8, CoutPad8].
+    /// Winograd F(4×4, 3×3) kernels U = G g Gᵀ: [36, CinPad8, CoutPad8] in
+    /// output-channel chunks of 64. Written by earlier versions; the runtime
+    /// refuses it (the kernels read 32-channel chunks).
     case winogradF43 = "winograd_f43"
+    /// Winograd F(4×4, 3×3) kernels U = G g Gᵀ: [36, CinPad8, CoutPad8] in
+    /// output-channel chunks of 32, each [CinPad8][≤32] contiguous.
+    case winogradF43C32 = "winograd_f43_c32"
 }
 
 public struct TensorEntry: Sendable, Equatable {

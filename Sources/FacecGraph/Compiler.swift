@@ -93,7 +93,7 @@ public enum Compiler {
                 let cinPad = roundUp8(cin), padded = roundUp8(cout)
                 e.kernel = .conv2dWinogradF43
                 setGeometry(&e, geo)
-                let w = addTensor(n.name + "/kernel", [36, cinPad, padded], .winogradF43) { sink in
+                let w = addTensor(n.name + "/kernel", [36, cinPad, padded], .winogradF43C32) { sink in
                     let u = WinogradWeights.transform(try kernel.load(), cin: cin, cout: cout, cinPad: cinPad, coutPad: padded)
                     try u.withUnsafeBufferPointer { try sink($0) }
                 }

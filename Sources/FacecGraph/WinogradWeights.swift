@@ -1,10 +1,11 @@
 /// Compile-time half of Winograd F(4×4, 3×3) (Lavin & Gray 2016): each 3×3
 /// kernel g becomes U = G g Gᵀ (6×6). Stored per position ξ in output-channel
-/// chunks of 64, each chunk [CinPad8][≤64] contiguous ([36][chunks][Cin][64]),
-/// so a task computing 64 output channels streams one contiguous block.
+/// chunks of 32, each chunk [CinPad8][≤32] contiguous ([36][chunks][Cin][32]):
+/// a 32-channel micro-kernel tile streams one contiguous block, and the next
+/// task's block follows it (the kernels prefetch across).
 /// Computed in Double.
 enum WinogradWeights {
-    static let chunk = 64
+    static let chunk = 32
 
     /// Offset of U[ξ][ci][co] in the chunked layout.
     @inline(__always)

@@ -27,8 +27,18 @@ public enum WinogradTransform512 {
     @inline(never)
     public static func inputTile(_ base: UnsafePointer<Float>, rowStride: Int, C: Int, c: Int,
                                  out: UnsafeMutablePointer<Float>, xiStride: Int) {
-        let valid = min(16, C - c)
-        withUnsafeTemporaryAllocation(of: F16.self, capacity: 36) { t in
+        // Two copies: full vectors (the common case, no per-load check) and a ragged last one.
+        if C - c >= 16 {
+            inputTile(base, rowStride: rowStride, C: C, c: c, valid: 16, out: out, xiStride: xiStride)
+        } else {
+            inputTile(base, rowStride: rowStride, C: C, c: c, valid: C - c, out: out, xiStride: xiStride)
+        }
+    }
+
+    @inline(__always)
+    static func inputTile(_ base: UnsafePointer<Float>, rowStride: Int, C: Int, c: Int, valid: Int,
+                          out: UnsafeMutablePointer<Float>, xiStride: Int) {
+        withStackVectors36 { t in
             for j in 0..<6 {
                 let col = base + j * C + c
                 let (r0, r1, r2, r3, r4, r5) = bt(load(col, valid), load(col + rowStride, valid), load(col + 2 * rowStride, valid),
@@ -50,7 +60,7 @@ public enum WinogradTransform512 {
     @inline(never)
     public static func outputTile(_ m: UnsafePointer<Float>, xiStride: Int, bias: UnsafePointer<Float>, relu: Bool,
                                   out: UnsafeMutablePointer<Float>, rowStride: Int, CO: Int, rows: Int, cols: Int, valid: Int) {
-        withUnsafeTemporaryAllocation(of: F16.self, capacity: 24) { t in
+        withStackVectors36 { t in
             for j in 0..<6 {
                 let (o0, o1, o2, o3) = at(load(m + j * xiStride, 16), load(m + (6 + j) * xiStride, 16),
                                           load(m + (12 + j) * xiStride, 16), load(m + (18 + j) * xiStride, 16),
@@ -92,5 +102,14 @@ public enum WinogradTransform512 {
         let a = m1 + m2, b = m1 - m2, c = m3 + m4, d = m3 - m4
         let two = F16(repeating: 2), four = F16(repeating: 4), eight = F16(repeating: 8)
         return (m0 + a + c, b + two * d, a + four * c, b + eight * d + m5)
+    }
+    /// 36 vectors of stack scratch. (withUnsafeTemporaryAllocation goes to
+    /// the heap above 1 KB, i.e. a malloc per tile.)
+    @inline(__always)
+    static func withStackVectors36(_ body: (UnsafeMutablePointer<F16>) -> Void) {
+        let z = F16()
+        let six = (z, z, z, z, z, z)
+        var t = (six, six, six, six, six, six)
+        withUnsafeMutableBytes(of: &t) { body($0.baseAddress!.assumingMemoryBound(to: F16.self)) }
     }
 }

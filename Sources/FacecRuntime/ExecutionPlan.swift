@@ -77,7 +77,10 @@ enum PlanBuilder {
                     }
                     let w = h.tensors[n.params[0]], b = h.tensors[n.params[1]]
                     let cinPad = (i.c + 7) / 8 * 8, padded = (o.c + 7) / 8 * 8
-                    guard w.shape == [36, cinPad, padded], w.layout == .winogradF43 else {
+                    guard w.layout != .winogradF43 else {
+                        throw fail("Winograd weights in the 64-channel chunks of an earlier facec; convert the model again")
+                    }
+                    guard w.shape == [36, cinPad, padded], w.layout == .winogradF43C32 else {
                         throw fail("weights \(w.shape) (\(w.layout.rawValue)) do not fit [36, \(cinPad), \(padded)]")
                     }
                     guard b.shape == [padded] else { throw fail("bias shape \(b.shape), expected [\(padded)]") }

@@ -32,8 +32,8 @@ enum WinogradKernel {
     static func usesWholeLayer(_ g: Geometry) -> Bool { 36 * g.tiles * (g.cinPad + g.coutPad) <= wholeLayerBudget }
 
     /// Output-channel chunk of one phase-2 task; also the weight layout's chunk
-    /// (U[ξ] is stored as contiguous [Cin][≤64] blocks, see WinogradWeights).
-    static let channelChunk = 64
+    /// (U[ξ] is stored as contiguous [Cin][≤32] blocks, see WinogradWeights).
+    static let channelChunk = 32
 
     /// Phase 1: V[ξ][t][c] for tiles [t0, t1) of the whole layer.
     static func inputTransform(_ s: Step, _ g: Geometry, tiles t0: Int, _ t1: Int, padded p: UnsafePointer<Float>, V: UnsafeMutablePointer<Float>,
@@ -201,7 +201,7 @@ enum WinogradKernel {
                           out: UnsafeMutablePointer<Float>, xiStride: Int) {
         let valid = min(8, C - c)
         // Rows first: t[i][j] = (Bᵀ d)[i][j] for each column j.
-        withUnsafeTemporaryAllocation(of: F8.self, capacity: 36) { t in
+        withStackVectors36 { t in
             for j in 0..<6 {
                 let col = base + j * C + c
                 let d0 = load(col, valid), d1 = load(col + rowStride, valid), d2 = load(col + 2 * rowStride, valid)
@@ -242,7 +242,7 @@ enum WinogradKernel {
     @inline(__always)
     static func outputTile(_ m: UnsafePointer<Float>, xiStride: Int, bias: UnsafePointer<Float>, relu: Bool,
                            out: UnsafeMutablePointer<Float>, rowStride: Int, CO: Int, rows: Int, cols: Int, valid: Int) {
-        withUnsafeTemporaryAllocation(of: F8.self, capacity: 24) { t in   // 4×6: Aᵀ M
+        withStackVectors36 { t in   // 4×6: Aᵀ M
             for j in 0..<6 {
                 let (o0, o1, o2, o3) = at(load(m + j * xiStride, 8), load(m + (6 + j) * xiStride, 8), load(m + (12 + j) * xiStride, 8),
                                           load(m + (18 + j) * xiStride, 8), load(m + (24 + j) * xiStride, 8), load(m + (30 + j) * xiStride, 8))
@@ -266,4 +266,13 @@ enum WinogradKernel {
 
     @inline(__always)
     static func store(_ v: F8, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: F8.self) }
+    /// 36 vectors of stack scratch. (withUnsafeTemporaryAllocation goes to
+    /// the heap above 1 KB, i.e. a malloc per tile.)
+    @inline(__always)
+    static func withStackVectors36(_ body: (UnsafeMutablePointer<F8>) -> Void) {
+        let z = F8()
+        let six = (z, z, z, z, z, z)
+        var t = (six, six, six, six, six, six)
+        withUnsafeMutableBytes(of: &t) { body($0.baseAddress!.assumingMemoryBound(to: F8.self)) }
+    }
 }

@@ -29,4 +29,8 @@ static inline void facec_cpu_relax(void) {
 #endif
 }
 
+/// Asks for the cache line at `p` to be loaded (x86 `prefetcht0`); a hint,
+/// never a fault, so `p` may point past the end of a buffer.
+static inline void facec_prefetch(const void *p) { __builtin_prefetch(p, 0, 3); }
+
 #endif

@@ -111,9 +111,15 @@ typedef enum _Fgraph__TensorLayout {
    */
   FGRAPH__TENSOR_LAYOUT__TENSOR_LAYOUT_VECTOR_PAD8 = 3,
   /*
-   * [36, CinPad8, CoutPad8] transformed 3x3 kernels
+   * [36, CinPad8, CoutPad8] transformed 3x3 kernels in Cout chunks of 64:
+   * written by facec before 32-channel chunks; refused at load (re-convert).
    */
-  FGRAPH__TENSOR_LAYOUT__TENSOR_LAYOUT_WINOGRAD_F43 = 4
+  FGRAPH__TENSOR_LAYOUT__TENSOR_LAYOUT_WINOGRAD_F43 = 4,
+  /*
+   * [36, CinPad8, CoutPad8] transformed 3x3 kernels in Cout chunks of 32:
+   * [36][CoutPad8/32][CinPad8][<=32], each chunk contiguous.
+   */
+  FGRAPH__TENSOR_LAYOUT__TENSOR_LAYOUT_WINOGRAD_F43_C32 = 5
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(FGRAPH__TENSOR_LAYOUT)
 } Fgraph__TensorLayout;
 
