@@ -27,17 +27,16 @@ public enum ConvTile512 {
     /// `n` (1...8) pixels × `span` (8, 16, 24 or 32) channels starting at
     /// `w`, `bias` and `out` (already offset to the tile's first channel);
     /// stores the first `valid` channels of each of the n pixels, row stride
-    /// CO. `accumulate`: start from what `out` holds instead of the bias (a
-    /// matrix product split along K; `valid` must then equal `span`).
+    /// CO.
     @inline(never)
     public static func tile(_ x: UnsafePointer<Float>, n: Int, C: Int, PW: Int, KH: Int, KW: Int, sx: Int,
                             w: UnsafePointer<Float>, P: Int, span: Int, bias: UnsafePointer<Float>, relu: Bool,
-                            out: UnsafeMutablePointer<Float>, CO: Int, valid: Int, accumulate: Bool = false) {
+                            out: UnsafeMutablePointer<Float>, CO: Int, valid: Int) {
         switch span {
-        case 32...: body2(x, n, C, PW, KH, KW, sx, w, P, 32, bias, relu, out, CO, valid, accumulate)
-        case 24: body2(x, n, C, PW, KH, KW, sx, w, P, 24, bias, relu, out, CO, valid, accumulate)
-        case 16: body1(x, n, C, PW, KH, KW, sx, w, P, 16, bias, relu, out, CO, valid, accumulate)
-        default: body1(x, n, C, PW, KH, KW, sx, w, P, 8, bias, relu, out, CO, valid, accumulate)
+        case 32...: body2(x, n, C, PW, KH, KW, sx, w, P, 32, bias, relu, out, CO, valid)
+        case 24: body2(x, n, C, PW, KH, KW, sx, w, P, 24, bias, relu, out, CO, valid)
+        case 16: body1(x, n, C, PW, KH, KW, sx, w, P, 16, bias, relu, out, CO, valid)
+        default: body1(x, n, C, PW, KH, KW, sx, w, P, 8, bias, relu, out, CO, valid)
         }
     }
 
@@ -63,7 +62,7 @@ public enum ConvTile512 {
     @inline(__always)
     static func body2(_ x: UnsafePointer<Float>, _ n: Int, _ C: Int, _ PW: Int, _ KH: Int, _ KW: Int, _ sx: Int,
                       _ w: UnsafePointer<Float>, _ P: Int, _ lanes: Int, _ bias: UnsafePointer<Float>, _ relu: Bool,
-                      _ out: UnsafeMutablePointer<Float>, _ CO: Int, _ valid: Int, _ accumulate: Bool) {
+                      _ out: UnsafeMutablePointer<Float>, _ CO: Int, _ valid: Int) {
         let hi = lanes - 16
         let b0 = load(bias, 16), b1 = load(bias + 16, hi)
         var a00 = b0, a01 = b1, a10 = b0, a11 = b1, a20 = b0, a21 = b1, a30 = b0, a31 = b1
@@ -71,19 +70,14 @@ public enum ConvTile512 {
         let step = sx * C, last = n - 1
         let o1 = min(1, last) * step, o2 = min(2, last) * step, o3 = min(3, last) * step
         let o4 = min(4, last) * step, o5 = min(5, last) * step, o6 = min(6, last) * step, o7 = min(7, last) * step
-        if accumulate {
-            // Rows past n read row n − 1 (in bounds) and are never stored.
-            @inline(__always) func row(_ i: Int) -> UnsafePointer<Float> { UnsafePointer(out + min(i, last) * CO) }
-            a00 = load(row(0), 16); a01 = load(row(0) + 16, hi); a10 = load(row(1), 16); a11 = load(row(1) + 16, hi)
-            a20 = load(row(2), 16); a21 = load(row(2) + 16, hi); a30 = load(row(3), 16); a31 = load(row(3) + 16, hi)
-            a40 = load(row(4), 16); a41 = load(row(4) + 16, hi); a50 = load(row(5), 16); a51 = load(row(5) + 16, hi)
-            a60 = load(row(6), 16); a61 = load(row(6) + 16, hi); a70 = load(row(7), 16); a71 = load(row(7) + 16, hi)
-        }
+        // A window row's KW pixels × C channels are contiguous in the input
+        // (NHWC) and in the weights ([KH][KW][C][P]): one loop of KW·C.
+        let run = KW * C
         for ky in 0..<KH {
-            for kx in 0..<KW {
-                let xp = x + (ky * PW + kx) * C
-                var wp = w + (ky * KW + kx) * C * P
-                for ci in 0..<C {
+            do {
+                let xp = x + ky * PW * C
+                var wp = w + ky * run * P
+                for ci in 0..<run {
                     let w0 = load(wp, 16), w1 = load(wp + 16, hi)
                     let x0 = F16(repeating: xp[ci]), x1 = F16(repeating: xp[ci + o1])
                     a00 = a00.addingProduct(x0, w0); a01 = a01.addingProduct(x0, w1)
@@ -120,22 +114,20 @@ public enum ConvTile512 {
     @inline(__always)
     static func body1(_ x: UnsafePointer<Float>, _ n: Int, _ C: Int, _ PW: Int, _ KH: Int, _ KW: Int, _ sx: Int,
                       _ w: UnsafePointer<Float>, _ P: Int, _ lanes: Int, _ bias: UnsafePointer<Float>, _ relu: Bool,
-                      _ out: UnsafeMutablePointer<Float>, _ CO: Int, _ valid: Int, _ accumulate: Bool) {
+                      _ out: UnsafeMutablePointer<Float>, _ CO: Int, _ valid: Int) {
         let b0 = load(bias, lanes)
         var a0 = b0, a1 = b0, a2 = b0, a3 = b0, a4 = b0, a5 = b0, a6 = b0, a7 = b0
         let step = sx * C, last = n - 1
         let o1 = min(1, last) * step, o2 = min(2, last) * step, o3 = min(3, last) * step
         let o4 = min(4, last) * step, o5 = min(5, last) * step, o6 = min(6, last) * step, o7 = min(7, last) * step
-        if accumulate {
-            @inline(__always) func row(_ i: Int) -> UnsafePointer<Float> { UnsafePointer(out + min(i, last) * CO) }
-            a0 = load(row(0), lanes); a1 = load(row(1), lanes); a2 = load(row(2), lanes); a3 = load(row(3), lanes)
-            a4 = load(row(4), lanes); a5 = load(row(5), lanes); a6 = load(row(6), lanes); a7 = load(row(7), lanes)
-        }
+        // A window row's KW pixels × C channels are contiguous in the input
+        // (NHWC) and in the weights ([KH][KW][C][P]): one loop of KW·C.
+        let run = KW * C
         for ky in 0..<KH {
-            for kx in 0..<KW {
-                let xp = x + (ky * PW + kx) * C
-                var wp = w + (ky * KW + kx) * C * P
-                for ci in 0..<C {
+            do {
+                let xp = x + ky * PW * C
+                var wp = w + ky * run * P
+                for ci in 0..<run {
                     let w0 = load(wp, lanes)
                     a0 = a0.addingProduct(F16(repeating: xp[ci]), w0)
                     a1 = a1.addingProduct(F16(repeating: xp[ci + o1]), w0)

@@ -91,11 +91,12 @@ enum ConvKernel {
         var a00 = b0, a01 = b1, a10 = b0, a11 = b1, a20 = b0, a21 = b1
         var a30 = b0, a31 = b1, a40 = b0, a41 = b1, a50 = b0, a51 = b1
         let step = sx * C
+        let run = KW * C     // a window row: KW pixels × C channels, contiguous in input and weights
         for ky in 0..<KH {
-            for kx in 0..<KW {
-                let xp = x + (ky * PW + kx) * C
-                var wp = w + (ky * KW + kx) * C * P
-                for ci in 0..<C {
+            do {
+                let xp = x + ky * PW * C
+                var wp = w + ky * run * P
+                for ci in 0..<run {
                     let w0 = load(wp), w1 = load(wp + 8)
                     let x0 = F8(repeating: xp[ci]), x1 = F8(repeating: xp[ci + step]), x2 = F8(repeating: xp[ci + 2 * step])
                     a00 = a00.addingProduct(x0, w0); a01 = a01.addingProduct(x0, w1)
@@ -125,11 +126,12 @@ enum ConvKernel {
         let b0 = load(bias)
         var a0 = b0, a1 = b0, a2 = b0, a3 = b0, a4 = b0, a5 = b0
         let step = sx * C
+        let run = KW * C     // a window row: KW pixels × C channels, contiguous in input and weights
         for ky in 0..<KH {
-            for kx in 0..<KW {
-                let xp = x + (ky * PW + kx) * C
-                var wp = w + (ky * KW + kx) * C * P
-                for ci in 0..<C {
+            do {
+                let xp = x + ky * PW * C
+                var wp = w + ky * run * P
+                for ci in 0..<run {
                     let w0 = load(wp)
                     a0 = a0.addingProduct(F8(repeating: xp[ci]), w0)
                     a1 = a1.addingProduct(F8(repeating: xp[ci + step]), w0)
@@ -154,18 +156,19 @@ enum ConvKernel {
         for j in 0..<n {
             var a0 = load(bias), a1 = wide ? load(bias + 8) : F8(repeating: 0)
             let xj = x + j * sx * C
+            let run = KW * C
             for ky in 0..<KH {
-                for kx in 0..<KW {
-                    let xp = xj + (ky * PW + kx) * C
-                    var wp = w + (ky * KW + kx) * C * P
+                do {
+                    let xp = xj + ky * PW * C
+                    var wp = w + ky * run * P
                     if wide {
-                        for ci in 0..<C {
+                        for ci in 0..<run {
                             let v = F8(repeating: xp[ci])
                             a0 = a0.addingProduct(v, load(wp)); a1 = a1.addingProduct(v, load(wp + 8))
                             wp += P
                         }
                     } else {
-                        for ci in 0..<C { a0 = a0.addingProduct(F8(repeating: xp[ci]), load(wp)); wp += P }
+                        for ci in 0..<run { a0 = a0.addingProduct(F8(repeating: xp[ci]), load(wp)); wp += P }
                     }
                 }
             }
