@@ -12,13 +12,22 @@ enum ConvKernel {
     /// (zeros around; the extra rows/columns let Winograd tiles overhang).
     static func pad(_ s: Step, input x: UnsafePointer<Float>, into p: UnsafeMutablePointer<Float>,
                     extraBottom: Int = 0, extraRight: Int = 0) {
+        pad(s, input: x, into: p, extraBottom: extraBottom, extraRight: extraRight, part: 0, of: 1)
+    }
+
+    /// Part `part` of `parts` of the copy (input rows split evenly; part 0
+    /// also zeroes the top and bottom borders), so threads can share it.
+    static func pad(_ s: Step, input x: UnsafePointer<Float>, into p: UnsafeMutablePointer<Float>,
+                    extraBottom: Int, extraRight: Int, part: Int, of parts: Int) {
         let (H, W, C) = s.inShape
         let PW = W + s.padLeft + s.padRight + extraRight, PH = H + s.padTop + s.padBottom + extraBottom
         let row = PW * C
         // Zero only the border; the interior is overwritten.
-        p.update(repeating: 0, count: s.padTop * row)
-        (p + (s.padTop + H) * row).update(repeating: 0, count: (PH - s.padTop - H) * row)
-        for y in 0..<H {
+        if part == 0 {
+            p.update(repeating: 0, count: s.padTop * row)
+            (p + (s.padTop + H) * row).update(repeating: 0, count: (PH - s.padTop - H) * row)
+        }
+        for y in (H * part / parts)..<(H * (part + 1) / parts) {
             let dst = p + (s.padTop + y) * row
             dst.update(repeating: 0, count: s.padLeft * C)
             (dst + s.padLeft * C).update(from: x + y * W * C, count: W * C)

@@ -3,7 +3,6 @@ import FacecFormat
 import FacecRuntime
 import FacecVerify
 import Dispatch
-import CCPUFeatures
 
 /// Times the network alone (inputs already preprocessed, as the peers are
 /// timed): warm-up, then `runs` timed calls of `batch` images.
@@ -16,7 +15,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Threads (default: all cores).") var threads: Int?
     @Option(help: "Images per call.") var batch = 1
     @Option(help: "Timed calls (default: 20 for models over 1 GFLOP, else 500).") var runs: Int?
-    @Option(help: "Peak GFLOP/s of one core for the % column (default: measured now with the kernels' instruction set).")
+    @Option(help: "Peak GFLOP/s of one core for the % column (default: measured now with the kernels' instruction set, AVX2 or AVX-512).")
     var peakPerCore: Double?
     @Flag(help: "Print per-layer times.") var layers = false
     @Flag(help: "One JSON object instead of text.") var json = false
@@ -62,7 +61,8 @@ struct BenchCommand: ParsableCommand {
         let median = times[times.count / 2], best = times[0]
         let imagesPerSecond = Double(batch) / (median / 1e3)
         let gflops = flops * Double(batch) / (median / 1e3) / 1e9
-        let corePeak = peakPerCore ?? facec_fma_peak_gflops(0.2)
+        let isa = instance.isa
+        let corePeak = peakPerCore ?? isa.measuredPeak(seconds: 0.2)
         let peakShare = gflops / (corePeak * Double(t)) * 100
         var perLayer: [(NodeEntry, Double)] = []
         if layers {
@@ -76,7 +76,7 @@ struct BenchCommand: ParsableCommand {
         if json {
             print(JSONText.object([
                 ("runtime", JSONText.string("facec")), ("model", JSONText.string(loaded.header.modelName)),
-                ("threads", "\(t)"), ("batch", "\(batch)"), ("runs", "\(n)"),
+                ("threads", "\(t)"), ("batch", "\(batch)"), ("runs", "\(n)"), ("isa", JSONText.string(isa.rawValue)),
                 ("median_ms", JSONText.number(median)), ("min_ms", JSONText.number(best)),
                 ("img_per_s", JSONText.number(imagesPerSecond)), ("gflop_per_s", JSONText.number(gflops)),
                 ("peak_percent", JSONText.number(peakShare)), ("peak_gflop_per_s", JSONText.number(corePeak * Double(t))),
@@ -84,7 +84,8 @@ struct BenchCommand: ParsableCommand {
             ]))
             return
         }
-        print("facec \(loaded.header.modelName): threads=\(t) batch=\(batch) runs=\(n) | \(f(flops / 1e9, 4)) GFLOP/img")
+        print("facec \(loaded.header.modelName): threads=\(t) batch=\(batch) runs=\(n) kernels=\(isa.rawValue) | \(f(flops / 1e9, 4)) GFLOP/img"
+              + " (direct-convolution count; Winograd layers do fewer multiplications, so GFLOP/s can exceed the peak)")
         print("median \(f(median, 3)) ms  min \(f(best, 3)) ms  \(f(imagesPerSecond, 1)) img/s  \(f(gflops, 1)) GFLOP/s  \(f(peakShare, 1))% of \(f(corePeak * Double(t), 0)) GFLOP/s peak (\(peakPerCore == nil ? "measured" : "given"))")
         if layers {
             let total = perLayer.reduce(0) { $0 + $1.1 }

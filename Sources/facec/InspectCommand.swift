@@ -49,6 +49,8 @@ struct InspectCommand: ParsableCommand {
         out.append("total      \(format1(Double(h.totalFlops) / 1e6)) MFLOP, weights \(h.weightBytes) bytes in \(h.tensors.count) tensors")
         let ratio = h.activationsTotalBytes > 0 ? Double(h.arenaBytes) / Double(h.activationsTotalBytes) * 100 : 0
         out.append("arena      \(h.arenaBytes) bytes (sum of all activations \(h.activationsTotalBytes) bytes; \(format1(ratio))%)")
+        out.append("this CPU   micro-kernels \(KernelISA.best.rawValue) (\(KernelISA.best.lanes) floats per vector; supported: "
+                   + KernelISA.supported.map(\.rawValue).joined(separator: ", ") + ")")
         return out.joined(separator: "\n")
     }
 
