@@ -58,6 +58,14 @@ public enum ConvTile512 {
         }
     }
 
+    /// Input offsets of pixels 1...7 of a tile; pixels past n repeat the last.
+    @inline(__always)
+    static func pixelOffsets(_ n: Int, step: Int) -> (Int, Int, Int, Int, Int, Int, Int) {
+        let last = n - 1
+        return (min(1, last) * step, min(2, last) * step, min(3, last) * step, min(4, last) * step,
+                min(5, last) * step, min(6, last) * step, min(7, last) * step)
+    }
+
     /// 32 (or 24) channels: two accumulators per pixel.
     @inline(__always)
     static func body2(_ x: UnsafePointer<Float>, _ n: Int, _ C: Int, _ PW: Int, _ KH: Int, _ KW: Int, _ sx: Int,
@@ -67,9 +75,7 @@ public enum ConvTile512 {
         let b0 = load(bias, 16), b1 = load(bias + 16, hi)
         var a00 = b0, a01 = b1, a10 = b0, a11 = b1, a20 = b0, a21 = b1, a30 = b0, a31 = b1
         var a40 = b0, a41 = b1, a50 = b0, a51 = b1, a60 = b0, a61 = b1, a70 = b0, a71 = b1
-        let step = sx * C, last = n - 1
-        let o1 = min(1, last) * step, o2 = min(2, last) * step, o3 = min(3, last) * step
-        let o4 = min(4, last) * step, o5 = min(5, last) * step, o6 = min(6, last) * step, o7 = min(7, last) * step
+        let (o1, o2, o3, o4, o5, o6, o7) = pixelOffsets(n, step: sx * C)
         // A window row's KW pixels × C channels are contiguous in the input
         // (NHWC) and in the weights ([KH][KW][C][P]): one loop of KW·C.
         let run = KW * C
@@ -117,9 +123,7 @@ public enum ConvTile512 {
                       _ out: UnsafeMutablePointer<Float>, _ CO: Int, _ valid: Int) {
         let b0 = load(bias, lanes)
         var a0 = b0, a1 = b0, a2 = b0, a3 = b0, a4 = b0, a5 = b0, a6 = b0, a7 = b0
-        let step = sx * C, last = n - 1
-        let o1 = min(1, last) * step, o2 = min(2, last) * step, o3 = min(3, last) * step
-        let o4 = min(4, last) * step, o5 = min(5, last) * step, o6 = min(6, last) * step, o7 = min(7, last) * step
+        let (o1, o2, o3, o4, o5, o6, o7) = pixelOffsets(n, step: sx * C)
         // A window row's KW pixels × C channels are contiguous in the input
         // (NHWC) and in the weights ([KH][KW][C][P]): one loop of KW·C.
         let run = KW * C
