@@ -2,21 +2,62 @@
 import Glibc
 #endif
 
-/// The path of the temporary file being written, for the signal handler
-/// (which can only touch globals). One conversion at a time per process.
-nonisolated(unsafe) private var pendingTempPath: UnsafeMutablePointer<CChar>? = nil
+/// Paths of the temporary files being written, for the signal handler (which
+/// can only touch globals): a fixed table of slots, so several conversions
+/// can run at once in one process (library users, the tests). Slots are
+/// taken and released under a mutex; the handler only reads them.
+private let pendingSlotCount = 64
+nonisolated(unsafe) private let pendingPaths: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?> = {
+    let p = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(capacity: pendingSlotCount)
+    p.initialize(repeating: nil, count: pendingSlotCount)
+    return p
+}()
+nonisolated(unsafe) private var pendingLock = pthread_mutex_t()
+nonisolated(unsafe) private var pendingCount = 0
+private let pendingLockReady: Void = { pthread_mutex_init(&pendingLock, nil) }()
+
+private func removeAllPending() {
+    for i in 0..<pendingSlotCount { if let p = pendingPaths[i] { unlink(p) } }
+}
 
 private func removePendingAndExit(_ signal: Int32) {
-    if let p = pendingTempPath { unlink(p) }
+    removeAllPending()
     _exit(128 + signal)
 }
 
-/// For other signal handlers (the CLI's crash guard): removes the temporary
-/// file of a conversion in progress. Async-signal-safe.
-public enum TemporaryFileCleanup {
-    public static func removePending() {
-        if let p = pendingTempPath { unlink(p) }
+/// Registers `path` for removal on SIGINT/SIGTERM; returns its slot (nil if
+/// the table is full: that file is then only removed by its own error path).
+private func registerPending(_ path: String) -> Int? {
+    _ = pendingLockReady
+    pthread_mutex_lock(&pendingLock)
+    defer { pthread_mutex_unlock(&pendingLock) }
+    guard let slot = (0..<pendingSlotCount).first(where: { pendingPaths[$0] == nil }) else { return nil }
+    pendingPaths[slot] = strdup(path)
+    pendingCount += 1
+    if pendingCount == 1 {
+        signal(SIGINT, removePendingAndExit)
+        signal(SIGTERM, removePendingAndExit)
     }
+    return slot
+}
+
+private func unregisterPending(_ slot: Int) {
+    pthread_mutex_lock(&pendingLock)
+    let p = pendingPaths[slot]
+    pendingPaths[slot] = nil
+    pendingCount -= 1
+    if pendingCount == 0 {
+        signal(SIGINT, SIG_DFL)
+        signal(SIGTERM, SIG_DFL)
+    }
+    pthread_mutex_unlock(&pendingLock)
+    free(p)
+}
+
+/// For other signal handlers (the CLI's crash guard): removes the temporary
+/// files of conversions in progress. Async-signal-safe.
+public enum TemporaryFileCleanup {
+    public static func removePending() { removeAllPending() }
 }
 
 /// A hidden file next to `destination`, renamed onto it by `commit()`.
@@ -24,6 +65,9 @@ final class TemporaryFile {
     let destination: String
     let path: String
     private var fd: Int32
+    /// This file's slot in the signal handler's table while it is pending.
+    private var slot: Int?
+    private var committed = false
     /// Small writes (row-sized chunks) are gathered into 1 MB system calls.
     private var buffer: [UInt8] = []
     private static let bufferLimit = 1 << 20
@@ -34,14 +78,13 @@ final class TemporaryFile {
         let dir = slash.map { String(destination[..<$0]) } ?? "."
         let name = slash.map { String(destination[destination.index(after: $0)...]) } ?? destination
         guard !name.isEmpty else { throw FormatError(destination, "output path names a directory") }
-        path = (dir.isEmpty ? "" : dir + "/") + ".\(name).tmp.\(getpid())"
+        // Unique per writer: two conversions in one process may target one directory.
+        path = (dir.isEmpty ? "" : dir + "/") + ".\(name).tmp.\(getpid()).\(UInt32.random(in: 0...UInt32.max))"
         fd = Glibc.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
             throw FormatError(destination, "cannot create output: \(String(cString: strerror(errno)))")
         }
-        pendingTempPath = strdup(path)
-        signal(SIGINT, removePendingAndExit)
-        signal(SIGTERM, removePendingAndExit)
+        slot = registerPending(path)
     }
 
     func write(_ bytes: [UInt8]) throws { try bytes.withUnsafeBytes { try write($0) } }
@@ -85,19 +128,18 @@ final class TemporaryFile {
         guard rename(path, destination) == 0 else {
             throw FormatError(destination, "cannot move the finished file into place: \(String(cString: strerror(errno)))")
         }
+        committed = true
         clearPending()
     }
 
     /// Removes the temporary file unless it was committed.
     func discardIfPresent() {
         if fd >= 0 { close(fd); fd = -1 }
-        if pendingTempPath != nil { unlink(path); clearPending() }
+        if !committed { unlink(path) }
+        clearPending()
     }
 
     private func clearPending() {
-        signal(SIGINT, SIG_DFL)
-        signal(SIGTERM, SIG_DFL)
-        free(pendingTempPath)
-        pendingTempPath = nil
+        if let s = slot { unregisterPending(s); slot = nil }
     }
 }

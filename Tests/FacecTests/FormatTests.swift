@@ -96,6 +96,10 @@ import FacecRuntime
         try rejected({ $0.nodes[0].output = $0.nodes[0].inputs[0] }, "overlaps")
         try rejected({ $0.output.dim = 7 }, "output dimension")
         try rejected({ $0.input.height = 0 }, "input size")
+        // Winograd weights in the 64-channel chunks written before format 1.0's 32-channel layout.
+        try rejected({ h in
+            for i in h.tensors.indices where h.tensors[i].layout == .winogradF43C32 { h.tensors[i].layout = .winogradF43 }
+        }, "convert the model again")
     }
 
     @Test func crcMatchesKnownValue() {
