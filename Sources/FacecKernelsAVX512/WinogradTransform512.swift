@@ -103,6 +103,7 @@ public enum WinogradTransform512 {
         let two = F16(repeating: 2), four = F16(repeating: 4), eight = F16(repeating: 8)
         return (m0 + a + c, b + two * d, a + four * c, b + eight * d + m5)
     }
+
     /// 36 vectors of stack scratch. (withUnsafeTemporaryAllocation goes to
     /// the heap above 1 KB, i.e. a malloc per tile.)
     @inline(__always)

@@ -69,7 +69,7 @@ enum WinogradKernel {
     }
 
     /// M[rows × (c0..<c1)] = A[rows × K] · U[ξ][:, c0..<c1] with the conv
-    /// micro-kernels; `u` is U[ξ] in 64-channel chunks, c0 a chunk start.
+    /// micro-kernels; `u` is U[ξ] in 32-channel chunks, c0 a chunk start.
     /// `wide`: the AVX-512 tiles (8 rows × 32 columns).
     @inline(__always)
     static func gemm(a: UnsafePointer<Float>, rows: Int, K: Int, u: UnsafePointer<Float>, P: Int,
@@ -266,6 +266,7 @@ enum WinogradKernel {
 
     @inline(__always)
     static func store(_ v: F8, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: F8.self) }
+
     /// 36 vectors of stack scratch. (withUnsafeTemporaryAllocation goes to
     /// the heap above 1 KB, i.e. a malloc per tile.)
     @inline(__always)
