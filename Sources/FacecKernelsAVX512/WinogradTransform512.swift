@@ -104,8 +104,8 @@ public enum WinogradTransform512 {
         return (m0 + a + c, b + two * d, a + four * c, b + eight * d + m5)
     }
 
-    /// 36 vectors of stack scratch. (withUnsafeTemporaryAllocation goes to
-    /// the heap above 1 KB, i.e. a malloc per tile.)
+    /// 36 vectors of stack scratch: a tuple is always on the stack, while
+    /// withUnsafeTemporaryAllocation decides at run time above 1 KB.
     @inline(__always)
     static func withStackVectors36(_ body: (UnsafeMutablePointer<F16>) -> Void) {
         let z = F16()

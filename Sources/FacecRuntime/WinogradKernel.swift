@@ -267,8 +267,8 @@ enum WinogradKernel {
     @inline(__always)
     static func store(_ v: F8, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: F8.self) }
 
-    /// 36 vectors of stack scratch. (withUnsafeTemporaryAllocation goes to
-    /// the heap above 1 KB, i.e. a malloc per tile.)
+    /// 36 vectors of stack scratch: a tuple is always on the stack, while
+    /// withUnsafeTemporaryAllocation decides at run time above 1 KB.
     @inline(__always)
     static func withStackVectors36(_ body: (UnsafeMutablePointer<F8>) -> Void) {
         let z = F8()
