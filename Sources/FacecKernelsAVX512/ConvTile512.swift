@@ -80,29 +80,27 @@ public enum ConvTile512 {
         // (NHWC) and in the weights ([KH][KW][C][P]): one loop of KW·C.
         let run = KW * C
         for ky in 0..<KH {
-            do {
-                let xp = x + ky * PW * C
-                var wp = w + ky * run * P
-                for ci in 0..<run {
-                    let w0 = load(wp, 16), w1 = load(wp + 16, hi)
-                    let x0 = F16(repeating: xp[ci]), x1 = F16(repeating: xp[ci + o1])
-                    a00 = a00.addingProduct(x0, w0); a01 = a01.addingProduct(x0, w1)
-                    a10 = a10.addingProduct(x1, w0); a11 = a11.addingProduct(x1, w1)
-                    let x2 = F16(repeating: xp[ci + o2]), x3 = F16(repeating: xp[ci + o3])
-                    a20 = a20.addingProduct(x2, w0); a21 = a21.addingProduct(x2, w1)
-                    a30 = a30.addingProduct(x3, w0); a31 = a31.addingProduct(x3, w1)
-                    let x4 = F16(repeating: xp[ci + o4]), x5 = F16(repeating: xp[ci + o5])
-                    a40 = a40.addingProduct(x4, w0); a41 = a41.addingProduct(x4, w1)
-                    a50 = a50.addingProduct(x5, w0); a51 = a51.addingProduct(x5, w1)
-                    let x6 = F16(repeating: xp[ci + o6]), x7 = F16(repeating: xp[ci + o7])
-                    a60 = a60.addingProduct(x6, w0); a61 = a61.addingProduct(x6, w1)
-                    a70 = a70.addingProduct(x7, w0); a71 = a71.addingProduct(x7, w1)
-                    // Weights stream from memory in deep layers: ask for them
-                    // `prefetchRows` rows ahead (past the panel too: the next
-                    // task's panel follows it).
-                    facec_prefetch(wp + prefetchRows * P); facec_prefetch(wp + prefetchRows * P + 16)
-                    wp += P
-                }
+            let xp = x + ky * PW * C
+            var wp = w + ky * run * P
+            for ci in 0..<run {
+                let w0 = load(wp, 16), w1 = load(wp + 16, hi)
+                let x0 = F16(repeating: xp[ci]), x1 = F16(repeating: xp[ci + o1])
+                a00 = a00.addingProduct(x0, w0); a01 = a01.addingProduct(x0, w1)
+                a10 = a10.addingProduct(x1, w0); a11 = a11.addingProduct(x1, w1)
+                let x2 = F16(repeating: xp[ci + o2]), x3 = F16(repeating: xp[ci + o3])
+                a20 = a20.addingProduct(x2, w0); a21 = a21.addingProduct(x2, w1)
+                a30 = a30.addingProduct(x3, w0); a31 = a31.addingProduct(x3, w1)
+                let x4 = F16(repeating: xp[ci + o4]), x5 = F16(repeating: xp[ci + o5])
+                a40 = a40.addingProduct(x4, w0); a41 = a41.addingProduct(x4, w1)
+                a50 = a50.addingProduct(x5, w0); a51 = a51.addingProduct(x5, w1)
+                let x6 = F16(repeating: xp[ci + o6]), x7 = F16(repeating: xp[ci + o7])
+                a60 = a60.addingProduct(x6, w0); a61 = a61.addingProduct(x6, w1)
+                a70 = a70.addingProduct(x7, w0); a71 = a71.addingProduct(x7, w1)
+                // Weights stream from memory in deep layers: ask for them
+                // `prefetchRows` rows ahead (past the panel too: the next
+                // task's panel follows it).
+                facec_prefetch(wp + prefetchRows * P); facec_prefetch(wp + prefetchRows * P + 16)
+                wp += P
             }
         }
         let v0 = min(16, valid), v1 = valid - 16
@@ -128,21 +126,19 @@ public enum ConvTile512 {
         // (NHWC) and in the weights ([KH][KW][C][P]): one loop of KW·C.
         let run = KW * C
         for ky in 0..<KH {
-            do {
-                let xp = x + ky * PW * C
-                var wp = w + ky * run * P
-                for ci in 0..<run {
-                    let w0 = load(wp, lanes)
-                    a0 = a0.addingProduct(F16(repeating: xp[ci]), w0)
-                    a1 = a1.addingProduct(F16(repeating: xp[ci + o1]), w0)
-                    a2 = a2.addingProduct(F16(repeating: xp[ci + o2]), w0)
-                    a3 = a3.addingProduct(F16(repeating: xp[ci + o3]), w0)
-                    a4 = a4.addingProduct(F16(repeating: xp[ci + o4]), w0)
-                    a5 = a5.addingProduct(F16(repeating: xp[ci + o5]), w0)
-                    a6 = a6.addingProduct(F16(repeating: xp[ci + o6]), w0)
-                    a7 = a7.addingProduct(F16(repeating: xp[ci + o7]), w0)
-                    wp += P
-                }
+            let xp = x + ky * PW * C
+            var wp = w + ky * run * P
+            for ci in 0..<run {
+                let w0 = load(wp, lanes)
+                a0 = a0.addingProduct(F16(repeating: xp[ci]), w0)
+                a1 = a1.addingProduct(F16(repeating: xp[ci + o1]), w0)
+                a2 = a2.addingProduct(F16(repeating: xp[ci + o2]), w0)
+                a3 = a3.addingProduct(F16(repeating: xp[ci + o3]), w0)
+                a4 = a4.addingProduct(F16(repeating: xp[ci + o4]), w0)
+                a5 = a5.addingProduct(F16(repeating: xp[ci + o5]), w0)
+                a6 = a6.addingProduct(F16(repeating: xp[ci + o6]), w0)
+                a7 = a7.addingProduct(F16(repeating: xp[ci + o7]), w0)
+                wp += P
             }
         }
         let v = min(16, valid)

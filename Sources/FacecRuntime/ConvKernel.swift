@@ -102,21 +102,19 @@ enum ConvKernel {
         let step = sx * C
         let run = KW * C     // a window row: KW pixels × C channels, contiguous in input and weights
         for ky in 0..<KH {
-            do {
-                let xp = x + ky * PW * C
-                var wp = w + ky * run * P
-                for ci in 0..<run {
-                    let w0 = load(wp), w1 = load(wp + 8)
-                    let x0 = F8(repeating: xp[ci]), x1 = F8(repeating: xp[ci + step]), x2 = F8(repeating: xp[ci + 2 * step])
-                    a00 = a00.addingProduct(x0, w0); a01 = a01.addingProduct(x0, w1)
-                    a10 = a10.addingProduct(x1, w0); a11 = a11.addingProduct(x1, w1)
-                    a20 = a20.addingProduct(x2, w0); a21 = a21.addingProduct(x2, w1)
-                    let x3 = F8(repeating: xp[ci + 3 * step]), x4 = F8(repeating: xp[ci + 4 * step]), x5 = F8(repeating: xp[ci + 5 * step])
-                    a30 = a30.addingProduct(x3, w0); a31 = a31.addingProduct(x3, w1)
-                    a40 = a40.addingProduct(x4, w0); a41 = a41.addingProduct(x4, w1)
-                    a50 = a50.addingProduct(x5, w0); a51 = a51.addingProduct(x5, w1)
-                    wp += P
-                }
+            let xp = x + ky * PW * C
+            var wp = w + ky * run * P
+            for ci in 0..<run {
+                let w0 = load(wp), w1 = load(wp + 8)
+                let x0 = F8(repeating: xp[ci]), x1 = F8(repeating: xp[ci + step]), x2 = F8(repeating: xp[ci + 2 * step])
+                a00 = a00.addingProduct(x0, w0); a01 = a01.addingProduct(x0, w1)
+                a10 = a10.addingProduct(x1, w0); a11 = a11.addingProduct(x1, w1)
+                a20 = a20.addingProduct(x2, w0); a21 = a21.addingProduct(x2, w1)
+                let x3 = F8(repeating: xp[ci + 3 * step]), x4 = F8(repeating: xp[ci + 4 * step]), x5 = F8(repeating: xp[ci + 5 * step])
+                a30 = a30.addingProduct(x3, w0); a31 = a31.addingProduct(x3, w1)
+                a40 = a40.addingProduct(x4, w0); a41 = a41.addingProduct(x4, w1)
+                a50 = a50.addingProduct(x5, w0); a51 = a51.addingProduct(x5, w1)
+                wp += P
             }
         }
         let v2 = valid - 8
@@ -137,19 +135,17 @@ enum ConvKernel {
         let step = sx * C
         let run = KW * C     // a window row: KW pixels × C channels, contiguous in input and weights
         for ky in 0..<KH {
-            do {
-                let xp = x + ky * PW * C
-                var wp = w + ky * run * P
-                for ci in 0..<run {
-                    let w0 = load(wp)
-                    a0 = a0.addingProduct(F8(repeating: xp[ci]), w0)
-                    a1 = a1.addingProduct(F8(repeating: xp[ci + step]), w0)
-                    a2 = a2.addingProduct(F8(repeating: xp[ci + 2 * step]), w0)
-                    a3 = a3.addingProduct(F8(repeating: xp[ci + 3 * step]), w0)
-                    a4 = a4.addingProduct(F8(repeating: xp[ci + 4 * step]), w0)
-                    a5 = a5.addingProduct(F8(repeating: xp[ci + 5 * step]), w0)
-                    wp += P
-                }
+            let xp = x + ky * PW * C
+            var wp = w + ky * run * P
+            for ci in 0..<run {
+                let w0 = load(wp)
+                a0 = a0.addingProduct(F8(repeating: xp[ci]), w0)
+                a1 = a1.addingProduct(F8(repeating: xp[ci + step]), w0)
+                a2 = a2.addingProduct(F8(repeating: xp[ci + 2 * step]), w0)
+                a3 = a3.addingProduct(F8(repeating: xp[ci + 3 * step]), w0)
+                a4 = a4.addingProduct(F8(repeating: xp[ci + 4 * step]), w0)
+                a5 = a5.addingProduct(F8(repeating: xp[ci + 5 * step]), w0)
+                wp += P
             }
         }
         let v = min(8, valid)
@@ -167,18 +163,16 @@ enum ConvKernel {
             let xj = x + j * sx * C
             let run = KW * C
             for ky in 0..<KH {
-                do {
-                    let xp = xj + ky * PW * C
-                    var wp = w + ky * run * P
-                    if wide {
-                        for ci in 0..<run {
-                            let v = F8(repeating: xp[ci])
-                            a0 = a0.addingProduct(v, load(wp)); a1 = a1.addingProduct(v, load(wp + 8))
-                            wp += P
-                        }
-                    } else {
-                        for ci in 0..<run { a0 = a0.addingProduct(F8(repeating: xp[ci]), load(wp)); wp += P }
+                let xp = xj + ky * PW * C
+                var wp = w + ky * run * P
+                if wide {
+                    for ci in 0..<run {
+                        let v = F8(repeating: xp[ci])
+                        a0 = a0.addingProduct(v, load(wp)); a1 = a1.addingProduct(v, load(wp + 8))
+                        wp += P
                     }
+                } else {
+                    for ci in 0..<run { a0 = a0.addingProduct(F8(repeating: xp[ci]), load(wp)); wp += P }
                 }
             }
             finish(a0, relu: relu, to: out + j * CO, valid: min(8, valid))
