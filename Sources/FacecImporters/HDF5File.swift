@@ -17,13 +17,10 @@ final class HDF5File {
     init(path: String) throws {
         self.path = path
         facec_H5_silence_errors()
-        var st = stat()
-        guard stat(path, &st) == 0 else { throw ImportError(path, "cannot open: \(String(cString: strerror(errno)))") }
-        guard (st.st_mode & S_IFMT) == S_IFREG else { throw ImportError(path, "not a regular file") }
-        guard access(path, R_OK) == 0 else { throw ImportError(path, "cannot read: \(String(cString: strerror(errno)))") }
+        try checkReadableFile(path)
         guard H5Fis_hdf5(path) > 0 else { throw ImportError(path, "not an HDF5 file") }
         let f = H5Fopen(path, facec_H5F_ACC_RDONLY(), facec_H5P_DEFAULT())
-        guard f >= 0 else { throw ImportError(path, "cannot open the HDF5 file (damaged or truncated?)") }
+        guard f >= 0 else { throw ImportError(path, "cannot open the HDF5 file (damaged or truncated?)\(HDF5.lastError())") }
         id = f
     }
 
@@ -48,46 +45,15 @@ final class HDF5File {
     }
 
     /// A string or string-array attribute of the object at `objectPath`;
-    /// nil when absent. An empty non-string array (how old Keras wrote empty
-    /// `weight_names`) reads as [].
+    /// nil when absent (see `HDF5Attribute.strings`).
     func strings(_ objectPath: String, attribute name: String) throws -> [String]? {
         let obj = H5Oopen(id, objectPath, facec_H5P_DEFAULT())
         guard obj >= 0 else { throw ImportError(path, "cannot open '\(objectPath)'") }
         defer { H5Oclose(obj) }
-        guard H5Aexists(obj, name) > 0 else { return nil }
-        let attr = H5Aopen(obj, name, facec_H5P_DEFAULT())
-        guard attr >= 0 else { throw ImportError(path, "cannot open attribute '\(name)' of '\(objectPath)'") }
-        defer { H5Aclose(attr) }
-        let type = H5Aget_type(attr), space = H5Aget_space(attr)
-        defer { H5Tclose(type); H5Sclose(space) }
-        let count = Int(H5Sget_simple_extent_npoints(space))
-        guard count >= 0, count <= 1 << 20 else { throw ImportError(path, "attribute '\(name)' of '\(objectPath)' has \(count) elements") }
-        if count == 0 { return [] }
-        guard H5Tget_class(type) == H5T_STRING else {
-            throw ImportError(path, "attribute '\(name)' of '\(objectPath)' is not a string")
-        }
-        if H5Tis_variable_str(type) > 0 {
-            let mem = H5Tcopy(facec_H5T_C_S1())
-            defer { H5Tclose(mem) }
-            H5Tset_size(mem, facec_H5T_VARIABLE())
-            H5Tset_cset(mem, H5Tget_cset(type))
-            var pointers = [UnsafeMutablePointer<CChar>?](repeating: nil, count: count)
-            guard H5Aread(attr, mem, &pointers) >= 0 else { throw ImportError(path, "cannot read attribute '\(name)' of '\(objectPath)'") }
-            defer { for p in pointers where p != nil { H5free_memory(p) } }
-            return pointers.map { $0.map { String(cString: $0) } ?? "" }
-        }
-        let size = H5Tget_size(type)
-        guard size > 0, size <= 1 << 24, count * size <= 1 << 26 else {
-            throw ImportError(path, "attribute '\(name)' of '\(objectPath)' is too large")
-        }
-        let mem = H5Tcopy(type)
-        defer { H5Tclose(mem) }
-        var buffer = [UInt8](repeating: 0, count: count * size)
-        guard H5Aread(attr, mem, &buffer) >= 0 else { throw ImportError(path, "cannot read attribute '\(name)' of '\(objectPath)'") }
-        return (0..<count).map { i in
-            let chunk = buffer[(i * size)..<((i + 1) * size)]
-            let end = chunk.firstIndex(of: 0) ?? chunk.endIndex
-            return String(decoding: chunk[chunk.startIndex..<end], as: UTF8.self)
+        do {
+            return try HDF5Attribute.strings(obj, name)
+        } catch let fault as ReadFault {
+            throw ImportError(path, "attribute '\(name)' of '\(objectPath)' \(fault.reason)")
         }
     }
 

@@ -3,26 +3,26 @@ import FacecGraph
 
 /// MatConvNet simplenn models (`vgg_face.mat` from Oxford: one `net` struct;
 /// MatConvNet's tidied `vgg-face.mat`: top-level `layers` and `meta`), MAT v5,
-/// v7 (compressed) and v7.3 (HDF5) via libmatio. Layer structs are read by
+/// v7 (compressed) via libmatio, v7.3 (HDF5) via `MatV73File`. Layer structs are read by
 /// field name (unknown fields ignored); filters are column-major
 /// `[H W Cin Cout]`, the same index order as TF/Keras HWIO.
 public enum MatConvNetImporter {
     public static func load(path: String, descriptor: VGGDescriptor = .fc7) throws -> (Graph, ModelDescription) {
-        let file = try MatFile(path: path)
+        let file: MatSource = MatV73File.hasV73Header(path) ? try MatV73File(path: path) : try MatioFile(path: path)
         let names = try file.variableNames()
         let layers: MatNode, normalization: MatNode?, classes: MatNode?, layout: String
         if names.contains("net") {
             let net = try file.read("net")
             layers = try net.requiredField("layers")
-            let meta = net.field("meta")
-            normalization = net.field("normalization") ?? meta?.field("normalization")
-            classes = net.field("classes") ?? meta?.field("classes")
+            let meta = try net.field("meta")
+            normalization = try net.field("normalization") ?? meta?.field("normalization")
+            classes = try net.field("classes") ?? meta?.field("classes")
             layout = "net struct"
         } else if names.contains("layers") {
             layers = try file.read("layers")
             let meta = names.contains("meta") ? try file.read("meta") : nil
-            normalization = meta?.field("normalization")
-            classes = meta?.field("classes")
+            normalization = try meta?.field("normalization")
+            classes = try meta?.field("classes")
             layout = "layers + meta"
         } else {
             throw ImportError(path, "no 'net' or 'layers' variable, so not a MatConvNet model (variables: \(names.isEmpty ? "none" : names.joined(separator: ", ")))")
@@ -101,13 +101,13 @@ public enum MatConvNetImporter {
         var mean: [Float] = []
         var notes = ["MatConvNet: RGB, 0..255 minus averageImage, resized to imageSize (bilinear, aspect not kept)"]
         if let n {
-            if let size = n.field("imageSize") {
+            if let size = try n.field("imageSize") {
                 let s = try size.integers(range: 1...8192)
                 guard s.count >= 2 else { throw size.fail("expected [H W C], found \(s)") }
                 height = s[0]; width = s[1]
                 if s.count > 2 && s[2] != 3 { throw size.fail("the model takes \(s[2]) channels; facec supports 3") }
             }
-            if let avg = n.field("averageImage"), !avg.isEmpty {
+            if let avg = try n.field("averageImage"), !avg.isEmpty {
                 let values = try avg.doubles()
                 if values.count == 3 {
                     mean = values.map { Float($0) }
@@ -120,7 +120,7 @@ public enum MatConvNetImporter {
                     throw avg.fail("has \(values.count) values; expected 3 or an H×W×3 image")
                 }
             }
-            if let interp = n.field("interpolation"), interp.isChar, let s = try? interp.string(), !s.isEmpty, s != "bilinear" {
+            if let interp = try n.field("interpolation"), interp.isChar, let s = try? interp.string(), !s.isEmpty, s != "bilinear" {
                 notes.append("the .mat asks for '\(s)' interpolation; facec resizes bilinearly")
             }
         }
@@ -129,8 +129,9 @@ public enum MatConvNetImporter {
     }
 
     static func classNames(_ classes: MatNode) throws -> [String] {
-        guard let list = classes.field("description") ?? classes.field("name"), !list.isEmpty else { return [] }
-        if list.isCell { return try list.cells().map { try $0.string() } }
+        guard let list = try classes.field("description") ?? classes.field("name"), !list.isEmpty else { return [] }
+        // One element at a time: a v7.3 file opens each name as its own object.
+        if list.isCell { return try (0..<list.cellCount()).map { try list.cell($0).string() } }
         if list.isChar {
             // A char matrix: one name per row (column-major storage).
             let d = list.dims(padTo: 2)

@@ -14,9 +14,9 @@ struct MatConvNetLayer {
         self.index = index
         self.structIndex = structIndex
         guard node.isStruct else { throw node.fail("layer \(index + 1) is a \(node.className), expected a struct") }
-        let nameField = node.field("name", index: structIndex)
+        let nameField = try node.field("name", index: structIndex)
         name = try nameField.map { try $0.string() } ?? "layer\(index + 1)"
-        guard let typeField = node.field("type", index: structIndex) else {
+        guard let typeField = try node.field("type", index: structIndex) else {
             throw ImportError(node.file, "layer \(index + 1) '\(name)': missing field 'type'")
         }
         type = try typeField.string()
@@ -26,15 +26,15 @@ struct MatConvNetLayer {
         ImportError(node.file, "layer \(index + 1) '\(name)' (\(type)): \(reason)")
     }
 
-    func field(_ name: String) -> MatNode? { node.field(name, index: structIndex) }
+    func field(_ name: String) throws -> MatNode? { try node.field(name, index: structIndex) }
 
     func optionalDoubles(_ name: String) throws -> [Double]? {
-        guard let f = field(name), !f.isEmpty else { return nil }
+        guard let f = try field(name), !f.isEmpty else { return nil }
         do { return try f.doubles(max: 64) } catch { throw fail("field '\(name)': \(reasonOf(error))") }
     }
 
     func integers(_ name: String, default value: [Int], range: ClosedRange<Int> = 0...65_536) throws -> [Int] {
-        guard let f = field(name), !f.isEmpty else { return value }
+        guard let f = try field(name), !f.isEmpty else { return value }
         do { return try f.integers(range: range) } catch { throw fail("field '\(name)': \(reasonOf(error))") }
     }
 
@@ -61,12 +61,12 @@ struct MatConvNetLayer {
     /// The filters and biases: `weights = {filters, biases}` (current
     /// MatConvNet) or the older separate `filters` / `biases` fields.
     private func parameters() throws -> (filters: MatNode, biases: MatNode?) {
-        if let w = field("weights"), w.isCell, w.count >= 1 {
+        if let w = try field("weights"), w.isCell, w.count >= 1 {
             let cells = try w.cells()
             return (cells[0], cells.count > 1 && !cells[1].isEmpty ? cells[1] : nil)
         }
-        if let f = field("filters"), !f.isEmpty {
-            return (f, field("biases").flatMap { $0.isEmpty ? nil : $0 })
+        if let f = try field("filters"), !f.isEmpty {
+            return (f, try field("biases").flatMap { $0.isEmpty ? nil : $0 })
         }
         throw fail("missing field 'weights' (or the older 'filters')")
     }

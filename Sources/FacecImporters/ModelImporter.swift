@@ -39,9 +39,7 @@ public enum ModelImporter {
     }
 
     private static func firstBytes(_ path: String, _ n: Int) throws -> [UInt8] {
-        var st = stat()
-        guard stat(path, &st) == 0 else { throw ImportError(path, "cannot open: \(String(cString: strerror(errno)))") }
-        guard (st.st_mode & S_IFMT) == S_IFREG else { throw ImportError(path, "not a regular file") }
+        try checkReadableFile(path)
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw ImportError(path, "cannot open: \(String(cString: strerror(errno)))") }
         defer { close(fd) }

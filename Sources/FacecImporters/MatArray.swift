@@ -1,0 +1,185 @@
+/// MATLAB array classes, as MAT files of every version name them.
+enum MatClass: String {
+    case double, single, int8, uint8, int16, uint16, int32, uint32, int64, uint64
+    case logical, char, cell
+    case structure = "struct"
+    case empty, sparse, object, function = "function_handle", opaque
+
+    var isNumeric: Bool {
+        switch self {
+        case .double, .single, .int8, .uint8, .int16, .uint16, .int32, .uint32, .int64, .uint64: return true
+        default: return false
+        }
+    }
+}
+
+/// A MAT file of any version, opened by the reader for that version
+/// (`MatioFile` for v4/v5/v7, `MatV73File` for v7.3).
+protocol MatSource: AnyObject {
+    var path: String { get }
+    /// e.g. "MAT v7.3 (HDF5)", recorded in the model's provenance.
+    var versionName: String { get }
+    /// Names of the top-level variables.
+    func variableNames() throws -> [String]
+    /// A top-level variable (its data may be read later, when asked for).
+    func read(_ name: String) throws -> MatNode
+}
+
+/// One array as a reader backend holds it. Backends throw `ReadFault`s with
+/// the reason only; `MatNode` adds the file and the element path.
+protocol MatStorage {
+    var matClass: MatClass { get }
+    /// MATLAB dimensions, column-major, as stored (trailing singletons may
+    /// be dropped).
+    var dims: [Int] { get }
+    var isComplex: Bool { get }
+    /// Field `name` of struct element `index`; nil when the struct has no
+    /// such field.
+    func field(_ name: String, index: Int) throws -> MatStorage?
+    /// Element `index` of a cell array, in MATLAB's linear (column-major)
+    /// order (`MatNode` checks the index).
+    func cell(_ index: Int) throws -> MatStorage
+    /// The characters of a char array, column-major.
+    func text() throws -> String
+    /// All `count` values converted to Double.
+    func doubles(count: Int) throws -> [Double]
+    /// All `count` values as Float, column-major (single data without a
+    /// conversion where the backend can).
+    func withFloats<R>(count: Int, _ body: (UnsafeBufferPointer<Float>) throws -> R) throws -> R
+    /// Frees data a backend holds in memory once it has been converted.
+    func releaseData()
+}
+
+/// Checked access to one MAT array (a variable, or a struct field / cell
+/// element of one), whatever the file version. Element paths like
+/// `net.layers{5}.weights{1}` name it in errors.
+struct MatNode {
+    let storage: MatStorage
+    let path: String
+    /// Keeps the file open (and its reader's memory alive) as long as any
+    /// node, including those captured by lazy weight readers.
+    let source: MatSource
+    var file: String { source.path }
+
+    /// Largest cell array, char array and small-parameter array read.
+    static let maxCells = 1 << 20, maxCharacters = 1 << 20
+
+    func fail(_ reason: String) -> ImportError { ImportError(file, "\(path): \(reason)") }
+
+    /// Runs a backend call, naming this node in its faults.
+    private func checked<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch let fault as ReadFault {
+            throw ImportError(file, "\(path)\(fault.within): \(fault.reason)")
+        }
+    }
+
+    private func child(_ storage: MatStorage, _ suffix: String) -> MatNode {
+        MatNode(storage: storage, path: path + suffix, source: source)
+    }
+
+    /// MATLAB dimensions with trailing singletons restored to `rank` (MATLAB
+    /// drops them: a 3×3×64×1 filter is stored as 3×3×64).
+    func dims(padTo rank: Int = 0) -> [Int] {
+        var d = storage.dims
+        while d.count < rank { d.append(1) }
+        return d
+    }
+
+    /// Element count; Int.max if the (possibly hostile) dimensions overflow,
+    /// which every size check then rejects.
+    var count: Int {
+        storage.dims.reduce(1) { a, d in
+            let (r, o) = a.multipliedReportingOverflow(by: d)
+            return o || d < 0 ? Int.max : r
+        }
+    }
+
+    var matClass: MatClass { storage.matClass }
+    var isEmpty: Bool { count == 0 || matClass == .empty }
+    var isStruct: Bool { matClass == .structure }
+    var isCell: Bool { matClass == .cell }
+    var isChar: Bool { matClass == .char }
+    var isNumeric: Bool { matClass.isNumeric }
+    var className: String { matClass.rawValue }
+
+    /// How a path names a field: `.name` of a 1×1 struct, `(3).name` of
+    /// the third element of a struct array.
+    static func fieldSuffix(_ name: String, index: Int, of count: Int) -> String {
+        count == 1 ? ".\(name)" : "(\(index + 1)).\(name)"
+    }
+
+    /// A struct field (of element `index`), nil if the struct has no such field.
+    func field(_ name: String, index: Int = 0) throws -> MatNode? {
+        guard isStruct, index < count else { return nil }
+        return try checked { try storage.field(name, index: index) }.map { child($0, Self.fieldSuffix(name, index: index, of: count)) }
+    }
+
+    func requiredField(_ name: String) throws -> MatNode {
+        guard isStruct else { throw fail("is a \(className), expected a struct") }
+        guard let f = try field(name) else { throw fail("missing field '\(name)'") }
+        return f
+    }
+
+    /// Elements of a cell array, in MATLAB linear order.
+    func cells() throws -> [MatNode] {
+        try (0..<cellCount()).map { try cell($0) }
+    }
+
+    /// The number of elements of a cell array, checked to be plausible.
+    func cellCount() throws -> Int {
+        guard isCell else { throw fail("is a \(className), expected a cell array") }
+        guard count <= Self.maxCells else { throw fail("cell array of \(dims()) elements is implausibly large") }
+        return isEmpty ? 0 : count
+    }
+
+    /// One element of a cell array (for long cell arrays read element by
+    /// element, so that only one is open at a time).
+    func cell(_ index: Int) throws -> MatNode {
+        guard index >= 0, index < (try cellCount()) else { throw fail("has no cell \(index + 1)") }
+        return child(try checked { try storage.cell(index) }, "{\(index + 1)}")
+    }
+
+    /// Char data as a string, whatever the storage (UTF-8, UTF-16, UINT16,
+    /// UTF-32 or 8-bit).
+    func string() throws -> String {
+        guard isChar else { throw fail("is a \(className), expected text") }
+        if count == 0 { return "" }
+        guard count <= Self.maxCharacters else { throw fail("text of \(dims()) characters is too long") }
+        return try checked { try storage.text() }
+    }
+
+    /// Numeric (or logical) data converted to Double, for small parameters
+    /// such as pad, stride, pool, imageSize, averageImage.
+    func doubles(max: Int = 1 << 24) throws -> [Double] {
+        guard isNumeric || matClass == .logical else { throw fail("is a \(className), expected numbers") }
+        guard !storage.isComplex else { throw fail("is complex") }
+        let n = count
+        guard n <= max else { throw fail("has \(n) elements, more than \(max)") }
+        if n == 0 { return [] }
+        return try checked { try storage.doubles(count: n) }
+    }
+
+    /// Integer-valued parameters (pad, stride, pool size), checked.
+    func integers(range: ClosedRange<Int> = 0...65_536) throws -> [Int] {
+        try doubles(max: 64).map { d in
+            guard d.isFinite, d.rounded() == d, d >= Double(range.lowerBound), d <= Double(range.upperBound) else {
+                throw fail("value \(d) is not an integer in \(range)")
+            }
+            return Int(d)
+        }
+    }
+
+    /// The values converted to Float, in MATLAB column-major order.
+    func withFloats<R>(_ body: (UnsafeBufferPointer<Float>) throws -> R) throws -> R {
+        guard isNumeric, !storage.isComplex else {
+            throw fail("is a \(className)\(storage.isComplex ? " (complex)" : ""), expected real numbers")
+        }
+        let n = count
+        guard n < Int.max else { throw fail("has dimensions \(dims()) whose product overflows") }
+        return try checked { try storage.withFloats(count: n, body) }
+    }
+
+    /// Frees the data of this node once it has been converted, so a
+    /// full-size model is not held twice during conversion.
+    func releaseData() { storage.releaseData() }
+}
