@@ -350,11 +350,16 @@ final class MatV73Array: MatStorage {
         }
     }
 
-    /// Reads all `n` elements converted to `memType` into `buffer`.
-    private func readAll(_ memType: hid_t, _ n: Int, into buffer: UnsafeMutableRawPointer) throws {
+    /// Called before a buffer for `n` elements is allocated.
+    private func checkReadable(_ n: Int) throws {
         guard isDataset, !isFlaggedEmpty else { throw ReadFault("holds no data") }
         guard n <= Self.maxElements else { throw ReadFault("has \(n) elements, more than facec reads (\(Self.maxElements))") }
         try Self.checkStorage(id, dims: dims, elementBytes: elementBytes)
+    }
+
+    /// Reads all `n` elements converted to `memType` into `buffer` (checked
+    /// by `checkReadable` first).
+    private func readAll(_ memType: hid_t, _ n: Int, into buffer: UnsafeMutableRawPointer) throws {
         let dxpl = n * max(elementBytes, H5Tget_size(memType)) <= MatV73File.smallReadBytes ? file.smallReads : facec_H5P_DEFAULT()
         guard H5Dread(id, memType, facec_H5S_ALL(), facec_H5S_ALL(), dxpl, buffer) >= 0 else {
             throw ReadFault("cannot read its data (damaged file?)\(HDF5.lastError())")
@@ -364,6 +369,7 @@ final class MatV73Array: MatStorage {
     func text() throws -> String {
         let n = count
         if n == 0 { return "" }
+        try checkReadable(n)
         var codes = [UInt32](repeating: 0, count: n)
         try codes.withUnsafeMutableBytes { try readAll(facec_H5T_NATIVE_UINT32(), n, into: $0.baseAddress!) }
         switch charWidth {
@@ -380,6 +386,7 @@ final class MatV73Array: MatStorage {
 
     func doubles(count n: Int) throws -> [Double] {
         if n == 0 { return [] }
+        try checkReadable(n)
         return try [Double](unsafeUninitializedCapacity: n) { buffer, initialized in
             try readAll(facec_H5T_NATIVE_DOUBLE(), n, into: buffer.baseAddress!)
             initialized = n
@@ -393,6 +400,7 @@ final class MatV73Array: MatStorage {
         if n == 0 {
             values = []
         } else if matClass == .single {
+            try checkReadable(n)
             values = try [Float](unsafeUninitializedCapacity: n) { buffer, initialized in
                 try readAll(facec_H5T_NATIVE_FLOAT(), n, into: buffer.baseAddress!)
                 initialized = n
