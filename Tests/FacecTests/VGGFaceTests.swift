@@ -11,8 +11,10 @@ import FacecVerify
 /// computed from the same weights (scripts/fixtures/generate_vggface.py).
 @Suite struct VGGFaceTests {
     static let variants = [
-        "vgg_oxford_v6.mat", "vgg_oxford_v7.mat", "vgg_oxford_v73.mat",
+        "vgg_oxford_v6.mat", "vgg_oxford_v7.mat", "vgg_oxford_v73.mat", "vgg_oxford_v73_hdf5storage.mat",
         "vgg_tidy_v6.mat", "vgg_tidy_v7.mat", "vgg_tidy_v73.mat",
+        "vgg_typed_v7.mat", "vgg_typed_v73.mat",
+        "vgg_structarray_v7.mat", "vgg_structarray_v73.mat", "vgg_structarray_v73_hdf5storage.mat",
         "vgg_old_fields_v7.mat", "vgg_octave_v7.mat", "vgg_narrow_pad.mat",
         "vgg_keras_auto.h5", "vgg_keras_named.h5",
     ]
@@ -24,28 +26,18 @@ import FacecVerify
         return (model, embedAll(model, try NPYFile.read(Self.vgg("vgg_inputs.npy"))))
     }
 
-    /// The MAT v7.3 files take ~60 s per import (see VGGConversions), so each
-    /// is run once: one descriptor each (together both) and the default
-    /// kernel strategy. What they test is the reading; descriptors and
-    /// strategies are covered on every other file.
-    static let v73Descriptor: [String: VGGDescriptor] = ["vgg_oxford_v73.mat": .fc8, "vgg_tidy_v73.mat": .fc7]
+    static let strategies = [CompileOptions.direct, CompileOptions()]
+    static let cases: [(String, VGGDescriptor)] = variants.flatMap { f in [(f, VGGDescriptor.fc7), (f, .fc8)] }
 
-    static func descriptors(_ file: String) -> [VGGDescriptor] { v73Descriptor[file].map { [$0] } ?? [.fc7, .fc8] }
-    static func strategies(_ file: String) -> [CompileOptions] {
-        v73Descriptor[file] != nil ? [CompileOptions()] : [.direct, CompileOptions()]
-    }
-    static let cases: [(String, VGGDescriptor)] = variants.flatMap { f in descriptors(f).map { (f, $0) } }
-
-    /// Every variant, both descriptors, both kernel strategies (but see
-    /// v73Descriptor), against the float32 TensorFlow output and the float64
-    /// one (the truth): ≤ 1e-5 per embedding (measured: direct ~8e-7,
-    /// Winograd ~1.4e-6).
+    /// Every variant, both descriptors, both kernel strategies, against the
+    /// float32 TensorFlow output and the float64 one (the truth): ≤ 1e-5 per
+    /// embedding (measured: direct ~8e-7, Winograd ~1.4e-6).
     @Test(arguments: cases)
     func matchesTensorFlow(_ file: String, _ descriptor: VGGDescriptor) throws {
         let name = descriptor.rawValue
         let references = [try NPYFile.read(Self.vgg("vgg_\(name)_expected.npy")), try NPYFile.read(Self.vgg("vgg_\(name)_expected_f64.npy"))]
         let d = references[0].shape[1]
-        for options in Self.strategies(file) {
+        for options in Self.strategies {
             let (model, outs) = try outputs(file, descriptor, options)
             #expect(model.header.output.dim == d && model.header.output.name == name)
             #expect(model.header.output.l2Normalize == (descriptor == .fc7))
@@ -62,16 +54,44 @@ import FacecVerify
     @Test func layoutsAgreeWithEachOther() throws {
         for descriptor in [VGGDescriptor.fc7, .fc8] {
             let (_, reference) = try outputs("vgg_tidy_v7.mat", descriptor, .direct)
-            for file in Self.variants where file != "vgg_tidy_v7.mat" && Self.descriptors(file).contains(descriptor) {
-                let (_, outs) = try outputs(file, descriptor, Self.strategies(file)[0])
+            for file in Self.variants where file != "vgg_tidy_v7.mat" {
+                let (_, outs) = try outputs(file, descriptor, .direct)
                 for k in outs.indices { #expect(relativeError(outs[k], reference[k]) <= 1e-5, "\(file) \(descriptor) vs vgg_tidy_v7.mat") }
+            }
+        }
+    }
+
+    /// Each MAT v7.3 file (two writers: MatV73Writer, MATLAB's layout via
+    /// h5py, and hdf5storage) against its Level-5 twin read by libmatio: the
+    /// same compiled plan, the same weights and the same embeddings, bit for bit.
+    static let v73Twins = [
+        ("vgg_oxford_v73.mat", "vgg_oxford_v7.mat"), ("vgg_oxford_v73_hdf5storage.mat", "vgg_oxford_v7.mat"),
+        ("vgg_tidy_v73.mat", "vgg_tidy_v7.mat"), ("vgg_typed_v73.mat", "vgg_typed_v7.mat"),
+        ("vgg_structarray_v73.mat", "vgg_structarray_v7.mat"), ("vgg_structarray_v73_hdf5storage.mat", "vgg_structarray_v7.mat"),
+    ]
+
+    @Test(arguments: v73Twins)
+    func v73MatchesItsTwinBitForBit(_ pair: (String, String)) throws {
+        for descriptor in [VGGDescriptor.fc7, .fc8] {
+            for options in Self.strategies {
+                let (a, outA) = try outputs(pair.0, descriptor, options)
+                let (b, outB) = try outputs(pair.1, descriptor, options)
+                #expect(a.header.provenance.sourceFormat.contains("MAT v7.3 (HDF5)"))
+                var header = a.header
+                header.provenance = b.header.provenance
+                #expect(header == b.header, "\(pair.0) vs \(pair.1): plans differ")
+                for i in a.header.tensors.indices {
+                    #expect(a.file.tensor(i).elementsEqual(b.file.tensor(i)) { $0.bitPattern == $1.bitPattern },
+                            "\(pair.0) vs \(pair.1): tensor \(a.header.tensors[i].name) differs")
+                }
+                #expect(outA.map { $0.map(\.bitPattern) } == outB.map { $0.map(\.bitPattern) }, "\(pair.0) vs \(pair.1): embeddings differ")
             }
         }
     }
 
     /// Class names (2622, one non-ASCII, in UTF-8, UTF-16 and UINT16 storage)
     /// and softmax probabilities, compiled only when the file has names.
-    @Test(arguments: ["vgg_oxford_v7.mat", "vgg_tidy_v73.mat", "vgg_octave_v7.mat", "vgg_narrow_pad.mat"])
+    @Test(arguments: ["vgg_oxford_v7.mat", "vgg_tidy_v73.mat", "vgg_oxford_v73_hdf5storage.mat", "vgg_octave_v7.mat", "vgg_narrow_pad.mat"])
     func classesAndProbabilities(_ file: String) throws {
         let model = try VGGConversions.model(Self.vgg(file), ImportOptions().descriptor, CompileOptions())
         let h = model.header
@@ -121,6 +141,18 @@ import FacecVerify
         ("bad_missing_field.mat", "layer 3 'conv1_2' (conv): missing field 'weights'"),
         ("bad_unknown_layer.mat", "layer 4 'norm1' (lrn): unsupported layer type 'lrn'"),
         ("bad_2d_filter.mat", "layer 1 'conv1_1' (conv): filters are 2-D"),
+        // MAT v7.3 (generate_mat_v73.py)
+        ("bad_v73_truncated.mat", "cannot open the MAT v7.3 (HDF5) data: truncated file"),
+        ("bad_v73_missing_object.mat", "layers{1}.weights{1}: refers to a missing object"),
+        ("bad_v73_ref_beyond_eof.mat", "layers{1}.weights{1}: refers to address 0x10000000000, beyond the end of the file"),
+        ("bad_v73_cycle.mat", "layers{1}.weights{1}: refers back to an array that contains it (a reference cycle)"),
+        ("bad_v73_shape_mismatch.mat", "layers{1}.weights{1}: declares 4×3×3×2 elements (288 bytes) but stores 216 bytes"),
+        ("bad_v73_missing_chunks.mat", "layers{3}.weights{1}: declares 4×3×2×2 elements but stores 1 of the 2 chunks"),
+        ("bad_v73_huge.mat", "meta.normalization.averageImage: has 1099511627776 elements"),
+        ("bad_v73_wrong_class.mat", "layers{1}.weights{1}: has MATLAB_class 'cell' but holds floating-point numbers"),
+        ("bad_v73_empty_with_elements.mat", "layers{3}.pad: is marked empty (MATLAB_empty) but its dimensions [1, 4] hold elements"),
+        ("bad_v73_external_link.mat", "layers{1}.weights: is a link into another file, which facec does not follow"),
+        ("bad_v73_external_data.mat", "layers{1}.weights{1}: keeps its data in an external file"),
     ])
     func malformedFilesFailClearly(_ c: (String, String)) throws {
         let dir = TempDir()
@@ -133,9 +165,7 @@ import FacecVerify
 }
 
 /// Conversions shared by the VGG tests, each (file, descriptor, strategy)
-/// converted once per test run. Importing a MAT v7.3 fixture takes ~60 s:
-/// matio asks HDF5 for the path of every class-name cell (H5Iget_name), which
-/// searches the whole file each time, so reading 2622 names is quadratic.
+/// converted once per test run.
 enum VGGConversions {
     private final class Entry: @unchecked Sendable {
         let lock = NSLock()
