@@ -68,9 +68,11 @@ final class TemporaryFile {
     /// This file's slot in the signal handler's table while it is pending.
     private var slot: Int?
     private var committed = false
-    /// Small writes (row-sized chunks) are gathered into 1 MB system calls.
+    /// Writes are gathered into 8 MB buffers, written by a background thread
+    /// (nil once drained, for the final in-place writes).
     private var buffer: [UInt8] = []
-    private static let bufferLimit = 1 << 20
+    private var writer: BackgroundWriter?
+    private static let bufferLimit = 8 << 20
 
     init(destination: String) throws {
         self.destination = destination
@@ -85,44 +87,62 @@ final class TemporaryFile {
             throw FormatError(destination, "cannot create output: \(String(cString: strerror(errno)))")
         }
         slot = registerPending(path)
+        do { writer = try BackgroundWriter(fd: fd) } catch {
+            discardIfPresent()
+            throw FormatError(destination, "cannot start the writer thread")
+        }
+        buffer.reserveCapacity(Self.bufferLimit)
     }
 
     func write(_ bytes: [UInt8]) throws { try bytes.withUnsafeBytes { try write($0) } }
 
     func write(_ raw: UnsafeRawBufferPointer) throws {
-        if buffer.count + raw.count <= Self.bufferLimit {
-            buffer.append(contentsOf: raw)
-            return
+        var rest = raw[...]
+        while !rest.isEmpty {
+            let take = min(rest.count, Self.bufferLimit - buffer.count)
+            buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: rest.prefix(take)))
+            rest = rest.dropFirst(take)
+            if buffer.count == Self.bufferLimit { try flush() }
         }
-        try flush()
-        if raw.count < Self.bufferLimit { buffer.append(contentsOf: raw); return }
-        try writeNow(raw)
     }
 
     private func flush() throws {
         guard !buffer.isEmpty else { return }
-        try buffer.withUnsafeBytes { try writeNow($0) }
-        buffer.removeAll(keepingCapacity: true)
-    }
-
-    private func writeNow(_ raw: UnsafeRawBufferPointer) throws {
-        var done = 0
-        while done < raw.count {
-            let n = Glibc.write(fd, raw.baseAddress! + done, raw.count - done)
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { throw FormatError(destination, "write failed: \(String(cString: strerror(errno)))") }
-            done += n
+        if let writer {
+            do {
+                var next = try writer.submit(buffer)
+                next.reserveCapacity(Self.bufferLimit)
+                buffer = next
+            } catch let failure as BackgroundWriter.WriterFailure {
+                throw writeFailed(failure.errno)
+            }
+        } else {
+            let error = buffer.withUnsafeBytes { BackgroundWriter.writeAll(fd, $0) }
+            guard error == 0 else { throw writeFailed(error) }
+            buffer.removeAll(keepingCapacity: true)
         }
     }
 
-    func write(_ bytes: [UInt8], at offset: Int) throws {
+    /// Writes everything queued and stops the background thread.
+    private func drain() throws {
         try flush()
+        guard let w = writer else { return }
+        writer = nil
+        do { try w.finish() } catch let failure as BackgroundWriter.WriterFailure { throw writeFailed(failure.errno) }
+    }
+
+    private func writeFailed(_ error: Int32) -> FormatError {
+        FormatError(destination, "write failed: \(String(cString: strerror(error)))")
+    }
+
+    func write(_ bytes: [UInt8], at offset: Int) throws {
+        try drain()
         let n = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, off_t(offset)) }
         guard n == bytes.count else { throw FormatError(destination, "write failed: \(String(cString: strerror(errno)))") }
     }
 
     func commit() throws {
-        try flush()
+        try drain()
         guard fsync(fd) == 0 else { throw FormatError(destination, "sync failed: \(String(cString: strerror(errno)))") }
         close(fd); fd = -1
         guard rename(path, destination) == 0 else {
@@ -134,6 +154,7 @@ final class TemporaryFile {
 
     /// Removes the temporary file unless it was committed.
     func discardIfPresent() {
+        if let w = writer { writer = nil; try? w.finish() }
         if fd >= 0 { close(fd); fd = -1 }
         if !committed { unlink(path) }
         clearPending()

@@ -94,29 +94,14 @@ struct MatConvNetLayer {
     }
 
     /// The kernel as an HWIO tensor streamed from MATLAB's column-major data
-    /// (element (h,w,ci,co) at h + H*(w + W*(ci + Cin*co))), one (h, w) slab of
-    /// Cin×Cout values at a time, and the bias (row or column) flattened.
+    /// (see `ColumnMajor.streamHWIO`), and the bias (row or column) flattened.
     func convWeights() throws -> [WeightTensor] {
         let (filters, biases) = try parameters()
         let shape = try filterShape(filters)
         let (H, W, Cin, Cout) = (shape[0], shape[1], shape[2], shape[3])
         let layerName = name
         let kernel = WeightTensor(name: "\(name).filters", shape: shape) { sink in
-            try filters.withFloats { src in
-                var slab = [Float](repeating: 0, count: Cin * Cout)
-                for h in 0..<H {
-                    for w in 0..<W {
-                        let base = h + H * w
-                        slab.withUnsafeMutableBufferPointer { dst in
-                            for co in 0..<Cout {
-                                let srcCo = base + H * W * Cin * co
-                                for ci in 0..<Cin { dst[ci * Cout + co] = src[srcCo + H * W * ci] }
-                            }
-                        }
-                        try slab.withUnsafeBufferPointer { try sink($0) }
-                    }
-                }
-            }
+            try filters.withFloats { try ColumnMajor.streamHWIO($0, height: H, width: W, inputs: Cin, outputs: Cout, into: sink) }
             filters.releaseData()   // converted: do not hold the model twice
         }
         var tensors = [kernel]

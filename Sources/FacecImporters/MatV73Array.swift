@@ -360,10 +360,22 @@ final class MatV73Array: MatStorage {
     /// Reads all `n` elements converted to `memType` into `buffer` (checked
     /// by `checkReadable` first).
     private func readAll(_ memType: hid_t, _ n: Int, into buffer: UnsafeMutableRawPointer) throws {
+        if n * elementBytes >= file.parallelReadMinimum, storedAs(memType),
+           let chunks = HDF5ParallelChunks(id, elementBytes: elementBytes, minimumBytes: file.parallelReadMinimum) {
+            file.parallelReads += 1
+            return try chunks.read(into: buffer)
+        }
         let dxpl = n * max(elementBytes, H5Tget_size(memType)) <= MatV73File.smallReadBytes ? file.smallReads : facec_H5P_DEFAULT()
         guard H5Dread(id, memType, facec_H5S_ALL(), facec_H5S_ALL(), dxpl, buffer) >= 0 else {
             throw ReadFault("cannot read its data (damaged file?)\(HDF5.lastError())")
         }
+    }
+
+    /// Whether the data is stored exactly as `memType` (no conversion).
+    private func storedAs(_ memType: hid_t) -> Bool {
+        let type = H5Dget_type(id)
+        defer { H5Tclose(type) }
+        return H5Tequal(type, memType) > 0
     }
 
     func text() throws -> String {

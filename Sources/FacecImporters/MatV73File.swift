@@ -19,6 +19,12 @@ final class MatV73File: MatSource {
     /// conversion buffer on every converting read otherwise.
     let smallReads: hid_t
     static let smallReadBytes = 1 << 16
+    /// Datasets of at least this many bytes (deflate-compressed, no
+    /// conversion) are inflated on all cores (`HDF5ParallelChunks`); tests
+    /// lower it to run that path on small fixtures.
+    var parallelReadMinimum = HDF5ParallelChunks.minimumBytes
+    /// How many datasets took that path (for tests).
+    var parallelReads = 0
 
     var versionName: String { "MAT v7.3 (HDF5)" }
 

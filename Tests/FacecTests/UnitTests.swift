@@ -5,15 +5,49 @@ import FacecImporters
 import FacecVerify
 
 @Suite struct UnitTests {
-    @Test func sha256KnownVectors() throws {
-        func hex(_ s: String) -> String {
+    /// Both implementations (SHA extensions and the portable loop) on the
+    /// FIPS vectors, on every length around the block and padding edges,
+    /// and on a fixture file against coreutils' sha256sum.
+    @Test func sha256MatchesVectorsAndSha256sum() throws {
+        func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
+        func digest(_ bytes: [UInt8], pieces: Int = 1) -> String {
             var h = SHA256()
-            Array(s.utf8).withUnsafeBytes { h.update($0) }
-            return h.finish().map { String(format: "%02x", $0) }.joined()
+            let step = max(1, bytes.count / pieces)
+            var i = 0
+            while i < bytes.count {
+                let j = min(bytes.count, i + step)
+                bytes[i..<j].withUnsafeBytes { h.update($0) }
+                i = j
+            }
+            return hex(h.finish())
         }
-        #expect(hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
-        #expect(hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-        #expect(hex(String(repeating: "a", count: 1000)) == "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3")
+        let modes = SHA256.usesExtensions ? [false, true] : [true]
+        defer { SHA256.usePortable(false) }
+        var rng = SystemRandomNumberGenerator()
+        let data = (0..<300).map { _ in UInt8.random(in: 0...255, using: &rng) }
+        var byMode: [[String]] = []
+        for portable in modes {
+            SHA256.usePortable(portable)
+            #expect(digest([]) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+            #expect(digest(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+            #expect(digest(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8))
+                    == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+            #expect(digest([UInt8](repeating: 0x61, count: 1_000_000), pieces: 7)
+                    == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+            byMode.append((0...300).map { digest(Array(data[0..<$0]), pieces: 1 + $0 % 3) })
+        }
+        if byMode.count == 2 { #expect(zip(byMode[0], byMode[1]).filter { $0 != $1 }.count == 0) }
+
+        let file = TestPaths.fixture("vgg/vgg_oxford_v73.mat")
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
+        p.arguments = [file]
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(hex(try SHA256.hexDigestBytes(ofFile: file)) == String(text.prefix(64)))
     }
 
     @Test func distancesFollowDeepface() {
