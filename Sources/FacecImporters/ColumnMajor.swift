@@ -9,6 +9,7 @@ enum ColumnMajor {
     /// Bytes of output slabs filled per pass over the source.
     static let passBytes = 64 << 20
     static let workers = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    static let tileInputs = 32, tileOutputs = 64
 
     /// Streams a column-major [H W Cin Cout] array (element (h,w,ci,co) at
     /// h + H*(w + W*(ci + Cin*co))) as HWIO, one (h, w) slab of Cin×Cout
@@ -30,14 +31,24 @@ enum ColumnMajor {
             for k in 0..<n { offsets[k] = (first + k) / W + H * ((first + k) % W) }
             slabs.withUnsafeMutableBufferPointer { out in
                 offsets.withUnsafeBufferPointer { offset in
-                    // Input channels split across the cores (disjoint output rows).
-                    let parts = Cin * Cout >= 1 << 16 ? min(Cin, workers) : 1
+                    // Tiles of input × output channels: a tile reads short
+                    // contiguous runs (one output channel's block of input
+                    // channels) and writes short rows, both within a few
+                    // pages. Tile rows are split across the cores (disjoint
+                    // output rows).
+                    let ciTiles = (Cin + tileInputs - 1) / tileInputs
+                    let parts = slab >= 1 << 16 ? min(ciTiles, workers) : 1
                     DispatchQueue.concurrentPerform(iterations: parts) { part in
-                        for ci in (Cin * part / parts)..<(Cin * (part + 1) / parts) {
-                            for co in 0..<Cout {
-                                let p = base + hw * (ci + Cin * co)
-                                let o = ci * Cout + co
-                                for k in 0..<n { out[k * slab + o] = p[offset[k]] }
+                        for tile in (ciTiles * part / parts)..<(ciTiles * (part + 1) / parts) {
+                            let ci0 = tile * tileInputs, ci1 = min(Cin, ci0 + tileInputs)
+                            for co0 in stride(from: 0, to: Cout, by: tileOutputs) {
+                                for co in co0..<min(Cout, co0 + tileOutputs) {
+                                    for ci in ci0..<ci1 {
+                                        let p = base + hw * (ci + Cin * co)
+                                        let o = ci * Cout + co
+                                        for k in 0..<n { out[k * slab + o] = p[offset[k]] }
+                                    }
+                                }
                             }
                         }
                     }

@@ -67,10 +67,22 @@ struct HDF5ParallelChunks {
         var mask: UInt32
     }
 
+    /// The dataset's dimensions (HDF5 order).
+    var dims: [Int] { extent }
+
     /// Reads the whole dataset (as stored: the caller checked that its type
-    /// needs no conversion) into `destination`, C order.
-    func read(into destination: UnsafeMutableRawPointer) throws {
+    /// needs no conversion) into `destination`: element (i0, i1, …) at
+    /// Σ i_k · strides[k] elements; C order of the extent when nil.
+    func read(into destination: UnsafeMutableRawPointer, elements: Int, strides given: [Int]? = nil) throws {
         let rank = extent.count
+        var strides = given ?? []
+        if given == nil {
+            strides = [Int](repeating: 1, count: rank)
+            for axis in stride(from: rank - 2, through: 0, by: -1) { strides[axis] = strides[axis + 1] * extent[axis + 1] }
+        }
+        // Every placement stays inside the destination.
+        precondition(strides.count == rank && zip(extent, strides).reduce(0) { $0 + ($1.0 - 1) * $1.1 } < elements,
+                     "placement of \(extent) with strides \(strides) exceeds \(elements) elements")
         let chunkBytes = chunk.reduce(elementBytes, *)
         let grid = zip(extent, chunk).map { ($0 + $1 - 1) / $1 }
         var position = [Int](repeating: 0, count: rank)   // chunk index, odometer
@@ -116,8 +128,10 @@ struct HDF5ParallelChunks {
                     defer { libdeflate_free_decompressor(inflater) }
                     let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 2 * chunkBytes, alignment: 64)
                     defer { scratch.deallocate() }
-                    for i in stride(from: w, to: batch.count, by: workers) {
-                        if let message = place(batch[i], from: source, into: destination, inflater: inflater, scratch: scratch) {
+                    // Contiguous shares: neighbouring chunks (next along the
+                    // last axis) fill the same destination cache lines.
+                    for i in (batch.count * w / workers)..<(batch.count * (w + 1) / workers) {
+                        if let message = place(batch[i], from: source, into: destination, strides: strides, inflater: inflater, scratch: scratch) {
                             return failures.add(message)
                         }
                     }
@@ -131,7 +145,7 @@ struct HDF5ParallelChunks {
     /// unshuffles it and copies its part inside the extent; nil or a reason.
     /// `scratch` holds two chunks.
     private func place(_ item: Fetched, from source: UnsafeRawBufferPointer, into destination: UnsafeMutableRawPointer,
-                       inflater: OpaquePointer, scratch: UnsafeMutableRawBufferPointer) -> String? {
+                       strides: [Int], inflater: OpaquePointer, scratch: UnsafeMutableRawBufferPointer) -> String? {
         let chunkBytes = scratch.count / 2
         let input = UnsafeRawBufferPointer(rebasing: source[item.range])
         let plain = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<chunkBytes])
@@ -157,22 +171,20 @@ struct HDF5ParallelChunks {
             for b in (n * elementBytes)..<chunkBytes { out[b] = plain[b] }
             data = UnsafeRawBufferPointer(out)
         }
-        copyInside(item.offset, from: data, into: destination)
+        copyInside(item.offset, from: data, into: destination, strides: strides)
         return nil
     }
 
-    /// Copies the part of a chunk at `offset` that lies inside the extent.
-    /// Axes along which the chunk is one element thick only move the start
-    /// (MATLAB-style chunks such as [512 64 1 1] of a [4096 512 7 7] filter
-    /// are scattered element by element); the innermost remaining axis is a
-    /// strided loop, or one memcpy where both sides are contiguous.
-    private func copyInside(_ offset: [Int], from data: UnsafeRawBufferPointer, into destination: UnsafeMutableRawPointer) {
+    /// Copies the part of a chunk at `offset` that lies inside the extent to
+    /// its place under `dstStride`. Axes along which the chunk is one element
+    /// thick only move the start; the remaining axes loop with the smallest
+    /// destination stride innermost (one memcpy where both sides are
+    /// contiguous), so a transposing placement writes whole rows.
+    private func copyInside(_ offset: [Int], from data: UnsafeRawBufferPointer, into destination: UnsafeMutableRawPointer,
+                            strides dstStride: [Int]) {
         let rank = extent.count
-        var srcStride = [Int](repeating: 1, count: rank), dstStride = [Int](repeating: 1, count: rank)
-        for axis in stride(from: rank - 2, through: 0, by: -1) {
-            srcStride[axis] = srcStride[axis + 1] * chunk[axis + 1]
-            dstStride[axis] = dstStride[axis + 1] * extent[axis + 1]
-        }
+        var srcStride = [Int](repeating: 1, count: rank)
+        for axis in stride(from: rank - 2, through: 0, by: -1) { srcStride[axis] = srcStride[axis + 1] * chunk[axis + 1] }
         var dstStart = 0
         var loops: [(count: Int, src: Int, dst: Int)] = []
         for axis in 0..<rank {
@@ -180,6 +192,7 @@ struct HDF5ParallelChunks {
             let valid = min(chunk[axis], extent[axis] - offset[axis])
             if valid > 1 { loops.append((valid, srcStride[axis], dstStride[axis])) }
         }
+        loops.sort { $0.dst > $1.dst }
         let src = data.baseAddress!, dst = destination + dstStart * elementBytes
         guard let inner = loops.popLast() else {
             dst.copyMemory(from: src, byteCount: elementBytes)

@@ -1,3 +1,5 @@
+import FacecFormat
+
 /// MATLAB array classes, as MAT files of every version name them.
 enum MatClass: String {
     case double, single, int8, uint8, int16, uint16, int32, uint32, int64, uint64
@@ -46,8 +48,24 @@ protocol MatStorage {
     /// All `count` values as Float, column-major (single data without a
     /// conversion where the backend can).
     func withFloats<R>(count: Int, _ body: (UnsafeBufferPointer<Float>) throws -> R) throws -> R
+    /// The values of a 4-D [H W Cin Cout] array (`dims`, trailing singletons
+    /// restored) in HWIO order, in whole rows of Cout (see the default).
+    func streamHWIO(_ dims: [Int], into sink: ModelWriter.TensorSink) throws
     /// Frees data a backend holds in memory once it has been converted.
     func releaseData()
+}
+
+extension MatStorage {
+    func streamHWIO(_ dims: [Int], into sink: ModelWriter.TensorSink) throws {
+        try streamHWIOByTransposing(dims, into: sink)
+    }
+
+    /// All values column-major, reordered one (h, w) slab at a time.
+    func streamHWIOByTransposing(_ d: [Int], into sink: ModelWriter.TensorSink) throws {
+        try withFloats(count: d.reduce(1, *)) {
+            try ColumnMajor.streamHWIO($0, height: d[0], width: d[1], inputs: d[2], outputs: d[3], into: sink)
+        }
+    }
 }
 
 /// Checked access to one MAT array (a variable, or a struct field / cell
@@ -177,6 +195,16 @@ struct MatNode {
         let n = count
         guard n < Int.max else { throw fail("has dimensions \(dims()) whose product overflows") }
         return try checked { try storage.withFloats(count: n, body) }
+    }
+
+    /// A 4-D numeric array (`dims(padTo: 4)` = [H W Cin Cout]) in HWIO order.
+    func streamHWIO(into sink: ModelWriter.TensorSink) throws {
+        guard isNumeric, !storage.isComplex else {
+            throw fail("is a \(className)\(storage.isComplex ? " (complex)" : ""), expected real numbers")
+        }
+        let d = dims(padTo: 4)
+        guard d.count == 4, count < Int.max else { throw fail("has dimensions \(dims()), expected [H W Cin Cout]") }
+        try checked { try storage.streamHWIO(d, into: sink) }
     }
 
     /// Frees the data of this node once it has been converted, so a

@@ -94,14 +94,14 @@ struct MatConvNetLayer {
     }
 
     /// The kernel as an HWIO tensor streamed from MATLAB's column-major data
-    /// (see `ColumnMajor.streamHWIO`), and the bias (row or column) flattened.
+    /// (`MatNode.streamHWIO`), and the bias (row or column) flattened.
     func convWeights() throws -> [WeightTensor] {
         let (filters, biases) = try parameters()
         let shape = try filterShape(filters)
-        let (H, W, Cin, Cout) = (shape[0], shape[1], shape[2], shape[3])
+        let Cout = shape[3]
         let layerName = name
         let kernel = WeightTensor(name: "\(name).filters", shape: shape) { sink in
-            try filters.withFloats { try ColumnMajor.streamHWIO($0, height: H, width: W, inputs: Cin, outputs: Cout, into: sink) }
+            try filters.streamHWIO(into: sink)
             filters.releaseData()   // converted: do not hold the model twice
         }
         var tensors = [kernel]

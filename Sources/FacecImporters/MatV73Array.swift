@@ -1,4 +1,5 @@
 import CHDF5
+import FacecFormat
 
 /// One MATLAB array of a MAT v7.3 file: an HDF5 dataset or group with
 /// MATLAB's attributes, opened and classified when reached, its data read
@@ -363,7 +364,7 @@ final class MatV73Array: MatStorage {
         if n * elementBytes >= file.parallelReadMinimum, storedAs(memType),
            let chunks = HDF5ParallelChunks(id, elementBytes: elementBytes, minimumBytes: file.parallelReadMinimum) {
             file.parallelReads += 1
-            return try chunks.read(into: buffer)
+            return try chunks.read(into: buffer, elements: n)
         }
         let dxpl = n * max(elementBytes, H5Tget_size(memType)) <= MatV73File.smallReadBytes ? file.smallReads : facec_H5P_DEFAULT()
         guard H5Dread(id, memType, facec_H5S_ALL(), facec_H5S_ALL(), dxpl, buffer) >= 0 else {
@@ -421,6 +422,31 @@ final class MatV73Array: MatStorage {
             values = try doubles(count: n).map { Float($0) }
         }
         return try values.withUnsafeBufferPointer(body)
+    }
+
+    /// Chunked deflate float32 data is placed straight into HWIO order while
+    /// its chunks are inflated (MATLAB's chunks are 1×1 in H and W, so each
+    /// becomes whole rows of Cout); anything else is read column-major and
+    /// transposed.
+    func streamHWIO(_ d: [Int], into sink: ModelWriter.TensorSink) throws {
+        let n = d.reduce(1, *)
+        guard matClass == .single, n > 0, n * 4 >= file.parallelReadMinimum else { return try streamHWIOByTransposing(d, into: sink) }
+        try checkReadable(n)
+        guard storedAs(facec_H5T_NATIVE_FLOAT()),
+              let chunks = HDF5ParallelChunks(id, elementBytes: 4, minimumBytes: file.parallelReadMinimum),
+              chunks.dims.count <= 4, chunks.dims.reduce(1, *) == n else { return try streamHWIOByTransposing(d, into: sink) }
+        // HDF5 axis j is MATLAB axis r-1-j; in row-major HWIO that axis
+        // steps by the product of the MATLAB dimensions after it.
+        var rowMajor = [1, 1, 1, 1]
+        for a in stride(from: 2, through: 0, by: -1) { rowMajor[a] = rowMajor[a + 1] * d[a + 1] }
+        let r = chunks.dims.count
+        let strides = (0..<r).map { rowMajor[r - 1 - $0] }
+        let values = try [Float](unsafeUninitializedCapacity: n) { buffer, initialized in
+            try chunks.read(into: buffer.baseAddress!, elements: n, strides: strides)
+            initialized = n
+        }
+        file.parallelReads += 1
+        try values.withUnsafeBufferPointer { try sink($0) }
     }
 
     /// Data is read on demand and not kept.

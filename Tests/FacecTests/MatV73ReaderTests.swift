@@ -66,21 +66,28 @@ import Testing
     /// The parallel chunk path (libdeflate on all cores; gzip alone in one
     /// file, shuffle + gzip on float32 and float64 data in the other) gives
     /// the same values as HDF5's own reads, on every conv layer's filters
-    /// and biases (partial edge chunks included: fc8's 2622 rows).
+    /// and biases (partial edge chunks included: fc8's 2622 rows), and its
+    /// placement straight into HWIO order the same as reading column-major
+    /// and transposing.
     @Test(arguments: ["vgg_oxford_v73.mat", "vgg_typed_v73.mat"])
     func parallelChunkReadsMatchHDF5(_ name: String) throws {
-        func weights(parallel: Bool) throws -> (values: [[UInt32]], parallelReads: Int) {
+        func weights(parallel: Bool) throws -> (values: [[UInt32]], hwio: [[UInt32]], parallelReads: Int) {
             let file = try MatV73File(path: Self.vgg(name))
             file.parallelReadMinimum = parallel ? 0 : Int.max
-            var values: [[UInt32]] = []
+            var values: [[UInt32]] = [], hwio: [[UInt32]] = []
             for layer in try file.read("net").requiredField("layers").cells() where try layer.requiredField("type").string() == "conv" {
-                for tensor in try layer.requiredField("weights").cells() { values.append(try tensor.withFloats { $0.map(\.bitPattern) }) }
+                let tensors = try layer.requiredField("weights").cells()
+                for tensor in tensors { values.append(try tensor.withFloats { $0.map(\.bitPattern) }) }
+                var rows: [UInt32] = []
+                try tensors[0].streamHWIO { rows += $0.map(\.bitPattern) }
+                hwio.append(rows)
             }
-            return (values, file.parallelReads)
+            return (values, hwio, file.parallelReads)
         }
         let fast = try weights(parallel: true), reference = try weights(parallel: false)
-        #expect(fast.parallelReads >= 2 && reference.parallelReads == 0)
+        #expect(fast.parallelReads >= 4 && reference.parallelReads == 0)
         #expect(fast.values.count == 32 && fast.values == reference.values)
+        #expect(fast.hwio.count == 16 && fast.hwio == reference.hwio)
     }
 
     /// The read guard below the importer's own limits: a dataset declaring
