@@ -27,6 +27,15 @@ static inline hid_t facec_H5_transfer_list(size_t bytes) {
     return dxpl;
 }
 
+// File access properties for reading a file once, front to back: each
+// object's metadata is evicted from the cache when the object is closed
+// (MAT v7.3 files hold thousands of small objects, each read once).
+static inline hid_t facec_H5_read_once_access(void) {
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (fapl >= 0 && H5Pset_evict_on_close(fapl, 1) < 0) { H5Pclose(fapl); return -1; }
+    return fapl;
+}
+
 // Silence HDF5's automatic error stack printing: facec reports its own
 // one-line errors.
 static inline void facec_H5_silence_errors(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }

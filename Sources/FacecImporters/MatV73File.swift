@@ -47,7 +47,9 @@ final class MatV73File: MatSource {
         guard H5Fis_hdf5(path) > 0 else {
             throw ImportError(path, "has a MAT v7.3 header but no HDF5 data after it (damaged or truncated file?)")
         }
-        let f = H5Fopen(path, facec_H5F_ACC_RDONLY(), facec_H5P_DEFAULT())
+        let fapl = facec_H5_read_once_access()
+        defer { if fapl >= 0 { H5Pclose(fapl) } }
+        let f = H5Fopen(path, facec_H5F_ACC_RDONLY(), fapl >= 0 ? fapl : facec_H5P_DEFAULT())
         guard f >= 0 else { throw ImportError(path, "cannot open the MAT v7.3 (HDF5) data\(HDF5.lastError())") }
         id = f
         smallReads = facec_H5_transfer_list(Self.smallReadBytes)
