@@ -16,7 +16,7 @@ final class HDF5File {
 
     init(path: String) throws {
         self.path = path
-        facec_H5_silence_errors()
+        HDF5.prepareForUntrustedFiles()
         try checkReadableFile(path)
         guard H5Fis_hdf5(path) > 0 else { throw ImportError(path, "not an HDF5 file") }
         let f = H5Fopen(path, facec_H5F_ACC_RDONLY(), facec_H5P_DEFAULT())
@@ -44,9 +44,24 @@ final class HDF5File {
         return info.type == H5O_TYPE_GROUP
     }
 
+    /// Refuses a path through soft or external links: they could lead
+    /// anywhere, including into other files.
+    func requireHardLinks(_ objectPath: String) throws {
+        var prefix = ""
+        for part in objectPath.split(separator: "/") {
+            prefix += "/" + part
+            var link = H5L_info_t()
+            guard H5Lget_info(id, prefix, &link, facec_H5P_DEFAULT()) >= 0 else { return }   // missing: reported by the caller
+            guard link.type == H5L_TYPE_HARD else {
+                throw ImportError(path, "'\(prefix)' is a \(link.type == H5L_TYPE_EXTERNAL ? "link into another file" : "soft link"), which facec does not follow")
+            }
+        }
+    }
+
     /// A string or string-array attribute of the object at `objectPath`;
     /// nil when absent (see `HDF5Attribute.strings`).
     func strings(_ objectPath: String, attribute name: String) throws -> [String]? {
+        try requireHardLinks(objectPath)
         let obj = H5Oopen(id, objectPath, facec_H5P_DEFAULT())
         guard obj >= 0 else { throw ImportError(path, "cannot open '\(objectPath)'") }
         defer { H5Oclose(obj) }
@@ -60,6 +75,7 @@ final class HDF5File {
     /// The shape of a float dataset (checked to be floating point and of a sane size).
     func datasetShape(_ objectPath: String) throws -> [Int] {
         guard exists(objectPath) else { throw ImportError(path, "missing dataset '\(objectPath)'") }
+        try requireHardLinks(objectPath)
         let d = H5Dopen2(id, objectPath, facec_H5P_DEFAULT())
         guard d >= 0 else { throw ImportError(path, "'\(objectPath)' is not a dataset") }
         defer { H5Dclose(d) }
@@ -86,6 +102,13 @@ final class HDF5File {
         let d = H5Dopen2(id, objectPath, facec_H5P_DEFAULT())
         guard d >= 0 else { throw ImportError(path, "cannot open dataset '\(objectPath)'") }
         defer { H5Dclose(d) }
+        do {
+            let type = H5Dget_type(d)
+            defer { H5Tclose(type) }
+            try HDF5Storage.check(d, dims: shape, elementBytes: H5Tget_size(type))
+        } catch let fault as ReadFault {
+            throw ImportError(path, "dataset '\(objectPath)' \(fault.reason)")
+        }
         var values = [Float](repeating: 0, count: shape.reduce(1, *))
         let status = values.withUnsafeMutableBytes {
             H5Dread(d, facec_H5T_NATIVE_FLOAT(), facec_H5S_ALL(), facec_H5S_ALL(), facec_H5P_DEFAULT(), $0.baseAddress)

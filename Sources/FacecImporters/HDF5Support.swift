@@ -22,6 +22,16 @@ enum HDF5 {
     }
 }
 
+extension HDF5 {
+    /// Before opening a file that may be hostile: no automatic error
+    /// printing, and no filter plugins loaded because a file names them
+    /// (MAT and Keras files need only HDF5's built-in deflate and shuffle).
+    static func prepareForUntrustedFiles() {
+        facec_H5_silence_errors()
+        H5PLset_loading_state(0)
+    }
+}
+
 /// Attributes read with their size checked before anything is allocated.
 enum HDF5Attribute {
     /// A string or string-array attribute of `obj` (fixed-length with any
@@ -116,5 +126,56 @@ enum HDF5Attribute {
         var value: Int64 = 0
         guard H5Aread(attr, facec_H5T_NATIVE_INT64(), &value) >= 0 else { throw ReadFault("cannot be read\(HDF5.lastError())") }
         return value
+    }
+}
+
+/// Dataset storage, checked before reading.
+enum HDF5Storage {
+    /// Checks that a dataset's storage holds every element its dataspace
+    /// declares before it is read (HDF5 would fill missing chunks with zeros
+    /// silently), and refuses storage outside the file (external raw data
+    /// could be any file on the machine, copied into the model). `dims`
+    /// describe the shape in messages.
+    static func check(_ obj: hid_t, dims: [Int], elementBytes: Int) throws {
+        let count = dims.reduce(1) { $0.multipliedReportingOverflow(by: $1).overflow ? Int.max : $0 * $1 }
+        let (need, overflow) = count.multipliedReportingOverflow(by: elementBytes)
+        // Contiguous data in this file (the common case for small arrays) has
+        // an address; chunked, compact, external and virtual storage not.
+        if H5Dget_offset(obj) != UInt64.max, !overflow, H5Dget_storage_size(obj) == UInt64(need) { return }
+        let dcpl = H5Dget_create_plist(obj)
+        guard dcpl >= 0 else { throw ReadFault("has unreadable storage properties\(HDF5.lastError())") }
+        defer { H5Pclose(dcpl) }
+        guard H5Pget_external_count(dcpl) == 0 else { throw ReadFault("keeps its data in an external file, which facec does not read") }
+        let described = "\(dims.map(String.init).joined(separator: "×")) elements"
+        switch H5Pget_layout(dcpl) {
+        case H5D_CHUNKED:
+            let rank = max(1, dims.count)
+            var chunk = [hsize_t](repeating: 0, count: rank)
+            guard H5Pget_chunk(dcpl, Int32(rank), &chunk) == Int32(rank) else { throw ReadFault("has unreadable chunk dimensions") }
+            let space = H5Dget_space(obj)
+            defer { H5Sclose(space) }
+            let extent = try HDF5.extent(space)
+            guard extent.count == chunk.count, chunk.allSatisfy({ $0 > 0 }) else { throw ReadFault("has chunks that do not match its rank") }
+            var expected: UInt64 = 1
+            for (d, c) in zip(extent, chunk) {
+                let (r, o) = expected.multipliedReportingOverflow(by: (d + c - 1) / c)
+                guard !o else { throw ReadFault("declares \(described) in too many chunks") }
+                expected = r
+            }
+            var stored: hsize_t = 0
+            guard H5Dget_num_chunks(obj, space, &stored) >= 0 else { throw ReadFault("has an unreadable chunk index\(HDF5.lastError())") }
+            guard stored == expected else {
+                throw ReadFault("declares \(described) but stores \(stored) of the \(expected) chunks they need (damaged file?)")
+            }
+        case H5D_CONTIGUOUS, H5D_COMPACT:
+            let stored = H5Dget_storage_size(obj)
+            guard !overflow, stored == UInt64(need) else {
+                throw ReadFault("declares \(described) (\(overflow ? "too many" : String(need)) bytes) but stores \(stored) bytes (damaged file?)")
+            }
+        case H5D_VIRTUAL:
+            throw ReadFault("is a virtual dataset (mapped from other files), which facec does not read")
+        default:
+            throw ReadFault("has an unknown storage layout")
+        }
     }
 }

@@ -282,7 +282,7 @@ final class MatV73Array: MatStorage {
         let stored = dims.reduce(1) { $0.multipliedReportingOverflow(by: $1).overflow ? Int.max : $0 * $1 }
         guard stored == n else { throw ReadFault("holds \(stored) references where \(n) are expected") }
         guard n <= MatNode.maxCells else { throw ReadFault("holds \(n) references") }
-        try checkStorage(obj, dims: dims, elementBytes: H5Tget_size(type))
+        try HDF5Storage.check(obj, dims: dims, elementBytes: H5Tget_size(type))
         var refs = [UInt64](repeating: 0, count: n)
         guard n == 0 || H5Dread(obj, facec_H5T_STD_REF_OBJ(), facec_H5S_ALL(), facec_H5S_ALL(), facec_H5P_DEFAULT(), &refs) >= 0 else {
             throw ReadFault("cannot read its references\(HDF5.lastError())")
@@ -305,57 +305,11 @@ final class MatV73Array: MatStorage {
 
     // MARK: data
 
-    /// Checks that the dataset's storage holds every element its dataspace
-    /// declares before reading it (HDF5 would fill missing chunks with zeros
-    /// silently), and refuses storage outside this file.
-    private static func checkStorage(_ obj: hid_t, dims: [Int], elementBytes: Int) throws {
-        let count = dims.reduce(1) { $0.multipliedReportingOverflow(by: $1).overflow ? Int.max : $0 * $1 }
-        let (need, overflow) = count.multipliedReportingOverflow(by: elementBytes)
-        // Contiguous data in this file (the common case for small arrays) has
-        // an address; chunked, compact, external and virtual storage not.
-        if H5Dget_offset(obj) != UInt64.max, !overflow, H5Dget_storage_size(obj) == UInt64(need) { return }
-        let dcpl = H5Dget_create_plist(obj)
-        guard dcpl >= 0 else { throw ReadFault("has unreadable storage properties\(HDF5.lastError())") }
-        defer { H5Pclose(dcpl) }
-        guard H5Pget_external_count(dcpl) == 0 else { throw ReadFault("keeps its data in an external file, which facec does not read") }
-        let described = "\(dims.map(String.init).joined(separator: "×")) elements"
-        switch H5Pget_layout(dcpl) {
-        case H5D_CHUNKED:
-            let rank = max(1, dims.count)
-            var chunk = [hsize_t](repeating: 0, count: rank)
-            guard H5Pget_chunk(dcpl, Int32(rank), &chunk) == Int32(rank) else { throw ReadFault("has unreadable chunk dimensions") }
-            let space = H5Dget_space(obj)
-            defer { H5Sclose(space) }
-            let extent = try HDF5.extent(space)
-            guard extent.count == chunk.count, chunk.allSatisfy({ $0 > 0 }) else { throw ReadFault("has chunks that do not match its rank") }
-            var expected: UInt64 = 1
-            for (d, c) in zip(extent, chunk) {
-                let (r, o) = expected.multipliedReportingOverflow(by: (d + c - 1) / c)
-                guard !o else { throw ReadFault("declares \(described) in too many chunks") }
-                expected = r
-            }
-            var stored: hsize_t = 0
-            guard H5Dget_num_chunks(obj, space, &stored) >= 0 else { throw ReadFault("has an unreadable chunk index\(HDF5.lastError())") }
-            guard stored == expected else {
-                throw ReadFault("declares \(described) but stores \(stored) of the \(expected) chunks they need (damaged file?)")
-            }
-        case H5D_CONTIGUOUS, H5D_COMPACT:
-            let stored = H5Dget_storage_size(obj)
-            guard !overflow, stored == UInt64(need) else {
-                throw ReadFault("declares \(described) (\(overflow ? "too many" : String(need)) bytes) but stores \(stored) bytes (damaged file?)")
-            }
-        case H5D_VIRTUAL:
-            throw ReadFault("is a virtual dataset (mapped from other files), which facec does not read")
-        default:
-            throw ReadFault("has an unknown storage layout")
-        }
-    }
-
     /// Called before a buffer for `n` elements is allocated.
     private func checkReadable(_ n: Int) throws {
         guard isDataset, !isFlaggedEmpty else { throw ReadFault("holds no data") }
         guard n <= Self.maxElements else { throw ReadFault("has \(n) elements, more than facec reads (\(Self.maxElements))") }
-        try Self.checkStorage(id, dims: dims, elementBytes: elementBytes)
+        try HDF5Storage.check(id, dims: dims, elementBytes: elementBytes)
     }
 
     /// Reads all `n` elements converted to `memType` into `buffer` (checked

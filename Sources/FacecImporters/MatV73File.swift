@@ -87,16 +87,6 @@ final class MatV73File: MatSource {
     }
 }
 
-extension HDF5 {
-    /// Before opening a file that may be hostile: no automatic error
-    /// printing, and no filter plugins loaded because a file names them
-    /// (MAT and Keras files need only HDF5's built-in deflate and shuffle).
-    static func prepareForUntrustedFiles() {
-        facec_H5_silence_errors()
-        H5PLset_loading_state(0)
-    }
-}
-
 /// Group members, checked.
 enum HDF5Group {
     /// Names of the links in `group`, in name order; at most `limit`.

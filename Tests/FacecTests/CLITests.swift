@@ -97,6 +97,8 @@ import FacecVerify
             (["convert", TestPaths.fixture("deepid_wrong_shape.h5")], "match no built-in architecture"),
             (["convert", TestPaths.fixture("unsupported_layer.h5")], "'bn' (BatchNormalization)"),
             (["convert", TestPaths.fixture("missing_weights.h5")], "'conv_b'"),
+            (["convert", TestPaths.fixture("external_data.h5")], "'/Conv1/Conv1/kernel:0' keeps its data in an external file"),
+            (["convert", TestPaths.fixture("external_link.h5")], "'/Conv1' is a link into another file"),
             (["convert", TestPaths.demoWeights, "--arch", "vgg9"], "unknown architecture"),
         ]
         for (args, text) in cases {
