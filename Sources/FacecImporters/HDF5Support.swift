@@ -39,12 +39,22 @@ enum HDF5Attribute {
     /// one-byte characters); nil when absent. An empty non-string array (how
     /// old Keras wrote empty `weight_names`) reads as [].
     static func strings(_ obj: hid_t, _ name: String) throws -> [String]? {
+        try opened(obj, name) { attr, type, space in try strings(attr, type, space) }
+    }
+
+    /// Runs `body` on attribute `name` of `obj` with its type and dataspace
+    /// (closed afterwards); nil when there is no such attribute.
+    private static func opened<T>(_ obj: hid_t, _ name: String, _ body: (hid_t, hid_t, hid_t) throws -> T) throws -> T? {
         guard H5Aexists(obj, name) > 0 else { return nil }
         let attr = H5Aopen(obj, name, facec_H5P_DEFAULT())
         guard attr >= 0 else { throw ReadFault("cannot be opened\(HDF5.lastError())") }
         defer { H5Aclose(attr) }
         let type = H5Aget_type(attr), space = H5Aget_space(attr)
         defer { H5Tclose(type); H5Sclose(space) }
+        return try body(attr, type, space)
+    }
+
+    private static func strings(_ attr: hid_t, _ type: hid_t, _ space: hid_t) throws -> [String] {
         let count = Int(H5Sget_simple_extent_npoints(space))
         guard count >= 0, count <= 1 << 20 else { throw ReadFault("has \(count) elements") }
         if count == 0 { return [] }
@@ -115,17 +125,13 @@ enum HDF5Attribute {
 
     /// A scalar (or one-element) integer attribute of `obj`; nil when absent.
     static func integer(_ obj: hid_t, _ name: String) throws -> Int64? {
-        guard H5Aexists(obj, name) > 0 else { return nil }
-        let attr = H5Aopen(obj, name, facec_H5P_DEFAULT())
-        guard attr >= 0 else { throw ReadFault("cannot be opened\(HDF5.lastError())") }
-        defer { H5Aclose(attr) }
-        let type = H5Aget_type(attr), space = H5Aget_space(attr)
-        defer { H5Tclose(type); H5Sclose(space) }
-        guard H5Sget_simple_extent_npoints(space) == 1 else { throw ReadFault("is not a single value") }
-        guard H5Tget_class(type) == H5T_INTEGER else { throw ReadFault("is not an integer") }
-        var value: Int64 = 0
-        guard H5Aread(attr, facec_H5T_NATIVE_INT64(), &value) >= 0 else { throw ReadFault("cannot be read\(HDF5.lastError())") }
-        return value
+        try opened(obj, name) { attr, type, space in
+            guard H5Sget_simple_extent_npoints(space) == 1 else { throw ReadFault("is not a single value") }
+            guard H5Tget_class(type) == H5T_INTEGER else { throw ReadFault("is not an integer") }
+            var value: Int64 = 0
+            guard H5Aread(attr, facec_H5T_NATIVE_INT64(), &value) >= 0 else { throw ReadFault("cannot be read\(HDF5.lastError())") }
+            return value
+        }
     }
 }
 
