@@ -70,7 +70,7 @@ final class TemporaryFile {
     private var committed = false
     /// Writes are gathered into 8 MB buffers, written by a background thread
     /// (nil once drained, for the final in-place writes).
-    private var buffer: [UInt8] = []
+    private var buffer: AlignedBuffer
     private var writer: BackgroundWriter?
     private static let bufferLimit = 8 << 20
 
@@ -87,11 +87,11 @@ final class TemporaryFile {
             throw FormatError(destination, "cannot create output: \(String(cString: strerror(errno)))")
         }
         slot = registerPending(path)
-        do { writer = try BackgroundWriter(fd: fd) } catch {
+        buffer = AlignedBuffer(capacity: Self.bufferLimit)
+        do { writer = try BackgroundWriter(fd: fd, bufferSize: Self.bufferLimit) } catch {
             discardIfPresent()
             throw FormatError(destination, "cannot start the writer thread")
         }
-        buffer.reserveCapacity(Self.bufferLimit)
     }
 
     func write(_ bytes: [UInt8]) throws { try bytes.withUnsafeBytes { try write($0) } }
@@ -99,27 +99,21 @@ final class TemporaryFile {
     func write(_ raw: UnsafeRawBufferPointer) throws {
         var rest = raw[...]
         while !rest.isEmpty {
-            let take = min(rest.count, Self.bufferLimit - buffer.count)
-            buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: rest.prefix(take)))
-            rest = rest.dropFirst(take)
-            if buffer.count == Self.bufferLimit { try flush() }
+            rest = rest.dropFirst(buffer.append(UnsafeRawBufferPointer(rebasing: rest)))
+            if buffer.count == buffer.capacity { try flush() }
         }
     }
 
     private func flush() throws {
-        guard !buffer.isEmpty else { return }
+        guard buffer.count > 0 else { return }
         if let writer {
-            do {
-                var next = try writer.submit(buffer)
-                next.reserveCapacity(Self.bufferLimit)
-                buffer = next
-            } catch let failure as BackgroundWriter.WriterFailure {
+            do { buffer = try writer.submit(buffer) } catch let failure as BackgroundWriter.WriterFailure {
                 throw writeFailed(failure.errno)
             }
         } else {
-            let error = buffer.withUnsafeBytes { BackgroundWriter.writeAll(fd, $0) }
+            let error = BackgroundWriter.writeAll(fd, buffer.bytes).error
             guard error == 0 else { throw writeFailed(error) }
-            buffer.removeAll(keepingCapacity: true)
+            buffer.count = 0
         }
     }
 
