@@ -66,15 +66,19 @@ let package = Package(
         .target(name: "FacecRuntime", dependencies: ["FacecFormat", "CCPUFeatures", "FacecKernelsAVX512"],
                 swiftSettings: [.unsafeFlags(kernelFlags)] + kernelSpeed),
         .target(name: "FacecImage", dependencies: ["CTurboJPEG"], swiftSettings: optimisedInDebug),
+        // Face detection and alignment as deepface's default pipeline (OpenCV
+        // Haar cascades, eye-based rotation), ported for the same results.
+        .target(name: "FacecDetect", dependencies: ["FacecFormat", "FacecImage"],
+                swiftSettings: [.unsafeFlags(kernelFlags)] + kernelSpeed),
         .target(name: "FacecVerify", dependencies: ["FacecRuntime", "FacecImage"]),
         .executableTarget(name: "facec", dependencies: [
             "FacecImporters", "FacecGraph", "FacecFormat", "FacecRuntime",
-            "FacecImage", "FacecVerify", "CCPUFeatures",
+            "FacecImage", "FacecDetect", "FacecVerify", "CCPUFeatures",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "FacecTests", dependencies: [
             "FacecImporters", "FacecGraph", "FacecFormat", "FacecRuntime",
-            "FacecImage", "FacecVerify",
+            "FacecImage", "FacecDetect", "FacecVerify",
         ], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v5]

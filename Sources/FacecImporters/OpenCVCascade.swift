@@ -1,0 +1,150 @@
+import FacecFormat
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Reads an OpenCV cascade XML file (`CascadeClassifier` "new" format:
+/// `<cascade type_id="opencv-cascade-classifier">`) into the form facec's
+/// detector runs, with the same number conversions OpenCV makes when it
+/// loads one: numbers parsed by strtod, thresholds and leaves converted to
+/// float32, each stage threshold lowered by 1e-5f. Only what deepface's
+/// detector uses is accepted: BOOST stages of HAAR stumps (one split per
+/// weak classifier), upright features; anything else is refused by name.
+public enum OpenCVCascade {
+    /// Debian's opencv-data puts the cascades here.
+    public static let debianDirectory = "/usr/share/opencv4/haarcascades"
+    public static let faceFile = "haarcascade_frontalface_default.xml"
+    public static let eyeFile = "haarcascade_eye.xml"
+    static let maxFileBytes = 64 << 20
+
+    public static func load(path: String) throws -> HaarCascade {
+        try checkReadableFile(path)
+        let bytes = try readAll(path)
+        let root: MiniXML.Element
+        do { root = try MiniXML.parse(bytes) } catch let f as MiniXML.Failure {
+            throw ImportError(path, "not a valid XML cascade: \(f.reason)")
+        }
+        do {
+            let cascade = try read(root)
+            if let p = cascade.problem() { throw ReadFault(p) }
+            return cascade
+        } catch let f as ReadFault {
+            throw ImportError(path, f.reason)
+        }
+    }
+
+    static func readAll(_ path: String) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw ImportError(path, "cannot open: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw ImportError(path, "cannot read: \(String(cString: strerror(errno)))") }
+        guard st.st_size <= maxFileBytes else { throw ImportError(path, "is \(st.st_size) bytes, larger than a cascade (\(maxFileBytes))") }
+        var bytes = [UInt8](repeating: 0, count: Int(st.st_size))
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + done, $0.count - done) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw ImportError(path, "cannot read: \(n == 0 ? "truncated while reading" : String(cString: strerror(errno)))") }
+            done += n
+        }
+        return bytes
+    }
+
+    static func read(_ root: MiniXML.Element) throws -> HaarCascade {
+        guard root.name == "opencv_storage" else { throw ReadFault("not an OpenCV storage file (root <\(root.name)>)") }
+        guard let c = root.children.first(where: { $0.attributes["type_id"] != nil }) ?? root.child("cascade") else {
+            throw ReadFault("holds no cascade")
+        }
+        switch c.attributes["type_id"] {
+        case "opencv-cascade-classifier": break
+        case "opencv-haar-classifier":
+            throw ReadFault("is an old-format Haar cascade (opencv-haar-classifier); facec reads the current format, as OpenCV's own cascades are")
+        default:
+            throw ReadFault("<\(c.name)> is of type '\(c.attributes["type_id"] ?? "")', not an OpenCV cascade classifier")
+        }
+        let stageType = try text(c, "stageType")
+        guard stageType == "BOOST" else { throw ReadFault("stage type '\(stageType)' is not supported (BOOST only)") }
+        let featureType = try text(c, "featureType")
+        guard featureType == "HAAR" else { throw ReadFault("feature type '\(featureType)' is not supported (HAAR only)") }
+        let width = try int(c, "width"), height = try int(c, "height")
+        if let cats = c.child("featureParams")?.child("maxCatCount") {
+            guard try numbers(cats, "maxCatCount") == [0] else { throw ReadFault("categorical features are not supported") }
+        }
+        guard let stagesNode = c.child("stages"), !stagesNode.children.isEmpty else { throw ReadFault("has no stages") }
+        var stages: [HaarCascade.Stage] = [], stumps: [HaarCascade.Stump] = []
+        for (si, s) in stagesNode.children.enumerated() {
+            let where_ = "stage \(si + 1)"
+            let t = try numbers(s.child("stageThreshold"), "\(where_) threshold")
+            guard t.count == 1 else { throw ReadFault("\(where_) has no single threshold") }
+            guard let weak = s.child("weakClassifiers"), !weak.children.isEmpty else { throw ReadFault("\(where_) has no weak classifiers") }
+            stages.append(HaarCascade.Stage(count: weak.children.count, threshold: Float(t[0]) - 1e-5))
+            for (wi, w) in weak.children.enumerated() {
+                let label = "\(where_) weak classifier \(wi + 1)"
+                let nodes = try numbers(w.child("internalNodes"), "\(label) internalNodes")
+                let leaves = try numbers(w.child("leafValues"), "\(label) leafValues")
+                guard nodes.count == 4, leaves.count == 2 else {
+                    throw ReadFault("\(label) is a tree of \(nodes.count / 4) splits; facec runs single-split (stump) cascades")
+                }
+                guard let feature = Int(exactly: nodes[2]) else { throw ReadFault("\(label) names feature \(nodes[2])") }
+                stumps.append(HaarCascade.Stump(feature: feature, threshold: Float(nodes[3]), left: Float(leaves[0]), right: Float(leaves[1])))
+                guard stumps.count <= HaarCascade.maxStumps else { throw ReadFault("more than \(HaarCascade.maxStumps) weak classifiers") }
+            }
+            guard stages.count <= HaarCascade.maxStages else { throw ReadFault("more than \(HaarCascade.maxStages) stages") }
+        }
+        guard let featuresNode = c.child("features"), !featuresNode.children.isEmpty else { throw ReadFault("has no features") }
+        guard featuresNode.children.count <= HaarCascade.maxStumps else { throw ReadFault("more than \(HaarCascade.maxStumps) features") }
+        var features: [[HaarCascade.Rect]] = []
+        for (fi, f) in featuresNode.children.enumerated() {
+            if let tilted = f.child("tilted"), try numbers(tilted, "tilted") != [0] {
+                throw ReadFault("feature \(fi + 1) is tilted; facec supports upright Haar features only")
+            }
+            guard let rects = f.child("rects"), (1...3).contains(rects.children.count) else {
+                throw ReadFault("feature \(fi + 1) does not have 1 to 3 rectangles")
+            }
+            features.append(try rects.children.map { r in
+                let v = try numbers(r, "feature \(fi + 1) rectangle")
+                guard v.count == 5, v[0...3].allSatisfy({ Int(exactly: $0) != nil }) else {
+                    throw ReadFault("feature \(fi + 1) has a rectangle that is not 'x y w h weight'")
+                }
+                return HaarCascade.Rect(x: Int(v[0]), y: Int(v[1]), width: Int(v[2]), height: Int(v[3]), weight: Float(v[4]))
+            })
+        }
+        return HaarCascade(windowWidth: width, windowHeight: height, stages: stages, stumps: stumps, features: features)
+    }
+
+    private static func text(_ e: MiniXML.Element, _ name: String) throws -> String {
+        guard let c = e.child(name) else { throw ReadFault("missing <\(name)>") }
+        return c.text.trimmingSpaces()
+    }
+
+    private static func int(_ e: MiniXML.Element, _ name: String) throws -> Int {
+        let v = try numbers(e.child(name), name)
+        guard v.count == 1, let i = Int(exactly: v[0]) else { throw ReadFault("<\(name)> is not an integer") }
+        return i
+    }
+
+    /// Whitespace-separated numbers, parsed as OpenCV's FileStorage does (C strtod).
+    static func numbers(_ e: MiniXML.Element?, _ what: String) throws -> [Double] {
+        guard let e else { throw ReadFault("missing \(what)") }
+        guard e.text.utf8.count <= 1 << 20 else { throw ReadFault("\(what) is too long") }
+        return try e.text.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" || $0 == "\r" }).map { token in
+            let value: Double? = String(token).withCString { s in
+                var end: UnsafeMutablePointer<CChar>?
+                let v = strtod(s, &end)
+                return end != nil && end!.pointee == 0 && end! != UnsafeMutablePointer(mutating: s) ? v : nil
+            }
+            guard let v = value, v.isFinite else { throw ReadFault("\(what) holds '\(token.prefix(32))', not a number") }
+            return v
+        }
+    }
+}
+
+extension String {
+    fileprivate func trimmingSpaces() -> String {
+        var s = Substring(self)
+        while let f = s.first, f == " " || f == "\n" || f == "\t" || f == "\r" { s.removeFirst() }
+        while let l = s.last, l == " " || l == "\n" || l == "\t" || l == "\r" { s.removeLast() }
+        return String(s)
+    }
+}
