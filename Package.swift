@@ -70,7 +70,7 @@ let package = Package(
         // Haar cascades, eye-based rotation), ported for the same results.
         .target(name: "FacecDetect", dependencies: ["FacecFormat", "FacecImage"],
                 swiftSettings: [.unsafeFlags(kernelFlags)] + kernelSpeed),
-        .target(name: "FacecVerify", dependencies: ["FacecRuntime", "FacecImage"]),
+        .target(name: "FacecVerify", dependencies: ["FacecRuntime", "FacecImage", "FacecDetect"]),
         .executableTarget(name: "facec", dependencies: [
             "FacecImporters", "FacecGraph", "FacecFormat", "FacecRuntime",
             "FacecImage", "FacecDetect", "FacecVerify", "CCPUFeatures",

@@ -322,6 +322,96 @@ void   fgraph__node__free_unpacked
   assert(message->base.descriptor == &fgraph__node__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   fgraph__haar_cascade__init
+                     (Fgraph__HaarCascade         *message)
+{
+  static const Fgraph__HaarCascade init_value = FGRAPH__HAAR_CASCADE__INIT;
+  *message = init_value;
+}
+size_t fgraph__haar_cascade__get_packed_size
+                     (const Fgraph__HaarCascade *message)
+{
+  assert(message->base.descriptor == &fgraph__haar_cascade__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t fgraph__haar_cascade__pack
+                     (const Fgraph__HaarCascade *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &fgraph__haar_cascade__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t fgraph__haar_cascade__pack_to_buffer
+                     (const Fgraph__HaarCascade *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &fgraph__haar_cascade__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Fgraph__HaarCascade *
+       fgraph__haar_cascade__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Fgraph__HaarCascade *)
+     protobuf_c_message_unpack (&fgraph__haar_cascade__descriptor,
+                                allocator, len, data);
+}
+void   fgraph__haar_cascade__free_unpacked
+                     (Fgraph__HaarCascade *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &fgraph__haar_cascade__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   fgraph__detector__init
+                     (Fgraph__Detector         *message)
+{
+  static const Fgraph__Detector init_value = FGRAPH__DETECTOR__INIT;
+  *message = init_value;
+}
+size_t fgraph__detector__get_packed_size
+                     (const Fgraph__Detector *message)
+{
+  assert(message->base.descriptor == &fgraph__detector__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t fgraph__detector__pack
+                     (const Fgraph__Detector *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &fgraph__detector__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t fgraph__detector__pack_to_buffer
+                     (const Fgraph__Detector *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &fgraph__detector__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Fgraph__Detector *
+       fgraph__detector__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Fgraph__Detector *)
+     protobuf_c_message_unpack (&fgraph__detector__descriptor,
+                                allocator, len, data);
+}
+void   fgraph__detector__free_unpacked
+                     (Fgraph__Detector *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &fgraph__detector__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   fgraph__header__init
                      (Fgraph__Header         *message)
 {
@@ -1114,7 +1204,304 @@ const ProtobufCMessageDescriptor fgraph__node__descriptor =
   (ProtobufCMessageInit) fgraph__node__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor fgraph__header__field_descriptors[16] =
+static const ProtobufCFieldDescriptor fgraph__haar_cascade__field_descriptors[11] =
+{
+  {
+    "window_width",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Fgraph__HaarCascade, window_width),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "window_height",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Fgraph__HaarCascade, window_height),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "stage_count",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_UINT32,
+    offsetof(Fgraph__HaarCascade, n_stage_count),
+    offsetof(Fgraph__HaarCascade, stage_count),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "stage_threshold",
+    4,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_FLOAT,
+    offsetof(Fgraph__HaarCascade, n_stage_threshold),
+    offsetof(Fgraph__HaarCascade, stage_threshold),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "stump_feature",
+    5,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_UINT32,
+    offsetof(Fgraph__HaarCascade, n_stump_feature),
+    offsetof(Fgraph__HaarCascade, stump_feature),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "stump_threshold",
+    6,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_FLOAT,
+    offsetof(Fgraph__HaarCascade, n_stump_threshold),
+    offsetof(Fgraph__HaarCascade, stump_threshold),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "stump_left",
+    7,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_FLOAT,
+    offsetof(Fgraph__HaarCascade, n_stump_left),
+    offsetof(Fgraph__HaarCascade, stump_left),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "stump_right",
+    8,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_FLOAT,
+    offsetof(Fgraph__HaarCascade, n_stump_right),
+    offsetof(Fgraph__HaarCascade, stump_right),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "feature_rects",
+    9,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_UINT32,
+    offsetof(Fgraph__HaarCascade, n_feature_rects),
+    offsetof(Fgraph__HaarCascade, feature_rects),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "rects",
+    10,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_UINT32,
+    offsetof(Fgraph__HaarCascade, n_rects),
+    offsetof(Fgraph__HaarCascade, rects),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "rect_weight",
+    11,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_FLOAT,
+    offsetof(Fgraph__HaarCascade, n_rect_weight),
+    offsetof(Fgraph__HaarCascade, rect_weight),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned fgraph__haar_cascade__field_indices_by_name[] = {
+  8,   /* field[8] = feature_rects */
+  10,   /* field[10] = rect_weight */
+  9,   /* field[9] = rects */
+  2,   /* field[2] = stage_count */
+  3,   /* field[3] = stage_threshold */
+  4,   /* field[4] = stump_feature */
+  6,   /* field[6] = stump_left */
+  7,   /* field[7] = stump_right */
+  5,   /* field[5] = stump_threshold */
+  1,   /* field[1] = window_height */
+  0,   /* field[0] = window_width */
+};
+static const ProtobufCIntRange fgraph__haar_cascade__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 11 }
+};
+const ProtobufCMessageDescriptor fgraph__haar_cascade__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "fgraph.HaarCascade",
+  "HaarCascade",
+  "Fgraph__HaarCascade",
+  "fgraph",
+  sizeof(Fgraph__HaarCascade),
+  11,
+  fgraph__haar_cascade__field_descriptors,
+  fgraph__haar_cascade__field_indices_by_name,
+  1,  fgraph__haar_cascade__number_ranges,
+  (ProtobufCMessageInit) fgraph__haar_cascade__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor fgraph__detector__field_descriptors[8] =
+{
+  {
+    "kind",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Fgraph__Detector, kind),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "face",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Fgraph__Detector, face),
+    &fgraph__haar_cascade__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "eye",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Fgraph__Detector, eye),
+    &fgraph__haar_cascade__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "scale_factor",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Fgraph__Detector, scale_factor),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "min_neighbors",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Fgraph__Detector, min_neighbors),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "eye_scale_factor",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Fgraph__Detector, eye_scale_factor),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "eye_min_neighbors",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Fgraph__Detector, eye_min_neighbors),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "source",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Fgraph__Detector, source),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned fgraph__detector__field_indices_by_name[] = {
+  2,   /* field[2] = eye */
+  6,   /* field[6] = eye_min_neighbors */
+  5,   /* field[5] = eye_scale_factor */
+  1,   /* field[1] = face */
+  0,   /* field[0] = kind */
+  4,   /* field[4] = min_neighbors */
+  3,   /* field[3] = scale_factor */
+  7,   /* field[7] = source */
+};
+static const ProtobufCIntRange fgraph__detector__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 8 }
+};
+const ProtobufCMessageDescriptor fgraph__detector__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "fgraph.Detector",
+  "Detector",
+  "Fgraph__Detector",
+  "fgraph",
+  sizeof(Fgraph__Detector),
+  8,
+  fgraph__detector__field_descriptors,
+  fgraph__detector__field_indices_by_name,
+  1,  fgraph__detector__number_ranges,
+  (ProtobufCMessageInit) fgraph__detector__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor fgraph__header__field_descriptors[17] =
 {
   {
     "input",
@@ -1308,6 +1695,18 @@ static const ProtobufCFieldDescriptor fgraph__header__field_descriptors[16] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "detector",
+    17,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Fgraph__Header, detector),
+    &fgraph__detector__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned fgraph__header__field_indices_by_name[] = {
   11,   /* field[11] = activations_total_bytes */
@@ -1315,6 +1714,7 @@ static const unsigned fgraph__header__field_indices_by_name[] = {
   13,   /* field[13] = class_names */
   15,   /* field[15] = classes_value */
   2,   /* field[2] = default_metric */
+  16,   /* field[16] = detector */
   14,   /* field[14] = has_classes_value */
   0,   /* field[0] = input */
   8,   /* field[8] = input_value */
@@ -1330,7 +1730,7 @@ static const unsigned fgraph__header__field_indices_by_name[] = {
 static const ProtobufCIntRange fgraph__header__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 16 }
+  { 0, 17 }
 };
 const ProtobufCMessageDescriptor fgraph__header__descriptor =
 {
@@ -1340,7 +1740,7 @@ const ProtobufCMessageDescriptor fgraph__header__descriptor =
   "Fgraph__Header",
   "fgraph",
   sizeof(Fgraph__Header),
-  16,
+  17,
   fgraph__header__field_descriptors,
   fgraph__header__field_indices_by_name,
   1,  fgraph__header__number_ranges,

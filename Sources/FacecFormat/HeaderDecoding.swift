@@ -109,12 +109,13 @@ enum HeaderDecoding {
         guard values[Int(h.input_value)].shape == [input.height, input.width, input.channels] else {
             throw fail("input value shape \(values[Int(h.input_value)].shape) does not match the input spec")
         }
+        let detector = try h.detector.map { try DetectorCoding.decode($0.pointee, fail) }
         return ModelHeader(modelName: string(h.model_name), input: input, output: outSpec,
                            defaultMetric: defaultMetric, thresholds: thresholds, provenance: provenance,
                            tensors: tensors, values: values, nodes: nodes,
                            inputValue: Int(h.input_value), outputValue: Int(h.output_value),
                            arenaBytes: Int(h.arena_bytes), activationsTotalBytes: Int(clamping: h.activations_total_bytes),
-                           classNames: classNames, classesValue: classesValue)
+                           classNames: classNames, classesValue: classesValue, detector: detector)
     }
 
     private static func decodeInput(_ s: Fgraph__InputSpec, _ fail: (String) -> FormatError) throws -> InputSpec {

@@ -106,6 +106,7 @@ enum HeaderEncoding {
         header.class_names = c.array(h.classNames.map { Optional(c.string($0)) })
         header.has_classes_value = h.classesValue != nil ? 1 : 0
         header.classes_value = UInt32(h.classesValue ?? 0)
+        if let d = h.detector { header.detector = DetectorCoding.encode(d, c) }
 
         let size = fgraph__header__get_packed_size(&header)
         var bytes = [UInt8](repeating: 0, count: size)

@@ -98,18 +98,20 @@ public struct ModelHeader: Sendable, Equatable {
     public var classNames: [String]
     /// The softmax value giving class probabilities, when the model has classes.
     public var classesValue: Int?
+    /// The face detector run before the network (format 1.1), if the model carries one.
+    public var detector: DetectorSpec?
 
     public init(modelName: String, input: InputSpec, output: OutputSpec, defaultMetric: Metric,
                 thresholds: [Metric: Float], provenance: Provenance, tensors: [TensorEntry],
                 values: [ValueEntry], nodes: [NodeEntry], inputValue: Int, outputValue: Int,
                 arenaBytes: Int, activationsTotalBytes: Int, classNames: [String] = [],
-                classesValue: Int? = nil) {
+                classesValue: Int? = nil, detector: DetectorSpec? = nil) {
         self.modelName = modelName; self.input = input; self.output = output
         self.defaultMetric = defaultMetric; self.thresholds = thresholds
         self.provenance = provenance; self.tensors = tensors; self.values = values
         self.nodes = nodes; self.inputValue = inputValue; self.outputValue = outputValue
         self.arenaBytes = arenaBytes; self.activationsTotalBytes = activationsTotalBytes
-        self.classNames = classNames; self.classesValue = classesValue
+        self.classNames = classNames; self.classesValue = classesValue; self.detector = detector
     }
 
     public var totalFlops: Int { nodes.reduce(0) { $0 + $1.flops } }

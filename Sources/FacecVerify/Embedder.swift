@@ -27,6 +27,16 @@ public struct Embedder: Sendable {
                               scale: i.scale, mean: i.mean, resize: i.resize == .keepAspectPad ? .keepAspectPad : .stretch)
     }
 
+    /// The network input for a face crop (or a whole photo), as deepface
+    /// prepares it: its `/255` is skipped when the crop's largest value is at
+    /// most 1 (`if img.max() > 1`), so an all-black or near-black crop keeps
+    /// its raw values.
+    public func inputTensor(forCrop image: DecodedImage) -> [Float] {
+        var spec = preprocessSpec
+        if spec.scale != 1, !image.pixels.contains(where: { $0 > 1 }) { spec.scale = 1 }
+        return Preprocessor.tensor(from: image, spec: spec)
+    }
+
     /// Decodes and preprocesses a JPEG into the model's input tensor.
     public func inputTensor(forImage path: String) throws -> [Float] {
         let i = model.header.input

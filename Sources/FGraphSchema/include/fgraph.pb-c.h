@@ -22,6 +22,8 @@ typedef struct Fgraph__Provenance Fgraph__Provenance;
 typedef struct Fgraph__Tensor Fgraph__Tensor;
 typedef struct Fgraph__Value Fgraph__Value;
 typedef struct Fgraph__Node Fgraph__Node;
+typedef struct Fgraph__HaarCascade Fgraph__HaarCascade;
+typedef struct Fgraph__Detector Fgraph__Detector;
 typedef struct Fgraph__Header Fgraph__Header;
 
 
@@ -289,6 +291,93 @@ struct  Fgraph__Node
     , (char *)protobuf_c_empty_string, FGRAPH__KERNEL__KERNEL_UNSPECIFIED, 0,NULL, 0, 0,NULL, FGRAPH__ACTIVATION__ACTIVATION_NONE, 0, 0, 0, 0, 0, 0, 0, 0, 0,NULL, 0 }
 
 
+/*
+ * A boosted cascade of Haar-feature stumps (OpenCV CascadeClassifier, BOOST +
+ * HAAR), with every number as the detector computes with it (format 1.1).
+ */
+struct  Fgraph__HaarCascade
+{
+  ProtobufCMessage base;
+  uint32_t window_width;
+  uint32_t window_height;
+  /*
+   * weak classifiers per stage, in order
+   */
+  size_t n_stage_count;
+  uint32_t *stage_count;
+  /*
+   * OpenCV's threshold minus 1e-5 (float)
+   */
+  size_t n_stage_threshold;
+  float *stage_threshold;
+  /*
+   * per weak classifier: feature index
+   */
+  size_t n_stump_feature;
+  uint32_t *stump_feature;
+  size_t n_stump_threshold;
+  float *stump_threshold;
+  /*
+   * value when feature < threshold
+   */
+  size_t n_stump_left;
+  float *stump_left;
+  size_t n_stump_right;
+  float *stump_right;
+  /*
+   * per feature: how many rectangles (1..3)
+   */
+  size_t n_feature_rects;
+  uint32_t *feature_rects;
+  /*
+   * x, y, width, height of each rectangle, features in order
+   */
+  size_t n_rects;
+  uint32_t *rects;
+  /*
+   * one per rectangle
+   */
+  size_t n_rect_weight;
+  float *rect_weight;
+};
+#define FGRAPH__HAAR_CASCADE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&fgraph__haar_cascade__descriptor) \
+    , 0, 0, 0,NULL, 0,NULL, 0,NULL, 0,NULL, 0,NULL, 0,NULL, 0,NULL, 0,NULL, 0,NULL }
+
+
+/*
+ * The face detector the runtime runs before the network (format 1.1):
+ * deepface's "opencv" backend (faces, then eyes in each face, then rotation).
+ */
+struct  Fgraph__Detector
+{
+  ProtobufCMessage base;
+  /*
+   * "opencv"
+   */
+  char *kind;
+  Fgraph__HaarCascade *face;
+  Fgraph__HaarCascade *eye;
+  /*
+   * deepface: 1.1
+   */
+  double scale_factor;
+  /*
+   * deepface: 10
+   */
+  uint32_t min_neighbors;
+  double eye_scale_factor;
+  uint32_t eye_min_neighbors;
+  /*
+   * the cascade files and their SHA-256
+   */
+  char *source;
+};
+#define FGRAPH__DETECTOR__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&fgraph__detector__descriptor) \
+    , (char *)protobuf_c_empty_string, NULL, NULL, 0, 0, 0, 0, (char *)protobuf_c_empty_string }
+
+
 struct  Fgraph__Header
 {
   ProtobufCMessage base;
@@ -322,10 +411,14 @@ struct  Fgraph__Header
    * softmax output, when class names are present
    */
   uint32_t classes_value;
+  /*
+   * format 1.1: present when the model detects faces itself
+   */
+  Fgraph__Detector *detector;
 };
 #define FGRAPH__HEADER__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fgraph__header__descriptor) \
-    , NULL, NULL, FGRAPH__METRIC__METRIC_COSINE, 0,NULL, NULL, 0,NULL, 0,NULL, 0,NULL, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0,NULL, 0, 0 }
+    , NULL, NULL, FGRAPH__METRIC__METRIC_COSINE, 0,NULL, NULL, 0,NULL, 0,NULL, 0,NULL, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0,NULL, 0, 0, NULL }
 
 
 /* Fgraph__InputSpec methods */
@@ -461,6 +554,44 @@ Fgraph__Node *
 void   fgraph__node__free_unpacked
                      (Fgraph__Node *message,
                       ProtobufCAllocator *allocator);
+/* Fgraph__HaarCascade methods */
+void   fgraph__haar_cascade__init
+                     (Fgraph__HaarCascade         *message);
+size_t fgraph__haar_cascade__get_packed_size
+                     (const Fgraph__HaarCascade   *message);
+size_t fgraph__haar_cascade__pack
+                     (const Fgraph__HaarCascade   *message,
+                      uint8_t             *out);
+size_t fgraph__haar_cascade__pack_to_buffer
+                     (const Fgraph__HaarCascade   *message,
+                      ProtobufCBuffer     *buffer);
+Fgraph__HaarCascade *
+       fgraph__haar_cascade__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   fgraph__haar_cascade__free_unpacked
+                     (Fgraph__HaarCascade *message,
+                      ProtobufCAllocator *allocator);
+/* Fgraph__Detector methods */
+void   fgraph__detector__init
+                     (Fgraph__Detector         *message);
+size_t fgraph__detector__get_packed_size
+                     (const Fgraph__Detector   *message);
+size_t fgraph__detector__pack
+                     (const Fgraph__Detector   *message,
+                      uint8_t             *out);
+size_t fgraph__detector__pack_to_buffer
+                     (const Fgraph__Detector   *message,
+                      ProtobufCBuffer     *buffer);
+Fgraph__Detector *
+       fgraph__detector__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   fgraph__detector__free_unpacked
+                     (Fgraph__Detector *message,
+                      ProtobufCAllocator *allocator);
 /* Fgraph__Header methods */
 void   fgraph__header__init
                      (Fgraph__Header         *message);
@@ -503,6 +634,12 @@ typedef void (*Fgraph__Value_Closure)
 typedef void (*Fgraph__Node_Closure)
                  (const Fgraph__Node *message,
                   void *closure_data);
+typedef void (*Fgraph__HaarCascade_Closure)
+                 (const Fgraph__HaarCascade *message,
+                  void *closure_data);
+typedef void (*Fgraph__Detector_Closure)
+                 (const Fgraph__Detector *message,
+                  void *closure_data);
 typedef void (*Fgraph__Header_Closure)
                  (const Fgraph__Header *message,
                   void *closure_data);
@@ -525,6 +662,8 @@ extern const ProtobufCMessageDescriptor fgraph__provenance__descriptor;
 extern const ProtobufCMessageDescriptor fgraph__tensor__descriptor;
 extern const ProtobufCMessageDescriptor fgraph__value__descriptor;
 extern const ProtobufCMessageDescriptor fgraph__node__descriptor;
+extern const ProtobufCMessageDescriptor fgraph__haar_cascade__descriptor;
+extern const ProtobufCMessageDescriptor fgraph__detector__descriptor;
 extern const ProtobufCMessageDescriptor fgraph__header__descriptor;
 
 PROTOBUF_C__END_DECLS

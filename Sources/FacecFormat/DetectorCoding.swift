@@ -1,0 +1,83 @@
+import FGraphSchema
+
+/// DetectorSpec <-> the header's `Detector` message (format 1.1). Decoding
+/// checks every count and index (`DetectorSpec.problem`), so the runtime
+/// runs only cascades it can evaluate within bounds.
+enum DetectorCoding {
+    static func encode(_ d: DetectorSpec, _ c: CAllocations) -> UnsafeMutablePointer<Fgraph__Detector> {
+        var m = Fgraph__Detector()
+        fgraph__detector__init(&m)
+        m.kind = c.string(d.kind)
+        m.face = c.object(cascade(d.face, c))
+        m.eye = c.object(cascade(d.eye, c))
+        m.scale_factor = d.scaleFactor
+        m.min_neighbors = UInt32(d.minNeighbors)
+        m.eye_scale_factor = d.eyeScaleFactor
+        m.eye_min_neighbors = UInt32(d.eyeMinNeighbors)
+        m.source = c.string(d.source)
+        return c.object(m)
+    }
+
+    private static func cascade(_ h: HaarCascade, _ c: CAllocations) -> Fgraph__HaarCascade {
+        var m = Fgraph__HaarCascade()
+        fgraph__haar_cascade__init(&m)
+        m.window_width = UInt32(h.windowWidth)
+        m.window_height = UInt32(h.windowHeight)
+        func put<T>(_ values: [T], _ n: inout Int, _ p: inout UnsafeMutablePointer<T>?) { n = values.count; p = c.array(values) }
+        put(h.stages.map { UInt32($0.count) }, &m.n_stage_count, &m.stage_count)
+        put(h.stages.map(\.threshold), &m.n_stage_threshold, &m.stage_threshold)
+        put(h.stumps.map { UInt32($0.feature) }, &m.n_stump_feature, &m.stump_feature)
+        put(h.stumps.map(\.threshold), &m.n_stump_threshold, &m.stump_threshold)
+        put(h.stumps.map(\.left), &m.n_stump_left, &m.stump_left)
+        put(h.stumps.map(\.right), &m.n_stump_right, &m.stump_right)
+        put(h.features.map { UInt32($0.count) }, &m.n_feature_rects, &m.feature_rects)
+        let rects = h.features.flatMap { $0 }
+        put(rects.flatMap { [UInt32($0.x), UInt32($0.y), UInt32($0.width), UInt32($0.height)] }, &m.n_rects, &m.rects)
+        put(rects.map(\.weight), &m.n_rect_weight, &m.rect_weight)
+        return m
+    }
+
+    static func decode(_ m: Fgraph__Detector, _ fail: (String) -> FormatError) throws -> DetectorSpec {
+        guard let face = m.face, let eye = m.eye else { throw fail("detector without its face and eye cascades") }
+        let spec = DetectorSpec(kind: string(m.kind), face: try cascade(face.pointee, "face", fail), eye: try cascade(eye.pointee, "eye", fail),
+                                scaleFactor: m.scale_factor, minNeighbors: Int(m.min_neighbors),
+                                eyeScaleFactor: m.eye_scale_factor, eyeMinNeighbors: Int(m.eye_min_neighbors),
+                                source: string(m.source))
+        if let p = spec.problem() { throw fail("detector: \(p)") }
+        return spec
+    }
+
+    private static func cascade(_ m: Fgraph__HaarCascade, _ what: String, _ fail: (String) -> FormatError) throws -> HaarCascade {
+        func get<T>(_ p: UnsafeMutablePointer<T>?, _ n: Int) -> [T] {
+            guard let p, n > 0 else { return [] }
+            return Array(UnsafeBufferPointer(start: p, count: n))
+        }
+        let limit = HaarCascade.maxStumps
+        guard m.n_stage_count == m.n_stage_threshold, m.n_stage_count <= HaarCascade.maxStages,
+              m.n_stump_feature == m.n_stump_threshold, m.n_stump_feature == m.n_stump_left, m.n_stump_feature == m.n_stump_right,
+              m.n_stump_feature <= limit, m.n_feature_rects <= limit, m.n_rect_weight <= 3 * limit, m.n_rects == 4 * m.n_rect_weight else {
+            throw fail("\(what) cascade: its arrays have inconsistent lengths")
+        }
+        let stages = zip(get(m.stage_count, m.n_stage_count), get(m.stage_threshold, m.n_stage_threshold))
+            .map { HaarCascade.Stage(count: Int($0), threshold: $1) }
+        let stumps = (0..<m.n_stump_feature).map {
+            HaarCascade.Stump(feature: Int(m.stump_feature[$0]), threshold: m.stump_threshold[$0], left: m.stump_left[$0], right: m.stump_right[$0])
+        }
+        let counts = get(m.feature_rects, m.n_feature_rects).map(Int.init)
+        guard counts.allSatisfy({ (1...3).contains($0) }), counts.reduce(0, +) == m.n_rect_weight else {
+            throw fail("\(what) cascade: its features and rectangles do not match")
+        }
+        let coords = get(m.rects, m.n_rects).map(Int.init), weights = get(m.rect_weight, m.n_rect_weight)
+        var features: [[HaarCascade.Rect]] = [], k = 0
+        for n in counts {
+            features.append((0..<n).map { j in
+                let r = k + j
+                return HaarCascade.Rect(x: coords[4 * r], y: coords[4 * r + 1], width: coords[4 * r + 2], height: coords[4 * r + 3], weight: weights[r])
+            })
+            k += n
+        }
+        return HaarCascade(windowWidth: Int(m.window_width), windowHeight: Int(m.window_height), stages: stages, stumps: stumps, features: features)
+    }
+
+    private static func string(_ p: UnsafeMutablePointer<CChar>?) -> String { p.map { String(cString: $0) } ?? "" }
+}
