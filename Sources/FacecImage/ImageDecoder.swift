@@ -15,8 +15,8 @@ public struct DecodedImage: Sendable, Equatable {
 }
 
 /// Front door: file or memory → `DecodedImage`, or an `ImageError` whose
-/// description is one line starting with the path. Only JPEG is decoded;
-/// other formats are named (PNG, WebP, HEIC…) and refused.
+/// description is one line starting with the path. JPEG, PNG and WebP are
+/// decoded (chosen by content); other formats are named (HEIC, GIF…) and refused.
 public enum ImageDecoder {
     /// 100 megapixels: a 300 MB RGB buffer. Checked from the JPEG header
     /// before any pixel memory is allocated.
@@ -44,8 +44,15 @@ public enum ImageDecoder {
         if bytes.count > maxFileBytes {
             throw ImageError(path: name, reason: "file is \(bytes.count) bytes, larger than the limit of \(maxFileBytes) bytes")
         }
-        if let refusal = ImageFormatSniffer.sniff(bytes).refusal {
+        let format = ImageFormatSniffer.sniff(bytes)
+        if let refusal = format.refusal {
             throw ImageError(path: name, reason: refusal)
+        }
+        // Chosen by content, as cv2.imread does (photo sets hold WebP files named .jpg).
+        switch format {
+        case .png: return try PNGDecoder.decode(bytes, name: name, maxPixels: maxPixels)
+        case .webp: return try WebPDecoder.decode(bytes, name: name, maxPixels: maxPixels)
+        default: break
         }
         let orientation = EXIFOrientation.read(from: bytes)
         // Orientations 5–8 swap the axes: the stored width is the displayed height.

@@ -1,22 +1,25 @@
-/// Names a file's format from its first bytes, so that a PNG or a WebP saved
-/// with a .jpg name (common in real photo sets) is refused with a message that
+/// Names a file's format from its first bytes, as cv2.imread chooses its
+/// decoder: a PNG or a WebP saved with a .jpg name (common in real photo sets)
+/// is decoded as what it is, and anything else is refused with a message that
 /// says what it is, instead of libjpeg's "Not a JPEG file: starts with 0x89 0x50".
 enum ImageFormat: Equatable, Sendable {
     case jpeg
+    case png
+    case webp
     case empty
     /// Recognised, but not something this decoder reads; the string names it.
     case other(String)
     case unknown(firstBytes: [UInt8])
 
-    /// Human-readable reason for refusing a non-JPEG, or nil for JPEG.
+    /// Human-readable reason for refusing the file, or nil for JPEG, PNG and WebP.
     var refusal: String? {
         switch self {
-        case .jpeg: return nil
+        case .jpeg, .png, .webp: return nil
         case .empty: return "empty file (0 bytes)"
-        case .other(let name): return "not a JPEG: the file is \(name) (only JPEG is supported)"
+        case .other(let name): return "unsupported image format: the file is \(name) (facec reads JPEG, PNG and WebP)"
         case .unknown(let bytes):
             let shown = bytes.map(hex2).joined(separator: " ")
-            return "not a JPEG: unknown format (first bytes: \(shown))"
+            return "unknown image format (first bytes: \(shown); facec reads JPEG, PNG and WebP)"
         }
     }
 }
@@ -35,9 +38,9 @@ enum ImageFormatSniffer {
 
         // JPEG: the SOI marker. Anything damaged after it is for libjpeg to report.
         if has([0xFF, 0xD8]) { return .jpeg }
-        if has([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) { return .other("a PNG image") }
+        if has([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) { return .png }
         if ascii("GIF87a") || ascii("GIF89a") { return .other("a GIF image") }
-        if ascii("RIFF") && ascii("WEBP", at: 8) { return .other("a WebP image") }
+        if ascii("RIFF") && ascii("WEBP", at: 8) { return .webp }
         if ascii("RIFF") { return .other("a RIFF container (not WebP)") }
         if ascii("BM") && n >= 14 { return .other("a BMP image") }
         if has([0x49, 0x49, 0x2A, 0x00]) || has([0x4D, 0x4D, 0x00, 0x2A]) { return .other("a TIFF image") }
