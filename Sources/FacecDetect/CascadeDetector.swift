@@ -1,3 +1,5 @@
+import Dispatch
+import Synchronization
 import FacecFormat
 #if canImport(Glibc)
 import Glibc
@@ -24,12 +26,27 @@ public struct Detection: Sendable, Equatable {
 /// pixel; windows with too little contrast rejected), float feature values
 /// and double stage sums, candidates in OpenCV's one-thread order, then
 /// `groupRectangles` with eps 0.2.
+///
+/// Speed without changing a bit of that: stages are evaluated for eight
+/// windows at once (`StageVectors`) while at least two of them are alive,
+/// then per window, and a scale's
+/// rows are split into bands that threads scan independently (integrals
+/// restarted at each band: window sums are differences, exact in wrapping
+/// arithmetic), their candidates concatenated in row order.
+/// A rectangle in image pixels.
+public struct PixelRect: Sendable, Equatable {
+    public var x, y, width, height: Int
+    public init(x: Int, y: Int, width: Int, height: Int) { self.x = x; self.y = y; self.width = width; self.height = height }
+}
+
 public struct CascadeDetector: Sendable {
     public let cascade: HaarCascade
-    /// Stumps flattened, and each feature's rectangles as (x, y, w, h, weight) with weight 0 padding.
-    private let stumpFeature: [Int32], stumpThreshold: [Float], stumpLeft: [Float], stumpRight: [Float]
-    private let stageCount: [Int32], stageThreshold: [Float]
-    private let rects: [HaarCascade.Rect]   // 3 per feature
+    /// Stumps flattened; each feature's rectangles 3 per feature (weight 0 padding).
+    let stumpFeature: [Int32], stumpThreshold: [Float], stumpLeft: [Float], stumpRight: [Float]
+    let stageCount: [Int32], stageThreshold: [Float]
+    let rects: [HaarCascade.Rect]
+    /// Index of each stage's first stump.
+    let stageStart: [Int32]
 
     public init(_ cascade: HaarCascade) {
         precondition(cascade.problem() == nil, "CascadeDetector: invalid cascade")
@@ -45,6 +62,9 @@ public struct CascadeDetector: Sendable {
             for k in 0..<3 { r.append(k < f.count ? f[k] : HaarCascade.Rect(x: 0, y: 0, width: 0, height: 0, weight: 0)) }
         }
         rects = r
+        var start: [Int32] = [], k: Int32 = 0
+        for st in cascade.stages { start.append(k); k += Int32(st.count) }
+        stageStart = start
     }
 
     /// The scales OpenCV scans for an image of this size (as float factors).
@@ -69,153 +89,134 @@ public struct CascadeDetector: Sendable {
         return out
     }
 
-    /// All windows of all scales that pass every stage, in OpenCV's order.
-    func candidates(_ gray: GrayImage, scaleFactor: Double, withWeights: Bool) -> [Detection] {
-        var found: [Detection] = []
-        for s in scales(width: gray.width, height: gray.height, scaleFactor: scaleFactor) {
-            scan(gray, scale: s, into: &found)
-        }
-        return found
+    /// What one scale scans: the resized image's size, the window step, and
+    /// the window rows and columns that can hold a face. When the image is
+    /// known to be black outside a rectangle (deepface's frame), windows whose
+    /// variance rectangle lies wholly in the black are left out: OpenCV
+    /// rejects them (zero variance) without effect on the others, so the
+    /// result is the same without their work.
+    struct ScaleScan: Sendable {
+        let scale: Float
+        let resize: LinearExactResize
+        let step: Int
+        /// Window rows (on the step grid) and window indices (x = index·step) to evaluate.
+        let rows: Range<Int>
+        let windows: Range<Int>
     }
 
-    /// detectMultiScale(image, scaleFactor, minNeighbors): grouped detections;
-    /// `withWeights` reports each group's best last-stage sum (detectMultiScale3
-    /// with outputRejectLevels, as deepface calls it for faces).
-    public func detect(_ gray: GrayImage, scaleFactor: Double, minNeighbors: Int, withWeights: Bool) -> [Detection] {
-        let found = candidates(gray, scaleFactor: scaleFactor, withWeights: withWeights)
+    func scaleScan(_ gray: GrayImage, scale s: Float, content: PixelRect?) -> ScaleScan? {
+        let W = cascade.windowWidth, H = cascade.windowHeight
+        let sw = Int(lrintf(Float(gray.width) / s)), sh = Int(lrintf(Float(gray.height) / s))
+        let workW = max(sw + 1 - W, 0), workH = max(sh + 1 - H, 0)
+        guard sw > 0, sh > 0, workW > 0, workH > 0 else { return nil }
+        let step = s >= 2 ? 1 : 2
+        let resize = LinearExactResize(gray, width: sw, height: sh)
+        // Leading and trailing output rows and columns that read only the black frame.
+        var top = 0, bottom = sh, left = 0, right = sw
+        if let c = content {
+            while top < sh && resize.sourceRows(of: top).upperBound < c.y { top += 1 }
+            while bottom > top && resize.sourceRows(of: bottom - 1).lowerBound >= c.y + c.height { bottom -= 1 }
+            while left < sw && resize.sourceColumns(of: left).upperBound < c.x { left += 1 }
+            while right > left && resize.sourceColumns(of: right - 1).lowerBound >= c.x + c.width { right -= 1 }
+        }
+        // A window's variance rectangle spans rows y+1 ... y+H-2 and columns x+1 ... x+W-2.
+        func up(_ v: Int) -> Int { (max(0, v) + step - 1) / step * step }
+        let rows = up(top - H + 2)..<min(workH, bottom - 1)
+        let windows = (up(left - W + 2) / step)..<((min(workW, right - 1) + step - 1) / step)
+        guard !rows.isEmpty, !windows.isEmpty else { return nil }
+        return ScaleScan(scale: s, resize: resize, step: step, rows: rows, windows: windows)
+    }
+
+    /// A band of window rows of one scale: the unit threads share.
+    struct Band: Sendable {
+        let scan: ScaleScan
+        let rows: Range<Int>
+    }
+
+    /// The bands of every scale, in scan order: one per scale on one
+    /// thread; on more, tall scales are cut so that threads stay busy
+    /// (not thinner than 48 window rows: each band recomputes the
+    /// window-height rows of integral above its end).
+    func bands(_ gray: GrayImage, scaleFactor: Double, threads: Int, content: PixelRect?) -> [Band] {
+        var out: [Band] = []
+        for s in scales(width: gray.width, height: gray.height, scaleFactor: scaleFactor) {
+            guard let scan = scaleScan(gray, scale: s, content: content) else { continue }
+            let rows = scan.rows.count
+            let pieces = threads == 1 ? 1 : max(1, min(2 * threads, rows / 48))
+            // Cut at multiples of the step, so bands visit exactly the rows one scan would.
+            let rowsPerPiece = ((rows + pieces - 1) / pieces + scan.step - 1) / scan.step * scan.step
+            var y = scan.rows.lowerBound
+            while y < scan.rows.upperBound {
+                out.append(Band(scan: scan, rows: y..<min(scan.rows.upperBound, y + rowsPerPiece)))
+                y += rowsPerPiece
+            }
+        }
+        return out
+    }
+
+    /// All windows of all scales that pass every stage, in OpenCV's one-thread order.
+    func candidates(_ gray: GrayImage, scaleFactor: Double, threads: Int = 1, content: PixelRect? = nil) -> [Detection] {
+        candidates(gray, scaleFactor: scaleFactor, threads: threads, content: content, measure: false).found
+    }
+
+    /// The same, and with `measure` the share of the threads' time spent
+    /// making the pyramid's rows and their integrals (the rest is the cascade).
+    func candidates(_ gray: GrayImage, scaleFactor: Double, threads: Int, content: PixelRect?,
+                    measure: Bool) -> (found: [Detection], pyramidShare: Double) {
+        let list = bands(gray, scaleFactor: scaleFactor, threads: threads, content: content)
+        let results = BandResults(count: list.count)
+        let work = { (i: Int) in
+            var found: [Detection] = []
+            let start = measure ? monotonicSeconds() : 0
+            let pyramid = scan(band: list[i], into: &found, measure: measure)
+            results.set(i, found, seconds: measure ? monotonicSeconds() - start : 0, pyramidSeconds: pyramid)
+        }
+        if threads <= 1 || list.count <= 1 {
+            for i in list.indices { work(i) }
+        } else {
+            DispatchQueue.concurrentPerform(iterations: min(threads, list.count)) { _ in
+                while let i = results.claim() { work(i) }
+            }
+        }
+        return results.joined()
+    }
+
+    /// `content`: a rectangle outside which the image is known to be black
+    /// (work is skipped there; the result is the same).
+    public func detect(_ gray: GrayImage, scaleFactor: Double, minNeighbors: Int, withWeights: Bool, threads: Int = 1,
+                       content: PixelRect? = nil) -> [Detection] {
+        let found = candidates(gray, scaleFactor: scaleFactor, threads: threads, content: content)
         return RectangleGrouping.group(found, threshold: minNeighbors, eps: 0.2, useWeights: withWeights)
     }
+}
 
-    // MARK: one scale
+/// Per-band candidate lists filled by worker threads, joined in band order.
+final class BandResults: Sendable {
+    private struct State { var lists: [[Detection]]; var next = 0; var seconds = 0.0; var pyramidSeconds = 0.0 }
+    private let state: Mutex<State>
 
-    /// Rows of integral images computed per band of window rows.
-    static let bandRows = 32
+    init(count: Int) { state = Mutex(State(lists: Array(repeating: [], count: count))) }
 
-    private func scan(_ gray: GrayImage, scale sc: Float, into found: inout [Detection]) {
-        let W = cascade.windowWidth, H = cascade.windowHeight
-        let sw = Int(lrintf(Float(gray.width) / sc)), sh = Int(lrintf(Float(gray.height) / sc))
-        guard sw > 0, sh > 0 else { return }
-        let step = sc >= 2 ? 1 : 2
-        let workW = max(sw + 1 - W, 0), workH = max(sh + 1 - H, 0)
-        guard workW > 0, workH > 0 else { return }
-        let winW = Int(lrintf(Float(W) * sc)), winH = Int(lrintf(Float(H) * sc))
-        let resize = LinearExactResize(gray, width: sw, height: sh)
-        var scratch = resize.makeScratch()
-        let stride = sw + 1
-        // Integral rows [top, top + rowsHeld) are in the buffers (row index relative to `top`).
-        let capacity = Self.bandRows + H + 1
-        var sum = [Int32](repeating: 0, count: capacity * stride)
-        var sq = [Int32](repeating: 0, count: capacity * stride)
-        var line = [UInt8](repeating: 0, count: sw)
-        var top = 0, held = 1   // integral row 0 (zeros) held
-        var nextImageRow = 0
-
-        // Feature offsets (4 corners × 3 rects) for this stride.
-        var offsets = [Int32](repeating: 0, count: rects.count * 4)
-        for (i, r) in rects.enumerated() {
-            offsets[4 * i] = Int32(r.x + stride * r.y)
-            offsets[4 * i + 1] = Int32(r.x + r.width + stride * r.y)
-            offsets[4 * i + 2] = Int32(r.x + stride * (r.y + r.height))
-            offsets[4 * i + 3] = Int32(r.x + r.width + stride * (r.y + r.height))
-        }
-        let norm = (n0: Int32(1 + stride), n1: Int32(1 + (W - 2) + stride), n2: Int32(1 + stride * (1 + H - 2)), n3: Int32(1 + (W - 2) + stride * (1 + H - 2)))
-        let area = Double((W - 2) * (H - 2))
-
-        var y = 0
-        while y < workH {
-            // Make sure integral rows y ... y + H are held.
-            let needed = y + H + 1
-            if top + held < needed {
-                let target = min(needed + Self.bandRows, sh + 1)
-                if target - top > capacity {
-                    // Move the rows still needed (from y) to the front.
-                    let keep = top + held - y
-                    sum.withUnsafeMutableBufferPointer { b in (b.baseAddress!).update(from: b.baseAddress! + (y - top) * stride, count: keep * stride) }
-                    sq.withUnsafeMutableBufferPointer { b in (b.baseAddress!).update(from: b.baseAddress! + (y - top) * stride, count: keep * stride) }
-                    held = keep
-                    top = y
-                }
-                while top + held < target {
-                    line.withUnsafeMutableBufferPointer { resize.row(nextImageRow, into: $0.baseAddress!, scratch: &scratch) }
-                    nextImageRow += 1
-                    let r = held
-                    sum.withUnsafeMutableBufferPointer { s in
-                        sq.withUnsafeMutableBufferPointer { q in
-                            line.withUnsafeBufferPointer { px in
-                                let prev = (r - 1) * stride, cur = r * stride
-                                s[cur] = 0; q[cur] = 0
-                                var rs: Int32 = 0, rq: Int32 = 0
-                                for c in 0..<sw {
-                                    let v = Int32(px[c])
-                                    rs &+= v; rq &+= v &* v
-                                    s[cur + c + 1] = s[prev + c + 1] &+ rs
-                                    q[cur + c + 1] = q[prev + c + 1] &+ rq
-                                }
-                            }
-                        }
-                    }
-                    held += 1
-                }
-            }
-            let rowBase = (y - top) * stride
-            sum.withUnsafeBufferPointer { s in
-                sq.withUnsafeBufferPointer { q in
-                    offsets.withUnsafeBufferPointer { ofs in
-                        var x = 0
-                        while x < workW {
-                            let p = s.baseAddress! + rowBase + x, pq = q.baseAddress! + rowBase + x
-                            let valsum = p[Int(norm.n0)] &- p[Int(norm.n1)] &- p[Int(norm.n2)] &+ p[Int(norm.n3)]
-                            let valsq = UInt32(bitPattern: pq[Int(norm.n0)] &- pq[Int(norm.n1)] &- pq[Int(norm.n2)] &+ pq[Int(norm.n3)])
-                            var nf = area * Double(valsq) - Double(valsum) * Double(valsum)
-                            var result: Int
-                            var weight = 0.0
-                            if nf > 0 {
-                                nf = nf.squareRoot()
-                                let vnf = Float(1.0 / nf)
-                                if area * Double(vnf) < 1e-1 {
-                                    (result, weight) = evaluate(p, ofs, vnf)
-                                } else {
-                                    result = -1
-                                }
-                            } else {
-                                result = -1
-                            }
-                            if result == 1 {
-                                found.append(Detection(x: Int(lrintf(Float(x) * sc)), y: Int(lrintf(Float(y) * sc)), width: winW, height: winH, weight: weight))
-                            }
-                            if result == 0 { x += step }
-                            x += step
-                        }
-                    }
-                }
-            }
-            y += step
+    func claim() -> Int? {
+        state.withLock { s in
+            guard s.next < s.lists.count else { return nil }
+            s.next += 1
+            return s.next - 1
         }
     }
 
-    /// predictOrderedStump: 1 when the window passes every stage, else minus
-    /// the failing stage's index (0 for the first); and the last sum computed.
-    @inline(__always)
-    private func evaluate(_ p: UnsafePointer<Int32>, _ ofs: UnsafeBufferPointer<Int32>, _ vnf: Float) -> (Int, Double) {
-        var k = 0
-        var tmp = 0.0
-        for si in 0..<stageCount.count {
-            tmp = 0
-            let n = Int(stageCount[si])
-            for _ in 0..<n {
-                let f = Int(stumpFeature[k])
-                let r = 3 * f, o = 12 * f
-                var ret = rects[r].weight * Float(p[Int(ofs[o])] &- p[Int(ofs[o + 1])] &- p[Int(ofs[o + 2])] &+ p[Int(ofs[o + 3])])
-                    + rects[r + 1].weight * Float(p[Int(ofs[o + 4])] &- p[Int(ofs[o + 5])] &- p[Int(ofs[o + 6])] &+ p[Int(ofs[o + 7])])
-                if rects[r + 2].weight != 0 {
-                    ret += rects[r + 2].weight * Float(p[Int(ofs[o + 8])] &- p[Int(ofs[o + 9])] &- p[Int(ofs[o + 10])] &+ p[Int(ofs[o + 11])])
-                }
-                let value = ret * vnf
-                tmp += Double(value < stumpThreshold[k] ? stumpLeft[k] : stumpRight[k])
-                k += 1
-            }
-            if tmp < Double(stageThreshold[si]) { return (-si, tmp) }
-        }
-        return (1, tmp)
+    func set(_ i: Int, _ found: [Detection], seconds: Double, pyramidSeconds: Double) {
+        state.withLock { $0.lists[i] = found; $0.seconds += seconds; $0.pyramidSeconds += pyramidSeconds }
     }
+
+    func joined() -> (found: [Detection], pyramidShare: Double) {
+        state.withLock { ($0.lists.flatMap { $0 }, $0.seconds > 0 ? $0.pyramidSeconds / $0.seconds : 0) }
+    }
+}
+
+/// Monotonic seconds (for the optional timings).
+func monotonicSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
 }

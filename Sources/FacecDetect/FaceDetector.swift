@@ -10,6 +10,37 @@ public struct PixelPoint: Sendable, Equatable {
     public init(x: Int, y: Int) { self.x = x; self.y = y }
 }
 
+/// deepface's `facial_area`: a box in photo pixels and the eyes, if found.
+public struct FacialArea: Sendable, Equatable {
+    public var x, y, width, height: Int
+    /// The eyes from the person's point of view (left eye on the right of
+    /// the photo), or nil when deepface drops them.
+    public var leftEye: PixelPoint?, rightEye: PixelPoint?
+    public init(x: Int, y: Int, width: Int, height: Int, leftEye: PixelPoint? = nil, rightEye: PixelPoint? = nil) {
+        self.x = x; self.y = y; self.width = width; self.height = height; self.leftEye = leftEye; self.rightEye = rightEye
+    }
+}
+
+/// Where one photo's detection time went, in milliseconds: the black frame
+/// and grey image, the face search split into making the pyramid's rows with
+/// their integral images and running the cascade (split by the threads' time
+/// in each), the eye searches, and the alignments.
+public struct DetectionTimings: Sendable {
+    public var frameAndGray = 0.0, pyramid = 0.0, cascade = 0.0, eyes = 0.0, alignment = 0.0
+    public init() {}
+    public var total: Double { frameAndGray + pyramid + cascade + eyes + alignment }
+}
+
+/// A photo in which the detector finds no face, when a face is required
+/// (deepface's enforce_detection=True).
+public struct FaceNotFound: Error, CustomStringConvertible, Sendable {
+    public let path: String
+    public init(path: String) { self.path = path }
+    public var description: String {
+        "\(path): no face detected (deepface's opencv detector finds none; use --no-enforce-detection to take the whole photo)"
+    }
+}
+
 /// One face as deepface reports it (`extract_faces` / `represent` with
 /// `detector_backend="opencv"`, `align=True`, `expand_percentage=0`).
 public struct DetectedFace: Sendable, Equatable {
@@ -23,6 +54,8 @@ public struct DetectedFace: Sendable, Equatable {
     public var confidence: Double
     /// The aligned crop (RGB) that goes to the network.
     public var crop: DecodedImage
+
+    public var area: FacialArea { FacialArea(x: x, y: y, width: width, height: height, leftEye: leftEye, rightEye: rightEye) }
 }
 
 /// deepface's default detection and alignment (deepface 0.0.103,
@@ -42,25 +75,64 @@ public struct FaceDetector: Sendable {
     public let spec: DetectorSpec
     private let faces: CascadeDetector
     private let eyes: CascadeDetector
+    /// Threads one photo's face search uses (the result does not depend on it).
+    public var threads: Int
 
-    public init(_ spec: DetectorSpec) {
+    public init(_ spec: DetectorSpec, threads: Int = 1) {
         precondition(spec.problem() == nil, "FaceDetector: invalid detector spec")
         self.spec = spec
+        self.threads = max(1, threads)
         faces = CascadeDetector(spec.face)
         eyes = CascadeDetector(spec.eye)
     }
 
-    public func detect(_ image: DecodedImage) -> [DetectedFace] {
+    /// deepface's extract_faces: the faces of a photo; when there are none,
+    /// an error if `enforce`, else the whole photo as one face with
+    /// confidence 0 and its area clipped the way deepface clips every box
+    /// (one pixel short of the edges).
+    public func extractFaces(_ photo: DecodedImage, path: String, enforce: Bool,
+                             timings: ((DetectionTimings) -> Void)? = nil) throws(FaceNotFound) -> [DetectedFace] {
+        let (faces, measured) = detect(photo, measure: timings != nil)
+        if let measured { timings?(measured) }
+        if !faces.isEmpty { return faces }
+        if enforce { throw FaceNotFound(path: path) }
+        return [DetectedFace(x: 0, y: 0, width: max(0, photo.width - 1), height: max(0, photo.height - 1),
+                             leftEye: nil, rightEye: nil, confidence: 0, crop: photo)]
+    }
+
+    public func detect(_ image: DecodedImage) -> [DetectedFace] { detect(image, measure: false).faces }
+
+    /// The faces and, with `measure`, where the time went.
+    public func detect(_ image: DecodedImage, measure: Bool) -> (faces: [DetectedFace], timings: DetectionTimings?) {
+        var clock = measure ? monotonicSeconds() : 0
+        var t = DetectionTimings()
+        func lap(_ into: inout Double) {
+            guard measure else { return }
+            let now = monotonicSeconds()
+            into += (now - clock) * 1e3
+            clock = now
+        }
         let width = image.width, height = image.height
         let hb = height / 2, wb = width / 2   // int(0.5 * h)
-        let bordered = image.bordered(horizontal: wb, vertical: hb)
-        let gray = GrayImage(bordered)
+        // The grey bordered image (grey of black is black); the colour one is
+        // never built: alignment reads the photo with the frame's offset.
+        let gray = GrayImage(image).bordered(horizontal: wb, vertical: hb)
+        let content = PixelRect(x: wb, y: hb, width: width, height: height)
+        lap(&t.frameAndGray)
+        let (found, pyramidShare) = faces.candidates(gray, scaleFactor: spec.scaleFactor, threads: threads, content: content, measure: measure)
+        let boxes = RectangleGrouping.group(found, threshold: spec.minNeighbors, eps: 0.2, useWeights: true)
+        var search = 0.0
+        lap(&search)
+        t.pyramid = search * pyramidShare
+        t.cascade = search - t.pyramid
         var out: [DetectedFace] = []
-        for box in faces.detect(gray, scaleFactor: spec.scaleFactor, minNeighbors: spec.minNeighbors, withWeights: true) {
+        for box in boxes {
             let (left, right) = findEyes(gray.cropped(x: box.x, y: box.y, width: box.width, height: box.height))
+            lap(&t.eyes)
             let leftEye = left.map { PixelPoint(x: box.x + $0.x, y: box.y + $0.y) }
             let rightEye = right.map { PixelPoint(x: box.x + $0.x, y: box.y + $0.y) }
-            let crop = align(bordered, box: box, leftEye: leftEye, rightEye: rightEye)
+            let crop = align(image, border: (wb, hb), box: box, leftEye: leftEye, rightEye: rightEye)
+            lap(&t.alignment)
             guard crop.width > 0, crop.height > 0 else { continue }   // deepface skips empty crops
             // Back to photo coordinates, clipped as extract_faces does.
             let x = max(0, box.x - wb), y = max(0, box.y - hb)
@@ -73,13 +145,13 @@ public struct FaceDetector: Sendable {
             out.append(DetectedFace(x: x, y: y, width: w, height: h, leftEye: inPhoto(leftEye), rightEye: inPhoto(rightEye),
                                     confidence: Self.roundedLikePython((100 - box.weight) / 100), crop: crop))
         }
-        return out
+        return (out, measure ? t : nil)
     }
 
     /// find_eyes: centres of the two largest eye detections in a face's grey crop.
     func findEyes(_ face: GrayImage) -> (left: PixelPoint?, right: PixelPoint?) {
         guard face.width > 0, face.height > 0 else { return (nil, nil) }
-        let found = eyes.detect(face, scaleFactor: spec.eyeScaleFactor, minNeighbors: spec.eyeMinNeighbors, withWeights: false)
+        let found = eyes.detect(face, scaleFactor: spec.eyeScaleFactor, minNeighbors: spec.eyeMinNeighbors, withWeights: false, threads: threads)
         // Python's sorted is stable: equal areas keep detectMultiScale's order.
         let largest = found.enumerated().sorted { a, b in
             let (sa, sb) = (abs(a.element.width * a.element.height), abs(b.element.width * b.element.height))
@@ -95,23 +167,30 @@ public struct FaceDetector: Sendable {
     }
 
     /// extract_face with align=True: the crop of the rotated sub-image.
-    func align(_ bordered: DecodedImage, box: Detection, leftEye: PixelPoint?, rightEye: PixelPoint?) -> DecodedImage {
+    /// `box` and the eyes are in the bordered image: the photo inside a
+    /// black frame of `border` (horizontal, vertical) pixels.
+    func align(_ photo: DecodedImage, border: (Int, Int), box: Detection, leftEye: PixelPoint?, rightEye: PixelPoint?) -> DecodedImage {
         // extract_face first clips the box to the (bordered) image.
-        let w = max(0, min(bordered.width, box.x + box.width) - max(0, box.x))
-        let h = max(0, min(bordered.height, box.y + box.height) - max(0, box.y))
+        let borderedWidth = photo.width + 2 * border.0, borderedHeight = photo.height + 2 * border.1
+        let w = max(0, min(borderedWidth, box.x + box.width) - max(0, box.x))
+        let h = max(0, min(borderedHeight, box.y + box.height) - max(0, box.y))
         let x = max(0, box.x), y = max(0, box.y)
-        // extract_sub_image: the box with half its size around it, black outside.
+        // extract_sub_image: the box with half its size around it, black
+        // outside the bordered image (and so outside the photo).
         let rx = w / 2, ry = h / 2
-        let sub = Self.subImage(bordered, x: x - rx, y: y - ry, width: w + 2 * rx, height: h + 2 * ry)
-        var angle = 0.0
-        var aligned = sub
-        if let l = leftEye, let r = rightEye, sub.width > 0, sub.height > 0 {
-            angle = atan2(Double(l.y - r.y), Double(l.x - r.x)) * (180.0 / Double.pi)   // np.degrees(np.arctan2(...))
-            let m = WarpAffine.rotation(centerX: Float(sub.width / 2), centerY: Float(sub.height / 2), degrees: angle)
-            aligned = WarpAffine.cubic(sub, forward: m, width: sub.width, height: sub.height)
+        let sub = Self.subImage(photo, x: x - rx - border.0, y: y - ry - border.1, width: w + 2 * rx, height: h + 2 * ry)
+        guard let l = leftEye, let r = rightEye, sub.width > 0, sub.height > 0 else {
+            let (x1, y1, x2, y2) = Self.project(rx, ry, rx + w, ry + h, angle: 0, height: sub.height, width: sub.width)
+            return sub.cropped(x: x1, y: y1, width: x2 - x1, height: y2 - y1)
         }
+        let angle = atan2(Double(l.y - r.y), Double(l.x - r.x)) * (180.0 / Double.pi)   // np.degrees(np.arctan2(...))
+        let m = WarpAffine.rotation(centerX: Float(sub.width / 2), centerY: Float(sub.height / 2), degrees: angle)
+        // Only the crop of the rotated sub-image is computed (numpy slicing clips it).
         let (x1, y1, x2, y2) = Self.project(rx, ry, rx + w, ry + h, angle: angle, height: sub.height, width: sub.width)
-        return aligned.cropped(x: x1, y: y1, width: x2 - x1, height: y2 - y1)
+        let cx0 = min(max(0, x1), sub.width), cy0 = min(max(0, y1), sub.height)
+        let cx1 = min(max(cx0, x2), sub.width), cy1 = min(max(cy0, y2), sub.height)
+        return WarpAffine.cubic(sub, forward: m, width: sub.width, height: sub.height,
+                                region: PixelRect(x: cx0, y: cy0, width: cx1 - cx0, height: cy1 - cy0))
     }
 
     /// extract_sub_image's region: image pixels where it overlaps, black elsewhere.

@@ -27,6 +27,20 @@ public struct GrayImage: Sendable, Equatable {
         self.init(width: image.width, height: image.height, pixels: out)
     }
 
+    /// The image inside a black frame (`cv2.copyMakeBorder(BORDER_CONSTANT, 0)`).
+    public func bordered(horizontal: Int, vertical: Int) -> GrayImage {
+        let w = width + 2 * horizontal, h = height + 2 * vertical
+        var out = [UInt8](repeating: 0, count: w * h)
+        pixels.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                for y in 0..<height {
+                    (dst.baseAddress! + (y + vertical) * w + horizontal).update(from: src.baseAddress! + y * width, count: width)
+                }
+            }
+        }
+        return GrayImage(width: w, height: h, pixels: out)
+    }
+
     /// The pixels of the rectangle (clipped to the image), as numpy's
     /// `img[y0:y1, x0:x1]` slices them.
     public func cropped(x: Int, y: Int, width w: Int, height h: Int) -> GrayImage {

@@ -14,7 +14,7 @@ import Glibc
 ///
 /// Output rows are produced one at a time (`row(_:into:)`), so a detector can
 /// scan a scale in bands without holding the whole resized image.
-struct LinearExactResize {
+struct LinearExactResize: Sendable {
     let source: GrayImage
     let width: Int, height: Int
     private enum Mode { case copy, halve, linear }
@@ -74,48 +74,73 @@ struct LinearExactResize {
         y = Taps(invScale: invY, source: source.height, destination: height)
     }
 
-    /// Scratch for `row`: two horizontally blended source rows and which
-    /// source rows they hold.
-    struct Scratch {
-        var a: [UInt16], b: [UInt16]
-        var rowA = -1, rowB = -1
-        init(width: Int) { a = [UInt16](repeating: 0, count: width); b = a }
+    /// Source pixels (rows or columns) an output row or column reads with a
+    /// non-zero weight, or a superset of them: an output pixel is 0 when all
+    /// of these are 0, which lets a detector skip a black frame.
+    func sourceRows(of dy: Int) -> ClosedRange<Int> { Self.span(dy, y, source: source.height, mode: mode) }
+    func sourceColumns(of dx: Int) -> ClosedRange<Int> { Self.span(dx, x, source: source.width, mode: mode) }
+
+    private static func span(_ d: Int, _ t: Taps, source: Int, mode: Mode) -> ClosedRange<Int> {
+        switch mode {
+        case .copy: return d...d
+        case .halve: return (2 * d)...(2 * d + 1)
+        case .linear:
+            if d < t.minIndex { return 0...0 }
+            if d >= t.maxIndex { return (source - 1)...(source - 1) }
+            let o = Int(t.offset[d])
+            return o...(o + (t.w1[d] == 0 ? 0 : 1))
+        }
     }
 
-    func makeScratch() -> Scratch { Scratch(width: width) }
+    /// Scratch for `row`: two horizontally blended source rows (over the
+    /// scratch's columns) and which source rows they hold.
+    struct Scratch {
+        let columns: Range<Int>
+        var a: [UInt16], b: [UInt16]
+        var rowA = -1, rowB = -1
+        init(columns: Range<Int>) {
+            self.columns = columns
+            a = [UInt16](repeating: 0, count: columns.count); b = a
+        }
+    }
 
-    /// Writes output row `dy` (width bytes) to `out`.
+    /// Scratch for producing the output columns `columns` of each row.
+    func makeScratch(columns: Range<Int>? = nil) -> Scratch { Scratch(columns: columns ?? 0..<width) }
+
+    /// Writes the scratch's columns of output row `dy` to `out`.
     func row(_ dy: Int, into out: UnsafeMutablePointer<UInt8>, scratch: inout Scratch) {
+        let cols = scratch.columns, n = cols.count
         source.pixels.withUnsafeBufferPointer { src in
             let sw = source.width
             switch mode {
             case .copy:
-                out.update(from: src.baseAddress! + dy * sw, count: width)
+                out.update(from: src.baseAddress! + dy * sw + cols.lowerBound, count: n)
             case .halve:
                 let r0 = src.baseAddress! + 2 * dy * sw, r1 = r0 + sw
-                for dx in 0..<width {
+                for i in 0..<n {
+                    let dx = cols.lowerBound + i
                     let s = UInt16(r0[2 * dx]) + UInt16(r0[2 * dx + 1]) + UInt16(r1[2 * dx]) + UInt16(r1[2 * dx + 1])
-                    out[dx] = UInt8((s + 2) >> 2)
+                    out[i] = UInt8((s + 2) >> 2)
                 }
             case .linear:
                 if dy < y.minIndex || dy >= y.maxIndex {
                     let sy = dy < y.minIndex ? 0 : source.height - 1
-                    blendedRow(sy, src, &scratch.a, &scratch.rowA)
-                    for dx in 0..<width { out[dx] = UInt8(min(255, (UInt32(scratch.a[dx]) + 128) >> 8)) }
+                    blendedRow(sy, src, cols, &scratch.a, &scratch.rowA)
+                    for i in 0..<n { out[i] = UInt8(min(255, (UInt32(scratch.a[i]) + 128) >> 8)) }
                     return
                 }
                 let sy = Int(y.offset[dy])
                 // Keep the two rows in order (a = sy, b = sy + 1), reusing what is there.
                 if scratch.rowA != sy {
-                    if scratch.rowB == sy { swap(&scratch.a, &scratch.b); swap(&scratch.rowA, &scratch.rowB) } else { blendedRow(sy, src, &scratch.a, &scratch.rowA) }
+                    if scratch.rowB == sy { swap(&scratch.a, &scratch.b); swap(&scratch.rowA, &scratch.rowB) } else { blendedRow(sy, src, cols, &scratch.a, &scratch.rowA) }
                 }
-                if scratch.rowB != sy + 1 { blendedRow(sy + 1, src, &scratch.b, &scratch.rowB) }
+                if scratch.rowB != sy + 1 { blendedRow(sy + 1, src, cols, &scratch.b, &scratch.rowB) }
                 let w0 = UInt32(y.w0[dy]), w1 = UInt32(y.w1[dy])
                 scratch.a.withUnsafeBufferPointer { a in
                     scratch.b.withUnsafeBufferPointer { b in
-                        for dx in 0..<width {
-                            let v = (UInt32(a[dx]) * w0 + UInt32(b[dx]) * w1 + 32768) >> 16
-                            out[dx] = UInt8(min(255, v))
+                        for i in 0..<n {
+                            let v = (UInt32(a[i]) * w0 + UInt32(b[i]) * w1 + 32768) >> 16
+                            out[i] = UInt8(min(255, v))
                         }
                     }
                 }
@@ -123,26 +148,26 @@ struct LinearExactResize {
         }
     }
 
-    /// Source row `sy` blended horizontally into 8.8 fixed point.
-    private func blendedRow(_ sy: Int, _ src: UnsafeBufferPointer<UInt8>, _ line: inout [UInt16], _ which: inout Int) {
+    /// Source row `sy` blended horizontally into 8.8 fixed point, over output columns `cols`.
+    private func blendedRow(_ sy: Int, _ src: UnsafeBufferPointer<UInt8>, _ cols: Range<Int>, _ line: inout [UInt16], _ which: inout Int) {
         let s = src.baseAddress! + sy * source.width
+        let c0 = cols.lowerBound
         line.withUnsafeMutableBufferPointer { d in
             x.offset.withUnsafeBufferPointer { ofs in
                 x.w0.withUnsafeBufferPointer { w0 in
                     x.w1.withUnsafeBufferPointer { w1 in
                         let first = UInt16(s[0]) << 8
-                        for dx in 0..<min(x.minIndex, width) { d[dx] = first }
-                        let lastOffset = width > 0 ? Int(ofs[width - 1]) : 0
+                        for dx in cols.clamped(to: 0..<x.minIndex) { d[dx - c0] = first }
                         if x.maxIndex < width {
-                            let last = UInt16(s[lastOffset]) << 8
-                            for dx in x.maxIndex..<width { d[dx] = last }
+                            let last = UInt16(s[Int(ofs[width - 1])]) << 8
+                            for dx in cols.clamped(to: x.maxIndex..<width) { d[dx - c0] = last }
                         }
                         if x.minIndex < x.maxIndex {
-                            for dx in x.minIndex..<x.maxIndex {
+                            for dx in cols.clamped(to: x.minIndex..<x.maxIndex) {
                                 let p = s + Int(ofs[dx])
                                 // The second tap is read only when the source is wider than 2 (or weighted).
                                 let second = w1[dx] == 0 ? 0 : UInt32(p[1]) * UInt32(w1[dx])
-                                d[dx] = UInt16(UInt32(p[0]) * UInt32(w0[dx]) + second)
+                                d[dx - c0] = UInt16(UInt32(p[0]) * UInt32(w0[dx]) + second)
                             }
                         }
                     }

@@ -77,12 +77,17 @@ enum WarpAffine {
         return tab
     }()
 
-    /// Warps `src` by the forward affine map `m` into a width×height image.
-    static func cubic(_ src: DecodedImage, forward m: [Double], width: Int, height: Int) -> DecodedImage {
+    /// Warps `src` by the forward affine map `m` into a width×height image,
+    /// or only the part `region` of it (each output pixel depends on its
+    /// position alone, so a part is exactly the same pixels as the whole).
+    static func cubic(_ src: DecodedImage, forward m: [Double], width fullWidth: Int, height fullHeight: Int,
+                      region: PixelRect? = nil) -> DecodedImage {
+        let r = region ?? PixelRect(x: 0, y: 0, width: fullWidth, height: fullHeight)
+        let width = r.width, height = r.height
         let M = inverted(m)
         let abScale = 1024.0, roundDelta: Int32 = 16
-        let adelta = (0..<width).map { Int32(clamping: lrint(M[0] * Double($0) * abScale)) }
-        let bdelta = (0..<width).map { Int32(clamping: lrint(M[3] * Double($0) * abScale)) }
+        let adelta = (0..<width).map { Int32(clamping: lrint(M[0] * Double(r.x + $0) * abScale)) }
+        let bdelta = (0..<width).map { Int32(clamping: lrint(M[3] * Double(r.x + $0) * abScale)) }
         let sw = src.width, sh = src.height
         let width1 = UInt32(max(sw - 3, 0)), height1 = UInt32(max(sh - 3, 0))
         var out = [UInt8](repeating: 0, count: width * height * 3)
@@ -90,8 +95,8 @@ enum WarpAffine {
             cubicWeights.withUnsafeBufferPointer { wtab in
                 out.withUnsafeMutableBufferPointer { D in
                     for y in 0..<height {
-                        let X0 = Int32(clamping: lrint((M[1] * Double(y) + M[2]) * abScale)) &+ roundDelta
-                        let Y0 = Int32(clamping: lrint((M[4] * Double(y) + M[5]) * abScale)) &+ roundDelta
+                        let X0 = Int32(clamping: lrint((M[1] * Double(r.y + y) + M[2]) * abScale)) &+ roundDelta
+                        let Y0 = Int32(clamping: lrint((M[4] * Double(r.y + y) + M[5]) * abScale)) &+ roundDelta
                         for x in 0..<width {
                             let X = (X0 &+ adelta[x]) >> 5, Y = (Y0 &+ bdelta[x]) >> 5
                             let sx = Int(Int16(clamping: X >> 5)) - 1, sy = Int(Int16(clamping: Y >> 5)) - 1

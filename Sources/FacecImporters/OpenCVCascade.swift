@@ -17,9 +17,30 @@ public enum OpenCVCascade {
     public static let eyeFile = "haarcascade_eye.xml"
     static let maxFileBytes = 64 << 20
 
-    public static func load(path: String) throws -> HaarCascade {
+    /// deepface's `opencv` detector: the frontal-face and eye cascades (from
+    /// Debian's opencv-data unless paths are given) with the parameters
+    /// deepface calls them with, and their names and SHA-256 as its source.
+    public static func detector(faceCascade: String? = nil, eyeCascade: String? = nil) throws -> DetectorSpec {
+        let facePath = faceCascade ?? debianDirectory + "/" + faceFile
+        let eyePath = eyeCascade ?? debianDirectory + "/" + eyeFile
+        for (path, given) in [(facePath, faceCascade), (eyePath, eyeCascade)] where given == nil && access(path, F_OK) != 0 {
+            throw ImportError(path, "no such file (install Debian's opencv-data, or give --face-cascade and --eye-cascade)")
+        }
+        let (face, faceSHA) = try loadWithDigest(path: facePath)
+        let (eye, eyeSHA) = try loadWithDigest(path: eyePath)
+        func name(_ p: String) -> String { p.split(separator: "/").last.map(String.init) ?? p }
+        let source = "\(name(facePath)) sha256 \(faceSHA), \(name(eyePath)) sha256 \(eyeSHA)"
+        return DetectorSpec(face: face, eye: eye, source: source)
+    }
+
+    public static func load(path: String) throws -> HaarCascade { try loadWithDigest(path: path).cascade }
+
+    static func loadWithDigest(path: String) throws -> (cascade: HaarCascade, sha256: String) {
         try checkReadableFile(path)
         let bytes = try readAll(path)
+        var hasher = SHA256()
+        bytes.withUnsafeBytes { hasher.update($0) }
+        let digest = hasher.finish().map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
         let root: MiniXML.Element
         do { root = try MiniXML.parse(bytes) } catch let f as MiniXML.Failure {
             throw ImportError(path, "not a valid XML cascade: \(f.reason)")
@@ -27,7 +48,7 @@ public enum OpenCVCascade {
         do {
             let cascade = try read(root)
             if let p = cascade.problem() { throw ReadFault(p) }
-            return cascade
+            return (cascade, digest)
         } catch let f as ReadFault {
             throw ImportError(path, f.reason)
         }

@@ -1,3 +1,4 @@
+import Foundation
 import FacecDetect
 import FacecFormat
 import FacecImage
@@ -16,27 +17,27 @@ public enum FaceMode: Sendable {
 public struct FaceEmbedding: Sendable {
     /// deepface's face index: the order faces are detected in.
     public let index: Int
-    /// The face, or nil when the whole photo was used.
-    public let face: DetectedFace?
     /// deepface's `facial_area`: the face box, or the whole photo.
-    public let x, y, width, height: Int
+    public let area: FacialArea
+    /// deepface's `face_confidence` (0 when the whole photo was used).
     public let confidence: Double
     public let embedding: [Float]
-    /// Decoding, detection and preprocessing plus the network, and the network alone.
+    /// The photo's decoding, detection, preprocessing and network time
+    /// (shared by its faces), and this face's network time alone.
     public let totalMs: Double
     public let networkMs: Double
-}
-
-public struct FaceNotFound: Error, CustomStringConvertible, Sendable {
-    public let path: String
-    public var description: String {
-        "\(path): no face detected (deepface's opencv detector finds none; use --no-enforce-detection to take the whole photo)"
-    }
 }
 
 extension Embedder {
     /// Every face of one photo and its embedding (one instance per thread).
     public func embedFaces(_ path: String, mode: FaceMode, with instance: ModelInstance) throws -> [FaceEmbedding] {
+        try embedFaces(path, mode: mode, with: instance, each: { _ in () }).map(\.face)
+    }
+
+    /// The same, calling `each` right after each face's network run (while
+    /// the instance still holds that face's outputs, e.g. class probabilities).
+    public func embedFaces<Extra>(_ path: String, mode: FaceMode, with instance: ModelInstance,
+                                  each: (Int) -> Extra) throws -> [(face: FaceEmbedding, extra: Extra)] {
         let start = Clock.now()
         guard case .detect(let detector, let enforce) = mode else {
             let i = model.header.input
@@ -45,35 +46,103 @@ extension Embedder {
             let net = Clock.now()
             let e = instance.embed(tensor)
             let end = Clock.now()
-            return [FaceEmbedding(index: 0, face: nil, x: 0, y: 0, width: image.width, height: image.height, confidence: 0,
-                                  embedding: e, totalMs: (end - start) * 1e3, networkMs: (end - net) * 1e3)]
+            let extra = each(0)
+            // represent(detector_backend="skip") reports the whole photo (with
+            // w and h swapped, a deepface slip not copied here).
+            return [(FaceEmbedding(index: 0, area: FacialArea(x: 0, y: 0, width: image.width, height: image.height), confidence: 0,
+                                   embedding: e, totalMs: (end - start) * 1e3, networkMs: (end - net) * 1e3), extra)]
         }
         let photo = try ImageDecoder.decodeFile(path)
-        let faces = detector.detect(photo)
-        guard !faces.isEmpty else {
-            guard !enforce else { throw FaceNotFound(path: path) }
-            // extract_faces with enforce_detection=False: the whole photo, its
-            // area clipped the way deepface clips every box (one pixel short).
-            let tensor = inputTensor(forCrop: photo)
-            let net = Clock.now()
-            let e = instance.embed(tensor)
-            let end = Clock.now()
-            return [FaceEmbedding(index: 0, face: nil, x: 0, y: 0, width: max(0, photo.width - 1), height: max(0, photo.height - 1),
-                                  confidence: 0, embedding: e, totalMs: (end - start) * 1e3, networkMs: (end - net) * 1e3)]
-        }
-        var out: [FaceEmbedding] = []
-        var networkMs = 0.0
+        let faces = try detector.extractFaces(photo, path: path, enforce: enforce)
+        var embedded: [(area: FacialArea, confidence: Double, embedding: [Float], networkMs: Double, extra: Extra)] = []
         for (k, f) in faces.enumerated() {
             let tensor = inputTensor(forCrop: f.crop)
             let net = Clock.now()
             let e = instance.embed(tensor)
-            networkMs = (Clock.now() - net) * 1e3
-            out.append(FaceEmbedding(index: k, face: f, x: f.x, y: f.y, width: f.width, height: f.height, confidence: f.confidence,
-                                     embedding: e, totalMs: 0, networkMs: networkMs))
+            let ms = (Clock.now() - net) * 1e3
+            embedded.append((f.area, f.confidence, e, ms, each(k)))
         }
-        // The photo's time is shared by its faces; report it on each.
         let total = (Clock.now() - start) * 1e3
-        return out.map { FaceEmbedding(index: $0.index, face: $0.face, x: $0.x, y: $0.y, width: $0.width, height: $0.height,
-                                       confidence: $0.confidence, embedding: $0.embedding, totalMs: total, networkMs: $0.networkMs) }
+        return embedded.enumerated().map { k, f in
+            (FaceEmbedding(index: k, area: f.area, confidence: f.confidence, embedding: f.embedding, totalMs: total, networkMs: f.networkMs), f.extra)
+        }
+    }
+
+    /// The faces of every photo on `threads` threads (each with its own
+    /// model instance), handed to `body` in input order on the calling thread
+    /// as soon as each photo and all before it are done. Failures are passed
+    /// per photo, not thrown.
+    public func embedFacesInOrder(_ paths: [String], mode: FaceMode, threads: Int,
+                                  _ body: (Int, Swift.Result<[FaceEmbedding], Error>) throws -> Void) rethrows {
+        try ParallelInOrder.run(count: paths.count, threads: threads, state: { model.makeInstance() },
+                                work: { i, instance in Swift.Result { try embedFaces(paths[i], mode: mode, with: instance) } },
+                                body)
+    }
+}
+
+/// Work items run on several threads and consumed in order.
+public enum ParallelInOrder {
+    /// Runs `work(i, state)` for i in 0..<count on `threads` threads (each
+    /// thread makes its own `state`, e.g. a model instance) and calls
+    /// `body(i, result)` on the calling thread in index order, each as soon as
+    /// its result is ready. If `body` throws, the remaining items are not started.
+    public static func run<State, T: Sendable>(count: Int, threads: Int, state: @escaping @Sendable () -> State,
+                                               work: @escaping @Sendable (Int, State) -> T,
+                                               _ body: (Int, T) throws -> Void) rethrows {
+        let workers = max(1, min(threads, count))
+        if workers == 1 {
+            let s = state()
+            for i in 0..<count { try body(i, work(i, s)) }
+            return
+        }
+        let slots = OrderedSlots<T>(count: count)
+        let group = DispatchGroup()
+        for _ in 0..<workers {
+            DispatchQueue.global().async(group: group) {
+                let s = state()
+                while let i = slots.claim() { slots.set(i, work(i, s)) }
+            }
+        }
+        defer { slots.cancel(); group.wait() }
+        for i in 0..<count { try body(i, slots.take(i)) }
+    }
+}
+
+/// Results produced by worker threads in any order and consumed in order:
+/// workers claim the next index, the consumer blocks until its index is set.
+final class OrderedSlots<T>: @unchecked Sendable {
+    private var slots: [T?]
+    private var next = 0
+    private var cancelled = false
+    private let condition = NSCondition()
+
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+
+    func claim() -> Int? {
+        condition.lock(); defer { condition.unlock() }
+        guard !cancelled, next < slots.count else { return nil }
+        next += 1
+        return next - 1
+    }
+
+    func set(_ i: Int, _ value: T) {
+        condition.lock(); defer { condition.unlock() }
+        slots[i] = value
+        condition.broadcast()
+    }
+
+    /// Waits for slot `i` and empties it (results do not pile up in memory).
+    func take(_ i: Int) -> T {
+        condition.lock(); defer { condition.unlock() }
+        while slots[i] == nil { condition.wait() }
+        let v = slots[i]!
+        slots[i] = nil
+        return v
+    }
+
+    /// No more claims (the consumer stopped early, e.g. on an error).
+    func cancel() {
+        condition.lock(); defer { condition.unlock() }
+        cancelled = true
     }
 }

@@ -7,6 +7,7 @@ extension VGGDescriptor: ExpressibleByArgument {}
 extension DeepfaceNormalization: ExpressibleByArgument {}
 
 enum KernelStrategy: String, ExpressibleByArgument, CaseIterable { case auto, direct }
+enum DetectorChoice: String, ExpressibleByArgument, CaseIterable { case none, opencv }
 
 struct ConvertCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -24,25 +25,41 @@ struct ConvertCommand: ParsableCommand {
     var normalization: DeepfaceNormalization = .base
     @Option(help: "Kernel strategy: auto (Winograd F(4x4,3x3) for 3x3 stride-1 convolutions with >= 16 input channels) or direct (every convolution direct, the most exact).")
     var kernels: KernelStrategy = .auto
+    @Option(help: "Face detector to compile into the model: none, or opencv (deepface's default: OpenCV's Haar cascades, with eye alignment), so that 'facec run' takes whole photos.")
+    var detector: DetectorChoice = .none
+    @Option(help: "With --detector opencv: the frontal-face cascade XML (default: \(OpenCVCascade.debianDirectory)/\(OpenCVCascade.faceFile)).")
+    var faceCascade: String?
+    @Option(help: "With --detector opencv: the eye cascade XML (default: \(OpenCVCascade.debianDirectory)/\(OpenCVCascade.eyeFile)).")
+    var eyeCascade: String?
     @Flag(help: "Print nothing on success.") var quiet = false
+
+    func validate() throws {
+        if detector == .none && (faceCascade != nil || eyeCascade != nil) {
+            throw ValidationError("--face-cascade and --eye-cascade go with --detector opencv")
+        }
+    }
 
     func run() throws {
         let out = output ?? Self.defaultOutput(for: input)
         CrashGuard.arm(input: input)
         let options = ImportOptions(architecture: arch, descriptor: embedding, normalization: normalization)
+        // The cascades first: a bad one should fail before minutes of weight conversion.
+        let detectorSpec = detector == .opencv ? try OpenCVCascade.detector(faceCascade: faceCascade, eyeCascade: eyeCascade) : nil
         let (graph, description) = try ModelImporter.load(path: input, options: options)
-        let compiled: CompiledModel
+        var compiled: CompiledModel
         do {
             compiled = try Compiler.compile(graph, description, options: kernels == .direct ? .direct : CompileOptions())
         } catch let e as GraphError {
             throw ImportError(input, e.description)
         }
+        compiled.header.detector = detectorSpec
         let bar = ProgressBar(label: "converting \(input)")
         let (header, size) = try ModelWriter.write(header: compiled.header, producers: compiled.producers, to: out,
                                                    progress: bar.map { b in { b.update($0, of: $1) } })
         bar?.finish()
         if !quiet {
-            print("wrote \(out): \(header.modelName), \(header.nodes.count) nodes, output \(header.output.name) [\(header.output.dim)], \(size) bytes, arena \(header.arenaBytes) bytes")
+            let withDetector = header.detector.map { " + \($0.kind) face detector (\($0.face.stumps.count)+\($0.eye.stumps.count) weak classifiers)" } ?? ""
+            print("wrote \(out): \(header.modelName)\(withDetector), \(header.nodes.count) nodes, output \(header.output.name) [\(header.output.dim)], \(size) bytes, arena \(header.arenaBytes) bytes")
         }
     }
 

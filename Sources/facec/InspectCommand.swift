@@ -28,6 +28,13 @@ struct InspectCommand: ParsableCommand {
         let th = Metric.allCases.compactMap { m in h.thresholds[m].map { "\(m.rawValue) \($0)" } }.joined(separator: ", ")
         out.append("metric     \(h.defaultMetric.rawValue) (thresholds: \(th.isEmpty ? "none" : th))")
         if !h.classNames.isEmpty { out.append("classes    \(h.classNames.count)") }
+        if let d = h.detector {
+            func cascade(_ c: HaarCascade) -> String { "\(c.windowWidth)x\(c.windowHeight) window, \(c.stages.count) stages, \(c.stumps.count) stumps" }
+            out.append("detector   \(d.kind): faces \(cascade(d.face)) (scale \(d.scaleFactor), neighbours \(d.minNeighbors)); eyes \(cascade(d.eye)) (scale \(d.eyeScaleFactor), neighbours \(d.eyeMinNeighbors))")
+            if !d.source.isEmpty { out.append("           from \(d.source)") }
+        } else {
+            out.append("detector   none (photos must be face crops)")
+        }
         out.append("")
         out.append(pad("#", 3) + pad("node", 14) + pad("kernel", 15) + pad("in", 14) + pad("out", 12) + pad("geometry", 22) + pad("MFLOP", 10) + pad("arena", 18) + "fused")
         for (k, n) in h.nodes.enumerated() {
@@ -90,6 +97,7 @@ struct InspectCommand: ParsableCommand {
             ("default_metric", JSONText.string(h.defaultMetric.rawValue)),
             ("thresholds", thresholds),
             ("classes", "\(h.classNames.count)"),
+            ("detector", h.detector.map(detectorJSON) ?? "null"),
             ("nodes", "[" + nodes.joined(separator: ",") + "]"),
             ("views", "[" + h.values.filter(\.isView).map { JSONText.string($0.name) }.joined(separator: ",") + "]"),
             ("total_flops", "\(h.totalFlops)"),
@@ -97,6 +105,15 @@ struct InspectCommand: ParsableCommand {
             ("arena_bytes", "\(h.arenaBytes)"),
             ("activations_total_bytes", "\(h.activationsTotalBytes)"),
         ])
+    }
+
+    static func detectorJSON(_ d: DetectorSpec) -> String {
+        func cascade(_ c: HaarCascade, _ scale: Double, _ neighbours: Int) -> String {
+            JSONText.object([("window", "[\(c.windowWidth),\(c.windowHeight)]"), ("stages", "\(c.stages.count)"), ("stumps", "\(c.stumps.count)"),
+                             ("scale_factor", JSONText.number(scale)), ("min_neighbors", "\(neighbours)")])
+        }
+        return JSONText.object([("kind", JSONText.string(d.kind)), ("source", JSONText.string(d.source)),
+                                ("face", cascade(d.face, d.scaleFactor, d.minNeighbors)), ("eye", cascade(d.eye, d.eyeScaleFactor, d.eyeMinNeighbors))])
     }
 
     static func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count) }

@@ -9,17 +9,35 @@ import Glibc
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "Print the embedding of each input (a JPEG, or a preprocessed float32 .npy [H,W,C] or [N,H,W,C]).")
+        abstract: "Print the embedding of every face in each photo (JPEG, PNG, WebP), or of preprocessed float32 .npy tensors [H,W,C] or [N,H,W,C].",
+        discussion: """
+            One JSON line per face, in input order and, within a photo, in deepface's face order: input, face_index, \
+            facial_area {x, y, w, h, left_eye, right_eye}, face_confidence, embedding, dim, ms (the photo's time), network_ms. \
+            A photo that cannot be used is reported on stderr as one line and the others still run; the exit status is then 1. \
+            With --npy, one row per face, and nothing is written unless every input succeeds.
+            """)
 
     @Argument(help: "The .fgraph model.") var model: String
-    @Argument(help: "JPEG photos (face crops) or .npy tensors.") var inputs: [String]
-    @Option(help: "Write all embeddings as one float32 .npy of shape [N, D] instead of JSON lines.") var npy: String?
+    @Argument(help: "Photos (JPEG, PNG, WebP) or .npy tensors.") var inputs: [String]
+    @OptionGroup var faces: FaceOptions
+    @Option(help: "Write all embeddings as one float32 .npy of shape [N, D] (one row per face) instead of JSON lines.") var npy: String?
     @Option(help: "Also print the K most likely identities (models with class names, e.g. VGG-Face from .mat).") var top: Int?
+    @Option(help: "Photos processed at once (default: all cores).") var threads: Int?
 
     func validate() throws {
         guard !inputs.isEmpty else { throw ValidationError("give at least one input") }
         if let top { guard top >= 1 else { throw ValidationError("--top must be at least 1") } }
         guard top == nil || npy == nil else { throw ValidationError("--top prints JSON lines; it does not combine with --npy") }
+        if let t = threads, t < 1 { throw ValidationError("--threads must be at least 1") }
+    }
+
+    /// One embedded face (or tensor) ready to print.
+    struct Row: Sendable {
+        let input: String
+        let face: FaceEmbedding?
+        let embedding: [Float]
+        let totalMs, networkMs: Double
+        let top: String?
     }
 
     func run() throws {
@@ -27,42 +45,68 @@ struct RunCommand: ParsableCommand {
         if top != nil && loaded.header.classesValue == nil {
             throw VerifyError(model, "the model has no class names, so --top has nothing to rank (VGG-Face .mat files carry them)")
         }
+        let mode = try faces.mode(for: loaded, path: model)
         let embedder = Embedder(model: loaded)
-        let instance = loaded.makeInstance()
+        let inputs = self.inputs, top = self.top
         var all: [Float] = []
-        var rows = 0
-        for path in inputs {
-            for item in try Self.items(path, model: loaded) {
-                let start = Clock.now()
-                let tensor: [Float]
-                switch item.source {
-                case .image: tensor = try embedder.inputTensor(forImage: path)
-                case .tensor(let t): tensor = t
+        var rows = 0, failures = 0
+        try ParallelInOrder.run(count: inputs.count, threads: threads ?? systemCoreCount(), state: { loaded.makeInstance() }, work: { i, instance in
+            Swift.Result { try Self.rows(inputs[i], model: loaded, embedder: embedder, mode: mode, instance: instance, top: top) }
+        }) { _, result in
+            switch result {
+            case .failure(let error):
+                failures += 1
+                if npy != nil { throw error }   // no partial .npy
+                fputs("facec: \(oneLine(String(describing: error)))\n", stderr)
+            case .success(let list):
+                for row in list {
+                    rows += 1
+                    if npy != nil { all += row.embedding } else { print(Self.json(row)) }
                 }
-                let netStart = Clock.now()
-                let embedding = instance.embed(tensor)
-                let end = Clock.now()
-                rows += 1
-                if npy != nil {
-                    all += embedding
-                } else {
-                    var fields = [
-                        ("input", JSONText.string(item.name)),
-                        ("embedding", JSONText.array(embedding)),
-                        ("dim", "\(embedding.count)"),
-                        ("ms", JSONText.number(((end - start) * 1e6).rounded() / 1e3)),
-                        ("network_ms", JSONText.number(((end - netStart) * 1e6).rounded() / 1e3)),
-                    ]
-                    if let top, let probabilities = instance.classProbabilities() {
-                        fields.append(("top", Self.topClasses(probabilities, names: loaded.header.classNames, k: top)))
-                    }
-                    print(JSONText.object(fields))
-                }
+                fflush(stdout)
             }
         }
         if let npy {
             try AtomicFile.write(NPYFile(shape: [rows, loaded.header.output.dim], values: all).encoded(), to: npy)
         }
+        if failures > 0 { throw ExitCode(1) }
+    }
+
+    static func rows(_ path: String, model: Model, embedder: Embedder, mode: FaceMode, instance: ModelInstance, top: Int?) throws -> [Row] {
+        func ranked() -> String? {
+            guard let top, let p = instance.classProbabilities() else { return nil }
+            return topClasses(p, names: model.header.classNames, k: top)
+        }
+        let tensors = try items(path, model: model)
+        guard tensors.isEmpty else {
+            return tensors.map { item in
+                let start = Clock.now()
+                let e = instance.embed(item.tensor)
+                let ms = (Clock.now() - start) * 1e3
+                return Row(input: item.name, face: nil, embedding: e, totalMs: ms, networkMs: ms, top: ranked())
+            }
+        }
+        // Faces one by one, so that --top reads each face's probabilities.
+        var out: [Row] = []
+        for f in try embedder.embedFaces(path, mode: mode, with: instance, each: { _ in ranked() }) {
+            out.append(Row(input: path, face: f.face, embedding: f.face.embedding, totalMs: f.face.totalMs, networkMs: f.face.networkMs, top: f.extra))
+        }
+        return out
+    }
+
+    static func json(_ row: Row) -> String {
+        var fields = [("input", JSONText.string(row.input))]
+        if let f = row.face {
+            fields += [("face_index", "\(f.index)"), ("facial_area", FaceJSON.area(f.area)), ("face_confidence", JSONText.number(f.confidence))]
+        }
+        fields += [
+            ("embedding", JSONText.array(row.embedding)),
+            ("dim", "\(row.embedding.count)"),
+            ("ms", FaceJSON.milliseconds(row.totalMs)),
+            ("network_ms", FaceJSON.milliseconds(row.networkMs)),
+        ]
+        if let top = row.top { fields.append(("top", top)) }
+        return JSONText.object(fields)
     }
 
     /// [{"class": name, "index": i, "probability": p}, ...], most likely first.
@@ -75,24 +119,25 @@ struct RunCommand: ParsableCommand {
     }
 
     struct Item {
-        enum Source { case image, tensor([Float]) }
         let name: String
-        let source: Source
+        let tensor: [Float]
     }
 
-    /// A .npy (by its magic, whatever the name) gives one item per image in it.
+    /// The tensors of a .npy (by its magic, whatever the name): one per image
+    /// in it; no items for anything else (a photo).
     static func items(_ path: String, model: Model) throws -> [Item] {
-        guard isNPY(path) else { return [Item(name: path, source: .image)] }
+        guard isNPY(path) else { return [] }
         let file = try NPYFile.read(path)
         let i = model.header.input
         let one = [i.height, i.width, i.channels]
-        if file.shape == one { return [Item(name: path, source: .tensor(file.values))] }
+        if file.shape == one { return [Item(name: path, tensor: file.values)] }
         guard file.shape.count == 4, Array(file.shape.dropFirst()) == one else {
             throw VerifyError(path, "tensor shape \(file.shape) does not fit the model input [H,W,C] = \(one) or [N,\(one.map(String.init).joined(separator: ","))]")
         }
         let n = i.height * i.width * i.channels
+        guard file.shape[0] > 0 else { throw VerifyError(path, "holds no tensors (shape \(file.shape))") }
         return (0..<file.shape[0]).map { k in
-            Item(name: "\(path)[\(k)]", source: .tensor(Array(file.values[(k * n)..<((k + 1) * n)])))
+            Item(name: "\(path)[\(k)]", tensor: Array(file.values[(k * n)..<((k + 1) * n)]))
         }
     }
 

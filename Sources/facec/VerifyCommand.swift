@@ -8,8 +8,8 @@ extension Metric: ExpressibleByArgument {}
 struct VerifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
-        abstract: "Decide whether two face photos show the same person (or every pair of a CSV list).",
-        discussion: "Distances and thresholds follow deepface: cosine, euclidean, euclidean_l2; verified = distance <= threshold.")
+        abstract: "Decide whether two photos show the same person (or every pair of a CSV list).",
+        discussion: "As deepface's verify: every face of each photo is embedded and the closest pair of faces decides; distances and thresholds follow deepface (cosine, euclidean, euclidean_l2; verified = distance <= threshold).")
 
     @Argument(help: "The .fgraph model.") var model: String
     @Argument(help: "Two photos (omit with --pairs).") var images: [String] = []
@@ -19,6 +19,7 @@ struct VerifyCommand: ParsableCommand {
     @Option(help: "Directory the pair file names are relative to (default: the CSV's directory).") var root: String?
     @Option(name: .shortAndLong, help: "With --pairs: write the result CSV here (default: stdout).") var output: String?
     @Option(help: "With --pairs: threads (default: all cores).") var threads: Int?
+    @OptionGroup var faces: FaceOptions
 
     func validate() throws {
         if pairs == nil {
@@ -36,27 +37,42 @@ struct VerifyCommand: ParsableCommand {
         let m = metric ?? loaded.header.defaultMetric
         let limit = try Thresholds.resolve(loaded.header, metric: m, override: threshold, modelPath: model)
         let embedder = Embedder(model: loaded)
+        let mode = try faces.mode(for: loaded, path: model)
         if let pairs {
-            try runPairs(pairs, embedder: embedder, metric: m, threshold: limit)
+            try runPairs(pairs, embedder: embedder, mode: mode, metric: m, threshold: limit)
             return
         }
         let instance = loaded.makeInstance()
-        let a = try embedder.embedImage(images[0], with: instance).embedding
-        let b = try embedder.embedImage(images[1], with: instance).embedding
-        let d = Distance.distance(a, b, metric: m)
+        let a = try embedder.embedFaces(images[0], mode: mode, with: instance)
+        let b = try embedder.embedFaces(images[1], mode: mode, with: instance)
+        let best = Self.closest(a, b, metric: m)
         print(JSONText.object([
-            ("verified", d <= limit ? "true" : "false"),
-            ("distance", JSONText.number(d)),
+            ("verified", best.distance <= limit ? "true" : "false"),
+            ("distance", JSONText.number(best.distance)),
             ("threshold", JSONText.number(limit)),
             ("metric", JSONText.string(m.rawValue)),
             ("model", JSONText.string(loaded.header.modelName)),
             ("img1", JSONText.string(images[0])),
             ("img2", JSONText.string(images[1])),
-            ("time_ms", JSONText.number(((Clock.now() - start) * 1e6).rounded() / 1e3)),
+            ("facial_areas", JSONText.object([("img1", FaceJSON.area(best.a.area)), ("img2", FaceJSON.area(best.b.area))])),
+            ("time_ms", FaceJSON.milliseconds((Clock.now() - start) * 1e3)),
         ]))
     }
 
-    private func runPairs(_ csvPath: String, embedder: Embedder, metric: Metric, threshold: Double) throws {
+    /// deepface's choice: the pair of faces (one per photo) at the smallest
+    /// distance, the first such pair on ties (photo order, then face order).
+    static func closest(_ a: [FaceEmbedding], _ b: [FaceEmbedding], metric: Metric) -> (distance: Double, a: FaceEmbedding, b: FaceEmbedding) {
+        var best = (distance: Double.infinity, a: a[0], b: b[0])
+        for x in a {
+            for y in b {
+                let d = Distance.distance(x.embedding, y.embedding, metric: metric)
+                if d < best.distance { best = (d, x, y) }
+            }
+        }
+        return best
+    }
+
+    private func runPairs(_ csvPath: String, embedder: Embedder, mode: FaceMode, metric: Metric, threshold: Double) throws {
         let list = try PairsFile(text: readTextFile(csvPath), path: csvPath)
         let dir = root ?? (csvPath.contains("/") ? String(csvPath[..<csvPath.lastIndex(of: "/")!]) : ".")
         func resolve(_ name: String) -> String { name.hasPrefix("/") ? name : dir + "/" + name }
@@ -69,23 +85,22 @@ struct VerifyCommand: ParsableCommand {
             }
         }
         let t0 = Clock.now()
-        let results = embedder.embedImages(unique.map(resolve), threads: threads ?? systemCoreCount())
-        let elapsed = Clock.now() - t0
-        var embeddings: [[Float]] = []
+        var faces: [[FaceEmbedding]] = []
         var failures: [String] = []
-        for r in results {
+        embedder.embedFacesInOrder(unique.map(resolve), mode: mode, threads: threads ?? systemCoreCount()) { _, r in
             switch r {
-            case .success(let e): embeddings.append(e.embedding)
-            case .failure(let e): failures.append(String(describing: e)); embeddings.append([])
+            case .success(let f): faces.append(f)
+            case .failure(let e): failures.append(String(describing: e)); faces.append([])
             }
         }
+        let elapsed = Clock.now() - t0
         guard failures.isEmpty else {
             throw VerifyError(csvPath, "\(failures.count) of \(unique.count) images could not be used; first: \(failures[0])")
         }
         var csv = "file_x,file_y,distance,threshold,verified" + (list.hasLabels ? ",Decision" : "") + "\n"
         var tp = 0, fp = 0, tn = 0, fn = 0
         for p in list.pairs {
-            let d = Distance.distance(embeddings[indexOf[p.fileX]!], embeddings[indexOf[p.fileY]!], metric: metric)
+            let d = Self.closest(faces[indexOf[p.fileX]!], faces[indexOf[p.fileY]!], metric: metric).distance
             let verified = d <= threshold
             csv += "\(csvField(p.fileX)),\(csvField(p.fileY)),\(d),\(threshold),\(verified)"
             if list.hasLabels { csv += "," + (p.sameIdentity.map { $0 ? "Yes" : "No" } ?? "") }

@@ -9,9 +9,9 @@ import Glibc
 struct Facec: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "facec",
-        abstract: "Convert face recognition weights into compiled .fgraph models and run them.",
+        abstract: "Convert face recognition weights into compiled .fgraph models and run them on photos.",
         version: "facec 0.1.0",
-        subcommands: [ConvertCommand.self, RunCommand.self, VerifyCommand.self, InspectCommand.self, CheckCommand.self, BenchCommand.self])
+        subcommands: [ConvertCommand.self, RunCommand.self, VerifyCommand.self, DetectCommand.self, InspectCommand.self, CheckCommand.self, BenchCommand.self])
 }
 
 func fail(_ message: String, code: Int32 = 1) -> Never {

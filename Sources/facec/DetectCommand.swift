@@ -1,0 +1,124 @@
+import ArgumentParser
+import FacecDetect
+import FacecFormat
+import FacecImage
+import FacecRuntime
+import FacecVerify
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct DetectCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "detect",
+        abstract: "Find and align the faces in photos with the detector a model carries, without embeddings.",
+        discussion: """
+            One line per face in deepface's order (extract_faces with detector_backend="opencv", align=True): \
+            the box, the eyes and the confidence; --json prints deepface's keys. --crops writes each aligned crop \
+            (what the network sees, before resizing) as DIR/<photo>_face<N>.png.
+            """)
+
+    @Argument(help: "A .fgraph model with a detector (convert --detector opencv).") var model: String
+    @Argument(help: "Photos (JPEG, PNG, WebP).") var photos: [String]
+    @Flag(help: "JSON lines: input, face_index, facial_area {x, y, w, h, left_eye, right_eye}, face_confidence[, crop].") var json = false
+    @Option(help: "Directory to write the aligned crops to (created if missing).") var crops: String?
+    @Flag(name: .customLong("no-enforce-detection"),
+          help: "A photo without a face gives the whole photo (deepface's enforce_detection=False) instead of an error.")
+    var noEnforceDetection = false
+    @Option(help: "Threads (default: all cores): photos in parallel, and one photo's face search split when there are fewer photos than threads.")
+    var threads: Int?
+    @Flag(help: "Add each photo's times to the JSON lines (decode, frame and grey, pyramid, cascade, eyes, alignment, total; ms).")
+    var timing = false
+
+    func validate() throws {
+        guard !photos.isEmpty else { throw ValidationError("give at least one photo") }
+        if let t = threads, t < 1 { throw ValidationError("--threads must be at least 1") }
+    }
+
+    func run() throws {
+        let file = try ModelFile(path: model, verifyData: false)
+        guard let spec = file.header.detector else {
+            throw VerifyError(model, "the model carries no face detector (convert it with --detector opencv)")
+        }
+        let threads = self.threads ?? systemCoreCount()
+        let photoWorkers = min(threads, photos.count)
+        let detector = FaceDetector(spec, threads: max(1, threads / photoWorkers))
+        let cropNames = Self.cropNames(photos)
+        if let crops { try Self.makeDirectory(crops) }
+        let photos = self.photos, enforce = !noEnforceDetection, timing = self.timing
+        var failures = 0
+        try ParallelInOrder.run(count: photos.count, threads: photoWorkers, state: { () }, work: { i, _ in
+            Swift.Result { () throws -> ([DetectedFace], String?) in
+                let start = Clock.now()
+                let image = try ImageDecoder.decodeFile(photos[i])
+                let decodeMs = (Clock.now() - start) * 1e3
+                var times: DetectionTimings?
+                let faces = try detector.extractFaces(image, path: photos[i], enforce: enforce, timings: timing ? { times = $0 } : nil)
+                return (faces, times.map { Self.timingJSON($0, decodeMs: decodeMs, totalMs: (Clock.now() - start) * 1e3) })
+            }
+        }) { i, result in
+            switch result {
+            case .failure(let error):
+                failures += 1
+                fputs("facec: \(oneLine(String(describing: error)))\n", stderr)
+            case .success(let (faces, times)):
+                for (k, face) in faces.enumerated() {
+                    var cropPath: String?
+                    if let crops {
+                        let path = crops + "/" + cropNames[i] + "_face\(k).png"
+                        try AtomicFile.write(try PNGEncoder.encode(face.crop), to: path)
+                        cropPath = path
+                    }
+                    print(json || timing ? Self.json(photos[i], k, face, cropPath, times) : Self.text(photos[i], k, face, cropPath))
+                }
+                if faces.isEmpty, let times { print(JSONText.object([("input", JSONText.string(photos[i])), ("faces", "0"), ("timing_ms", times)])) }
+                fflush(stdout)
+            }
+        }
+        if failures > 0 { throw ExitCode(1) }
+    }
+
+    static func timingJSON(_ t: DetectionTimings, decodeMs: Double, totalMs: Double) -> String {
+        JSONText.object([("decode", FaceJSON.milliseconds(decodeMs)), ("frame_gray", FaceJSON.milliseconds(t.frameAndGray)),
+                         ("pyramid", FaceJSON.milliseconds(t.pyramid)), ("cascade", FaceJSON.milliseconds(t.cascade)),
+                         ("eyes", FaceJSON.milliseconds(t.eyes)), ("alignment", FaceJSON.milliseconds(t.alignment)),
+                         ("detection", FaceJSON.milliseconds(t.total)), ("total", FaceJSON.milliseconds(totalMs))])
+    }
+
+    static func json(_ input: String, _ k: Int, _ f: DetectedFace, _ crop: String?, _ times: String? = nil) -> String {
+        var fields = [("input", JSONText.string(input)), ("face_index", "\(k)"), ("facial_area", FaceJSON.area(f.area)),
+                      ("face_confidence", JSONText.number(f.confidence))]
+        if let crop { fields.append(("crop", JSONText.string(crop))) }
+        if let times { fields.append(("timing_ms", times)) }
+        return JSONText.object(fields)
+    }
+
+    static func text(_ input: String, _ k: Int, _ f: DetectedFace, _ crop: String?) -> String {
+        func point(_ p: PixelPoint?) -> String { p.map { "(\($0.x),\($0.y))" } ?? "-" }
+        var line = "\(input)  face \(k)  x=\(f.x) y=\(f.y) w=\(f.width) h=\(f.height)  left_eye=\(point(f.leftEye)) right_eye=\(point(f.rightEye))  confidence=\(f.confidence)"
+        if let crop { line += "  crop=\(crop)" }
+        return line
+    }
+
+    /// A file stem per photo for its crops; photos with the same stem (from
+    /// different directories) get -2, -3… so no crop overwrites another.
+    static func cropNames(_ photos: [String]) -> [String] {
+        var seen: [String: Int] = [:]
+        return photos.map { p in
+            let base = p.split(separator: "/").last.map(String.init) ?? p
+            let stem = base.lastIndex(of: ".").map { String(base[..<$0]) }.flatMap { $0.isEmpty ? nil : $0 } ?? base
+            let n = (seen[stem] ?? 0) + 1
+            seen[stem] = n
+            return n == 1 ? stem : "\(stem)-\(n)"
+        }
+    }
+
+    static func makeDirectory(_ path: String) throws {
+        var st = stat()
+        if stat(path, &st) == 0 {
+            guard (st.st_mode & S_IFMT) == S_IFDIR else { throw VerifyError(path, "exists and is not a directory") }
+            return
+        }
+        guard mkdir(path, 0o755) == 0 else { throw VerifyError(path, "cannot create the directory: \(String(cString: strerror(errno)))") }
+    }
+}

@@ -1,0 +1,39 @@
+import ArgumentParser
+import FacecDetect
+import FacecRuntime
+import FacecVerify
+
+enum FaceDetectorChoice: String, ExpressibleByArgument, CaseIterable { case opencv, skip }
+
+/// The options that choose how photos become faces, shared by run, verify and detect.
+struct FaceOptions: ParsableArguments {
+    @Option(help: "opencv (deepface's default: detect and align every face) or skip (each photo is already a face crop). Default: opencv when the model carries a detector (convert --detector opencv), else skip.")
+    var detector: FaceDetectorChoice?
+
+    @Flag(name: .customLong("no-enforce-detection"),
+          help: "A photo without a face is used whole (deepface's enforce_detection=False) instead of being an error.")
+    var noEnforceDetection = false
+
+    func mode(for model: Model, path: String) throws -> FaceMode {
+        switch detector ?? (model.header.detector == nil ? .skip : .opencv) {
+        case .skip:
+            return .skip
+        case .opencv:
+            guard let spec = model.header.detector else {
+                throw VerifyError(path, "the model carries no face detector, so --detector opencv cannot run (convert it with --detector opencv, or give face crops with --detector skip)")
+            }
+            return .detect(FaceDetector(spec), enforce: !noEnforceDetection)
+        }
+    }
+}
+
+enum FaceJSON {
+    /// deepface's facial_area: x, y, w, h, left_eye and right_eye as [x, y] or null.
+    static func area(_ a: FacialArea) -> String {
+        func point(_ p: PixelPoint?) -> String { p.map { "[\($0.x),\($0.y)]" } ?? "null" }
+        return JSONText.object([("x", "\(a.x)"), ("y", "\(a.y)"), ("w", "\(a.width)"), ("h", "\(a.height)"),
+                                ("left_eye", point(a.leftEye)), ("right_eye", point(a.rightEye))])
+    }
+
+    static func milliseconds(_ ms: Double) -> String { JSONText.number((ms * 1e3).rounded() / 1e3) }
+}
