@@ -155,24 +155,21 @@ public struct CascadeDetector: Sendable {
     }
 
     /// All windows of all scales that pass every stage, in OpenCV's one-thread order.
-    func candidates(_ gray: GrayImage, scaleFactor: Double, threads: Int = 1, content: PixelRect? = nil) -> [Detection] {
-        candidates(gray, scaleFactor: scaleFactor, threads: threads, content: content, measure: false).found
-    }
-
-    /// The same, and with `measure` the share of the threads' time spent
-    /// making the pyramid's rows and their integrals (the rest is the cascade).
-    func candidates(_ gray: GrayImage, scaleFactor: Double, threads: Int, content: PixelRect?,
-                    measure: Bool) -> (found: [Detection], pyramidShare: Double) {
+    /// With `measure`, also the share of the threads' time spent making the
+    /// pyramid's rows and their integrals (the rest is the cascade);
+    /// `exhausted` when the work bound stopped the search (see `scan`).
+    func candidates(_ gray: GrayImage, scaleFactor: Double, threads: Int = 1, content: PixelRect? = nil,
+                    measure: Bool = false) -> (found: [Detection], pyramidShare: Double, exhausted: Bool) {
         let list = bands(gray, scaleFactor: scaleFactor, threads: threads, content: content)
         let results = BandResults(count: list.count)
         let work = { (i: Int) in
             var found: [Detection] = []
             let start = measure ? monotonicSeconds() : 0
-            let pyramid = scan(band: list[i], into: &found, measure: measure)
-            results.set(i, found, seconds: measure ? monotonicSeconds() - start : 0, pyramidSeconds: pyramid)
+            let (pyramid, exhausted) = scan(band: list[i], into: &found, measure: measure)
+            results.set(i, found, seconds: measure ? monotonicSeconds() - start : 0, pyramidSeconds: pyramid, exhausted: exhausted)
         }
         if threads <= 1 || list.count <= 1 {
-            for i in list.indices { work(i) }
+            while let i = results.claim() { work(i) }
         } else {
             DispatchQueue.concurrentPerform(iterations: min(threads, list.count)) { _ in
                 while let i = results.claim() { work(i) }
@@ -183,34 +180,42 @@ public struct CascadeDetector: Sendable {
 
     /// `content`: a rectangle outside which the image is known to be black
     /// (work is skipped there; the result is the same).
+    /// Nil when the work bound stopped the search (a hostile cascade).
     public func detect(_ gray: GrayImage, scaleFactor: Double, minNeighbors: Int, withWeights: Bool, threads: Int = 1,
-                       content: PixelRect? = nil) -> [Detection] {
-        let found = candidates(gray, scaleFactor: scaleFactor, threads: threads, content: content)
+                       content: PixelRect? = nil) -> [Detection]? {
+        let (found, _, exhausted) = candidates(gray, scaleFactor: scaleFactor, threads: threads, content: content)
+        if exhausted { return nil }
         return RectangleGrouping.group(found, threshold: minNeighbors, eps: 0.2, useWeights: withWeights)
     }
 }
 
 /// Per-band candidate lists filled by worker threads, joined in band order.
 final class BandResults: Sendable {
-    private struct State { var lists: [[Detection]]; var next = 0; var seconds = 0.0; var pyramidSeconds = 0.0 }
+    private struct State {
+        var lists: [[Detection]]
+        var next = 0, seconds = 0.0, pyramidSeconds = 0.0, exhausted = false
+    }
     private let state: Mutex<State>
 
     init(count: Int) { state = Mutex(State(lists: Array(repeating: [], count: count))) }
 
     func claim() -> Int? {
         state.withLock { s in
-            guard s.next < s.lists.count else { return nil }
+            guard !s.exhausted, s.next < s.lists.count else { return nil }
             s.next += 1
             return s.next - 1
         }
     }
 
-    func set(_ i: Int, _ found: [Detection], seconds: Double, pyramidSeconds: Double) {
-        state.withLock { $0.lists[i] = found; $0.seconds += seconds; $0.pyramidSeconds += pyramidSeconds }
+    func set(_ i: Int, _ found: [Detection], seconds: Double, pyramidSeconds: Double, exhausted: Bool) {
+        state.withLock { s in
+            s.lists[i] = found; s.seconds += seconds; s.pyramidSeconds += pyramidSeconds
+            s.exhausted = s.exhausted || exhausted
+        }
     }
 
-    func joined() -> (found: [Detection], pyramidShare: Double) {
-        state.withLock { ($0.lists.flatMap { $0 }, $0.seconds > 0 ? $0.pyramidSeconds / $0.seconds : 0) }
+    func joined() -> (found: [Detection], pyramidShare: Double, exhausted: Bool) {
+        state.withLock { ($0.lists.flatMap { $0 }, $0.seconds > 0 ? $0.pyramidSeconds / $0.seconds : 0, $0.exhausted) }
     }
 }
 

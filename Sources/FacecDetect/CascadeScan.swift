@@ -5,14 +5,19 @@ import Glibc
 extension CascadeDetector {
     /// Rows of integral images computed at a time.
     static let bandRows = 32
+    /// The work bound (see `scan`): stump evaluations per window position, and a floor.
+    static let maxStumpsPerWindow = 256, minimumBudget = 1 << 20
 
     /// Scans the window rows of one band of one scale, appending the windows
     /// that pass every stage in OpenCV's order (row by row, left to right).
     /// With `measure`, returns the seconds spent making resized rows and
-    /// their integrals.
-    @discardableResult
-    func scan(band: Band, into found: inout [Detection], measure: Bool = false) -> Double {
+    /// their integrals. Stops (`exhausted`) when the band's stump
+    /// evaluations pass `maxStumpsPerWindow` per window position so far: real
+    /// cascades use a few on average, so only a hostile one (stages that
+    /// everything passes) gets there, and the work per photo stays bounded.
+    func scan(band: Band, into found: inout [Detection], measure: Bool = false) -> (pyramidSeconds: Double, exhausted: Bool) {
         var pyramidSeconds = 0.0
+        var work = 0, budget = Self.minimumBudget
         let scan = band.scan, resize = scan.resize
         let sc = scan.scale, step = scan.step
         let W = cascade.windowWidth, H = cascade.windowHeight
@@ -80,7 +85,7 @@ extension CascadeDetector {
                         factors.withUnsafeMutableBufferPointer { f in
                         sums.withUnsafeMutableBufferPointer { t in
                             let p = s.baseAddress! + rowBase
-                            vectors.classify(sum: p, sq: q.baseAddress! + rowBase, count: windows, step: step,
+                            work += vectors.classify(sum: p, sq: q.baseAddress! + rowBase, count: windows, step: step,
                                              codes: c.baseAddress!, factors: f.baseAddress!, sums: t.baseAddress!)
                             // The one-window-at-a-time walk: a window failing stage 0
                             // makes the scan skip the next one.
@@ -96,7 +101,7 @@ extension CascadeDetector {
                                     (result, weight) = (1, t[k])
                                 } else {
                                     let st = code >> 1
-                                    (result, weight) = evaluate(p + k * step, ofs, vnf: f[k], fromStage: st, stump: Int(stageStart[st]))
+                                    (result, weight) = evaluate(p + k * step, ofs, vnf: f[k], fromStage: st, stump: Int(stageStart[st]), work: &work)
                                 }
                                 if result == 1 {
                                     let x = c0 + k * step
@@ -111,9 +116,12 @@ extension CascadeDetector {
                     }
                 }
             }
+            // The bound grows with the windows scanned, so a hostile cascade is stopped early.
+            budget += Self.maxStumpsPerWindow * windows
+            if work > budget { return (pyramidSeconds, true) }
             y += step
         }
-        return pyramidSeconds
+        return (pyramidSeconds, false)
     }
 
     /// Integral row `r` from row `r - 1` and one image row (wrapping 32-bit sums).
@@ -140,8 +148,10 @@ extension CascadeDetector {
     /// the window passes every remaining stage, else minus the failing
     /// stage's index; and the last stage sum computed.
     @inline(__always)
-    func evaluate(_ p: UnsafePointer<Int32>, _ ofs: UnsafeBufferPointer<Int32>, vnf: Float, fromStage: Int, stump: Int) -> (Int, Double) {
+    func evaluate(_ p: UnsafePointer<Int32>, _ ofs: UnsafeBufferPointer<Int32>, vnf: Float, fromStage: Int, stump: Int,
+                  work: inout Int) -> (Int, Double) {
         var k = stump
+        defer { work += k - stump }
         var tmp = 0.0
         for si in fromStage..<stageCount.count {
             tmp = 0

@@ -31,13 +31,21 @@ public struct DetectionTimings: Sendable {
     public var total: Double { frameAndGray + pyramid + cascade + eyes + alignment }
 }
 
-/// A photo in which the detector finds no face, when a face is required
-/// (deepface's enforce_detection=True).
-public struct FaceNotFound: Error, CustomStringConvertible, Sendable {
-    public let path: String
-    public init(path: String) { self.path = path }
+/// Why a photo gives no faces when faces are required.
+public enum DetectionError: Error, CustomStringConvertible, Sendable {
+    /// No face (deepface's enforce_detection=True makes this an error).
+    case noFace(path: String)
+    /// The cascade needed far more work than real cascades do (see
+    /// `CascadeDetector.scan`): a hostile model file, stopped.
+    case tooMuchWork(path: String)
+
     public var description: String {
-        "\(path): no face detected (deepface's opencv detector finds none; use --no-enforce-detection to take the whole photo)"
+        switch self {
+        case .noFace(let path):
+            return "\(path): no face detected (deepface's opencv detector finds none; use --no-enforce-detection to take the whole photo)"
+        case .tooMuchWork(let path):
+            return "\(path): detection stopped: the model's cascade needs over \(CascadeDetector.maxStumpsPerWindow) weak classifiers per window, far beyond OpenCV's cascades (a damaged or hostile model)"
+        }
     }
 }
 
@@ -91,19 +99,21 @@ public struct FaceDetector: Sendable {
     /// confidence 0 and its area clipped the way deepface clips every box
     /// (one pixel short of the edges).
     public func extractFaces(_ photo: DecodedImage, path: String, enforce: Bool,
-                             timings: ((DetectionTimings) -> Void)? = nil) throws(FaceNotFound) -> [DetectedFace] {
-        let (faces, measured) = detect(photo, measure: timings != nil)
+                             timings: ((DetectionTimings) -> Void)? = nil) throws(DetectionError) -> [DetectedFace] {
+        let (faces, measured) = try detect(photo, path: path, measure: timings != nil)
         if let measured { timings?(measured) }
         if !faces.isEmpty { return faces }
-        if enforce { throw FaceNotFound(path: path) }
+        if enforce { throw .noFace(path: path) }
         return [DetectedFace(x: 0, y: 0, width: max(0, photo.width - 1), height: max(0, photo.height - 1),
                              leftEye: nil, rightEye: nil, confidence: 0, crop: photo)]
     }
 
-    public func detect(_ image: DecodedImage) -> [DetectedFace] { detect(image, measure: false).faces }
+    public func detect(_ image: DecodedImage, path: String = "photo") throws(DetectionError) -> [DetectedFace] {
+        try detect(image, path: path, measure: false).faces
+    }
 
     /// The faces and, with `measure`, where the time went.
-    public func detect(_ image: DecodedImage, measure: Bool) -> (faces: [DetectedFace], timings: DetectionTimings?) {
+    public func detect(_ image: DecodedImage, path: String, measure: Bool) throws(DetectionError) -> (faces: [DetectedFace], timings: DetectionTimings?) {
         var clock = measure ? monotonicSeconds() : 0
         var t = DetectionTimings()
         func lap(_ into: inout Double) {
@@ -116,10 +126,11 @@ public struct FaceDetector: Sendable {
         let hb = height / 2, wb = width / 2   // int(0.5 * h)
         // The grey bordered image (grey of black is black); the colour one is
         // never built: alignment reads the photo with the frame's offset.
-        let gray = GrayImage(image).bordered(horizontal: wb, vertical: hb)
+        let gray = GrayImage(image, frame: (wb, hb))
         let content = PixelRect(x: wb, y: hb, width: width, height: height)
         lap(&t.frameAndGray)
-        let (found, pyramidShare) = faces.candidates(gray, scaleFactor: spec.scaleFactor, threads: threads, content: content, measure: measure)
+        let (found, pyramidShare, exhausted) = faces.candidates(gray, scaleFactor: spec.scaleFactor, threads: threads, content: content, measure: measure)
+        if exhausted { throw .tooMuchWork(path: path) }
         let boxes = RectangleGrouping.group(found, threshold: spec.minNeighbors, eps: 0.2, useWeights: true)
         var search = 0.0
         lap(&search)
@@ -127,7 +138,9 @@ public struct FaceDetector: Sendable {
         t.cascade = search - t.pyramid
         var out: [DetectedFace] = []
         for box in boxes {
-            let (left, right) = findEyes(gray.cropped(x: box.x, y: box.y, width: box.width, height: box.height))
+            guard let (left, right) = findEyes(gray.cropped(x: box.x, y: box.y, width: box.width, height: box.height)) else {
+                throw .tooMuchWork(path: path)
+            }
             lap(&t.eyes)
             let leftEye = left.map { PixelPoint(x: box.x + $0.x, y: box.y + $0.y) }
             let rightEye = right.map { PixelPoint(x: box.x + $0.x, y: box.y + $0.y) }
@@ -149,9 +162,11 @@ public struct FaceDetector: Sendable {
     }
 
     /// find_eyes: centres of the two largest eye detections in a face's grey crop.
-    func findEyes(_ face: GrayImage) -> (left: PixelPoint?, right: PixelPoint?) {
+    /// Nil when the work bound stopped the eye search.
+    func findEyes(_ face: GrayImage) -> (left: PixelPoint?, right: PixelPoint?)? {
         guard face.width > 0, face.height > 0 else { return (nil, nil) }
-        let found = eyes.detect(face, scaleFactor: spec.eyeScaleFactor, minNeighbors: spec.eyeMinNeighbors, withWeights: false, threads: threads)
+        guard let found = eyes.detect(face, scaleFactor: spec.eyeScaleFactor, minNeighbors: spec.eyeMinNeighbors,
+                                      withWeights: false, threads: threads) else { return nil }
         // Python's sorted is stable: equal areas keep detectMultiScale's order.
         let largest = found.enumerated().sorted { a, b in
             let (sa, sb) = (abs(a.element.width * a.element.height), abs(b.element.width * b.element.height))

@@ -12,33 +12,25 @@ public struct GrayImage: Sendable, Equatable {
     }
 
     /// OpenCV's `cvtColor(BGR2GRAY)` for 8-bit data, of an RGB image:
-    /// Y = (9798 R + 19235 G + 3735 B + 2^14) >> 15 (its 15-bit fixed point).
-    public init(_ image: DecodedImage) {
-        let n = image.width * image.height
-        let out = [UInt8](unsafeUninitializedCapacity: n) { buf, initialized in
-            image.pixels.withUnsafeBufferPointer { px in
-                for i in 0..<n {
-                    let r = UInt32(px[3 * i]), g = UInt32(px[3 * i + 1]), b = UInt32(px[3 * i + 2])
-                    buf[i] = UInt8((r &* 9798 &+ g &* 19235 &+ b &* 3735 &+ 16384) >> 15)
-                }
-            }
-            initialized = n
-        }
-        self.init(width: image.width, height: image.height, pixels: out)
-    }
-
-    /// The image inside a black frame (`cv2.copyMakeBorder(BORDER_CONSTANT, 0)`).
-    public func bordered(horizontal: Int, vertical: Int) -> GrayImage {
-        let w = width + 2 * horizontal, h = height + 2 * vertical
+    /// Y = (9798 R + 19235 G + 3735 B + 2^14) >> 15 (its 15-bit fixed point);
+    /// optionally inside a black frame (grey of black is black), written in
+    /// place so the unframed grey image is never held as well.
+    public init(_ image: DecodedImage, frame: (horizontal: Int, vertical: Int) = (0, 0)) {
+        let w = image.width + 2 * frame.horizontal, h = image.height + 2 * frame.vertical
         var out = [UInt8](repeating: 0, count: w * h)
-        pixels.withUnsafeBufferPointer { src in
-            out.withUnsafeMutableBufferPointer { dst in
-                for y in 0..<height {
-                    (dst.baseAddress! + (y + vertical) * w + horizontal).update(from: src.baseAddress! + y * width, count: width)
+        image.pixels.withUnsafeBufferPointer { px in
+            out.withUnsafeMutableBufferPointer { buf in
+                for y in 0..<image.height {
+                    let src = y * image.width, dst = (y + frame.vertical) * w + frame.horizontal
+                    for x in 0..<image.width {
+                        let i = 3 * (src + x)
+                        let r = UInt32(px[i]), g = UInt32(px[i + 1]), b = UInt32(px[i + 2])
+                        buf[dst + x] = UInt8((r &* 9798 &+ g &* 19235 &+ b &* 3735 &+ 16384) >> 15)
+                    }
                 }
             }
         }
-        return GrayImage(width: w, height: h, pixels: out)
+        self.init(width: w, height: h, pixels: out)
     }
 
     /// The pixels of the rectangle (clipped to the image), as numpy's

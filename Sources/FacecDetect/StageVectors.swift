@@ -61,15 +61,18 @@ struct StageVectors {
     /// Codes and variance factors for `count` windows starting at the row's
     /// `sum`/`sq` integral pointers (window k at k·step). Reads up to 8·step
     /// + 16 values past the last window's corners: the buffers are padded.
+    /// Returns the stumps evaluated (each counted for eight windows).
     func classify(sum: UnsafePointer<Int32>, sq: UnsafePointer<Int32>, count: Int, step: Int,
-                  codes: UnsafeMutablePointer<Int16>, factors: UnsafeMutablePointer<Float>, sums: UnsafeMutablePointer<Double>) {
-        if step == 2 { run(sum, sq, count, everySecond: true, codes, factors, sums) } else { run(sum, sq, count, everySecond: false, codes, factors, sums) }
+                  codes: UnsafeMutablePointer<Int16>, factors: UnsafeMutablePointer<Float>, sums: UnsafeMutablePointer<Double>) -> Int {
+        if step == 2 { return run(sum, sq, count, everySecond: true, codes, factors, sums) }
+        return run(sum, sq, count, everySecond: false, codes, factors, sums)
     }
 
     @inline(__always)
     private func run(_ sum: UnsafePointer<Int32>, _ sq: UnsafePointer<Int32>, _ count: Int, everySecond: Bool,
-                     _ codes: UnsafeMutablePointer<Int16>, _ factors: UnsafeMutablePointer<Float>, _ sums: UnsafeMutablePointer<Double>) {
+                     _ codes: UnsafeMutablePointer<Int16>, _ factors: UnsafeMutablePointer<Float>, _ sums: UnsafeMutablePointer<Double>) -> Int {
         let step = everySecond ? 2 : 1
+        var work = 0
         offsets.withUnsafeBufferPointer { ofs in
         w0.withUnsafeBufferPointer { w0 in w1.withUnsafeBufferPointer { w1 in w2.withUnsafeBufferPointer { w2 in
         threshold.withUnsafeBufferPointer { th in left.withUnsafeBufferPointer { lf in right.withUnsafeBufferPointer { rt in
@@ -93,6 +96,7 @@ struct StageVectors {
                     var st = 0
                     while true {
                         tmp = SIMD8<Double>(repeating: 0)
+                        work += 8 * counts[st]
                         for _ in 0..<counts[st] {
                             let o = ofs.baseAddress! + 12 * k
                             var ret = w0[k] * Self.box(p, o, everySecond: everySecond) + w1[k] * Self.box(p, o + 4, everySecond: everySecond)
@@ -123,5 +127,6 @@ struct StageVectors {
         } } }
         } } }
         }
+        return work
     }
 }

@@ -103,7 +103,7 @@ public struct DetectorSpec: Sendable, Equatable {
 
     public func problem() -> String? {
         guard kind == "opencv" else { return "detector kind '\(kind)' is not one this facec runs (opencv)" }
-        guard scaleFactor > 1, scaleFactor <= 4, eyeScaleFactor > 1, eyeScaleFactor <= 4 else { return "scale factors must be in (1, 4]" }
+        guard scaleFactor >= 1.01, scaleFactor <= 4, eyeScaleFactor >= 1.01, eyeScaleFactor <= 4 else { return "scale factors must be in [1.01, 4] (deepface uses 1.1; smaller steps multiply the work)" }
         guard (0...1000).contains(minNeighbors), (0...1000).contains(eyeMinNeighbors) else { return "min neighbours out of range" }
         if let p = face.problem() { return "face cascade: \(p)" }
         if let p = eye.problem() { return "eye cascade: \(p)" }

@@ -74,11 +74,10 @@ public enum OpenCVCascade {
 
     static func read(_ root: MiniXML.Element) throws -> HaarCascade {
         guard root.name == "opencv_storage" else { throw ReadFault("not an OpenCV storage file (root <\(root.name)>)") }
-        guard let c = root.children.first(where: { $0.attributes["type_id"] != nil }) ?? root.child("cascade") else {
-            throw ReadFault("holds no cascade")
-        }
+        // OpenCV reads the first top-level node; the current format needs no type_id.
+        guard let c = root.children.first else { throw ReadFault("holds no cascade") }
         switch c.attributes["type_id"] {
-        case "opencv-cascade-classifier": break
+        case nil, "opencv-cascade-classifier": break
         case "opencv-haar-classifier":
             throw ReadFault("is an old-format Haar cascade (opencv-haar-classifier); facec reads the current format, as OpenCV's own cascades are")
         default:

@@ -40,9 +40,8 @@ struct DetectCommand: ParsableCommand {
         guard let spec = file.header.detector else {
             throw VerifyError(model, "the model carries no face detector (convert it with --detector opencv)")
         }
-        let threads = self.threads ?? systemCoreCount()
-        let photoWorkers = min(threads, photos.count)
-        let detector = FaceDetector(spec, threads: max(1, threads / photoWorkers))
+        let (photoWorkers, perPhoto) = threadSplit(threads: threads ?? systemCoreCount(), photos: photos.count)
+        let detector = FaceDetector(spec, threads: perPhoto)
         let cropNames = Self.cropNames(photos)
         if let crops { try Self.makeDirectory(crops) }
         let photos = self.photos, enforce = !noEnforceDetection, timing = self.timing

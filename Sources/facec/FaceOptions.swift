@@ -14,7 +14,9 @@ struct FaceOptions: ParsableArguments {
           help: "A photo without a face is used whole (deepface's enforce_detection=False) instead of being an error.")
     var noEnforceDetection = false
 
-    func mode(for model: Model, path: String) throws -> FaceMode {
+    /// `threadsPerPhoto`: threads one photo's face search may use (when
+    /// photos run in parallel, each gets its share).
+    func mode(for model: Model, path: String, threadsPerPhoto: Int = 1) throws -> FaceMode {
         switch detector ?? (model.header.detector == nil ? .skip : .opencv) {
         case .skip:
             return .skip
@@ -22,9 +24,15 @@ struct FaceOptions: ParsableArguments {
             guard let spec = model.header.detector else {
                 throw VerifyError(path, "the model carries no face detector, so --detector opencv cannot run (convert it with --detector opencv, or give face crops with --detector skip)")
             }
-            return .detect(FaceDetector(spec), enforce: !noEnforceDetection)
+            return .detect(FaceDetector(spec, threads: threadsPerPhoto), enforce: !noEnforceDetection)
         }
     }
+}
+
+/// Threads split between photos in parallel and each photo's face search.
+func threadSplit(threads: Int, photos: Int) -> (photoWorkers: Int, perPhoto: Int) {
+    let workers = max(1, min(threads, photos))
+    return (workers, max(1, threads / workers))
 }
 
 enum FaceJSON {

@@ -22,7 +22,8 @@ struct RunCommand: ParsableCommand {
     @OptionGroup var faces: FaceOptions
     @Option(help: "Write all embeddings as one float32 .npy of shape [N, D] (one row per face) instead of JSON lines.") var npy: String?
     @Option(help: "Also print the K most likely identities (models with class names, e.g. VGG-Face from .mat).") var top: Int?
-    @Option(help: "Photos processed at once (default: all cores).") var threads: Int?
+    @Option(help: "Threads (default: all cores): photos in parallel, and one photo's face search split when there are fewer photos than threads.")
+    var threads: Int?
 
     func validate() throws {
         guard !inputs.isEmpty else { throw ValidationError("give at least one input") }
@@ -45,12 +46,13 @@ struct RunCommand: ParsableCommand {
         if top != nil && loaded.header.classesValue == nil {
             throw VerifyError(model, "the model has no class names, so --top has nothing to rank (VGG-Face .mat files carry them)")
         }
-        let mode = try faces.mode(for: loaded, path: model)
+        let split = threadSplit(threads: threads ?? systemCoreCount(), photos: inputs.count)
+        let mode = try faces.mode(for: loaded, path: model, threadsPerPhoto: split.perPhoto)
         let embedder = Embedder(model: loaded)
         let inputs = self.inputs, top = self.top
         var all: [Float] = []
         var rows = 0, failures = 0
-        try ParallelInOrder.run(count: inputs.count, threads: threads ?? systemCoreCount(), state: { loaded.makeInstance() }, work: { i, instance in
+        try ParallelInOrder.run(count: inputs.count, threads: split.photoWorkers, state: { loaded.makeInstance() }, work: { i, instance in
             Swift.Result { try Self.rows(inputs[i], model: loaded, embedder: embedder, mode: mode, instance: instance, top: top) }
         }) { _, result in
             switch result {

@@ -18,7 +18,7 @@ struct VerifyCommand: ParsableCommand {
     @Option(help: "A CSV of pairs: file_x,file_y[,Decision] (deepface's master.csv format).") var pairs: String?
     @Option(help: "Directory the pair file names are relative to (default: the CSV's directory).") var root: String?
     @Option(name: .shortAndLong, help: "With --pairs: write the result CSV here (default: stdout).") var output: String?
-    @Option(help: "With --pairs: threads (default: all cores).") var threads: Int?
+    @Option(help: "Threads (default: all cores): with --pairs, photos in parallel; else each photo's face search.") var threads: Int?
     @OptionGroup var faces: FaceOptions
 
     func validate() throws {
@@ -37,7 +37,8 @@ struct VerifyCommand: ParsableCommand {
         let m = metric ?? loaded.header.defaultMetric
         let limit = try Thresholds.resolve(loaded.header, metric: m, override: threshold, modelPath: model)
         let embedder = Embedder(model: loaded)
-        let mode = try faces.mode(for: loaded, path: model)
+        let cores = threads ?? systemCoreCount()
+        let mode = try faces.mode(for: loaded, path: model, threadsPerPhoto: pairs == nil ? cores : 1)
         if let pairs {
             try runPairs(pairs, embedder: embedder, mode: mode, metric: m, threshold: limit)
             return

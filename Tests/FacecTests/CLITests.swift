@@ -5,14 +5,6 @@ import FacecVerify
 /// The CLI contract: outputs, exit codes, one-line errors naming the file,
 /// and no output file after a failure.
 @Suite(.serialized) struct CLITests {
-    func expectFailure(_ r: CLIResult, mentioning text: String, sourceLocation: SourceLocation = #_sourceLocation) {
-        #expect(r.status != 0, "exit 0 for a bad input", sourceLocation: sourceLocation)
-        #expect(r.stderr.hasPrefix("facec: "), "\(r.stderr)", sourceLocation: sourceLocation)
-        #expect(r.stderr.contains(text), "\(r.stderr)", sourceLocation: sourceLocation)
-        #expect(r.stderr.split(separator: "\n").count == 1, "\(r.stderr)", sourceLocation: sourceLocation)
-        #expect(!r.stderr.contains("Fatal error"), sourceLocation: sourceLocation)
-    }
-
     @Test func convertRunVerifyInspectEndToEnd() throws {
         let dir = TempDir()
         let r = try facec(["convert", TestPaths.fixture("deepid_keras22.h5")], cwd: dir.url.path)

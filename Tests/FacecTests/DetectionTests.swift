@@ -27,7 +27,7 @@ import FacecVerify
             let crop_sha256: String
             let embedding: [Float]
         }
-        struct Area: Decodable {
+        struct Area: Decodable, Equatable {
             let x: Int, y: Int, w: Int, h: Int
             let left_eye: [Int]?, right_eye: [Int]?
         }
@@ -62,7 +62,7 @@ import FacecVerify
         guard TestPaths.facesAvailable, let photo = Self.expected?.photos.first(where: { $0.file == name }) else { return }
         let image = try ImageDecoder.decodeFile(TestPaths.faces.appendingPathComponent(name).path)
         #expect(image.width == photo.width && image.height == photo.height)
-        let faces = Self.detector.detect(image)
+        let faces = try Self.detector.detect(image, path: name)
         let expectedFaces = photo.faces ?? []
         #expect(faces.count == expectedFaces.count, "\(name): \(faces.count) faces, deepface \(expectedFaces.count)")
         let model = try DeepIDModel.shared()

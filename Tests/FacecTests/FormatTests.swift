@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import FacecFormat
 import FacecRuntime
+import FacecImporters
 
 /// The .fgraph loader must reject every damaged or hostile file with a
 /// one-line reason naming the file, before using anything in it.
@@ -100,6 +101,41 @@ import FacecRuntime
         try rejected({ h in
             for i in h.tensors.indices where h.tensors[i].layout == .winogradF43C32 { h.tensors[i].layout = .winogradF43 }
         }, "convert the model again")
+    }
+
+    /// Format 1.1: the detector travels in the header, is read back exactly,
+    /// and a structurally valid file with a detector that cannot run is refused.
+    @Test func detectorRoundTripsAndHostileDetectorsAreRejected() throws {
+        let dir = TempDir()
+        let (path, _) = try Self.modelBytes(dir)
+        var good = try ModelFile(path: path).header
+        good.detector = try OpenCVCascade.detector()
+        let producers = good.tensors.map { t -> ModelWriter.TensorProducer in { sink in try [Float](repeating: 0, count: t.elementCount).withUnsafeBufferPointer { try sink($0) } } }
+        let out = dir.path("detector.fgraph")
+        try ModelWriter.write(header: good, producers: producers, to: out)
+        let back = try ModelFile(path: out)
+        #expect(back.header.detector == good.detector)
+        #expect(back.preamble.minor == 1)
+        #expect(back.header.detector?.source.contains("haarcascade_frontalface_default.xml sha256 ") == true)
+        func rejected(_ mutate: (inout DetectorSpec) -> Void, _ text: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+            var h = good
+            mutate(&h.detector!)
+            try ModelWriter.write(header: h, producers: producers, to: out)
+            do {
+                _ = try Model(path: out)
+                Issue.record("accepted a hostile detector (\(text))", sourceLocation: sourceLocation)
+            } catch {
+                #expect("\(error)".hasPrefix(out) && "\(error)".contains(text), "\(error)", sourceLocation: sourceLocation)
+            }
+        }
+        try rejected({ $0.kind = "dlib" }, "detector kind 'dlib'")
+        try rejected({ $0.face.stumps[5].feature = 1_000_000 }, "uses feature")
+        try rejected({ $0.eye.features[0][0].width = 500 }, "outside the")
+        try rejected({ $0.face.stumps[0].threshold = .nan }, "non-finite")
+        try rejected({ $0.face.stages[0].count += 1 }, "weak classifiers")
+        try rejected({ $0.face.windowWidth = 100_000 }, "window")
+        try rejected({ $0.scaleFactor = 1 }, "scale")
+        try rejected({ $0.minNeighbors = 5000 }, "neighbo")
     }
 
     @Test func crcMatchesKnownValue() {

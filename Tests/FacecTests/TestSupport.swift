@@ -65,6 +65,15 @@ func facec(_ args: [String], cwd: String? = nil) throws -> CLIResult {
     return CLIResult(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
 }
 
+/// A failed facec run: non-zero exit, one line on stderr naming `text`, no crash.
+func expectFailure(_ r: CLIResult, mentioning text: String, sourceLocation: SourceLocation = #_sourceLocation) {
+    #expect(r.status != 0, "exit 0 for a bad input", sourceLocation: sourceLocation)
+    #expect(r.stderr.hasPrefix("facec: "), "\(r.stderr)", sourceLocation: sourceLocation)
+    #expect(r.stderr.contains(text), "\(r.stderr)", sourceLocation: sourceLocation)
+    #expect(r.stderr.split(separator: "\n").count == 1, "\(r.stderr)", sourceLocation: sourceLocation)
+    #expect(!r.stderr.contains("Fatal error"), sourceLocation: sourceLocation)
+}
+
 /// Converts with the library (importer -> compiler -> writer) and loads the result.
 func convertAndLoad(_ source: String, to dir: TempDir, import importOptions: ImportOptions = ImportOptions(),
                     options: CompileOptions = CompileOptions()) throws -> Model {

@@ -75,10 +75,10 @@ import FacecVerify
         let f = NPYFile(shape: [2, 3], values: [1, 2, 3, 4, 5, -6.5])
         let bytes = f.encoded()
         #expect((bytes.count - 0) % 64 == 24)   // header padded to 64; 24 bytes of data
-        FileManager.default.createFile(atPath: dir.path("a.npy"), contents: Data(bytes))
+        _ = FileManager.default.createFile(atPath: dir.path("a.npy"), contents: Data(bytes))
         let back = try NPYFile.read(dir.path("a.npy"))
         #expect(back.shape == [2, 3] && back.values == f.values)
-        FileManager.default.createFile(atPath: dir.path("t.npy"), contents: Data(bytes.dropLast(4)))
+        _ = FileManager.default.createFile(atPath: dir.path("t.npy"), contents: Data(bytes.dropLast(4)))
         #expect(throws: VerifyError.self) { try NPYFile.read(dir.path("t.npy")) }
     }
 }
