@@ -297,3 +297,36 @@ struct DetectionCLITests {
         #expect(!dir.files.contains { $0.hasSuffix(".fgraph") || $0.contains(".tmp.") })
     }
 }
+
+/// The README's photos (committed in Weights/, so this runs everywhere):
+/// facec's faces, crops and embeddings are deepface's (Fixtures/detection/demo.json).
+@Suite struct DemoPhotoTests {
+    struct Face: Decodable {
+        let facial_area: DetectionTests.Expected.Area
+        let face_confidence: Double
+        let crop_sha256: String
+        let embedding: [Float]
+    }
+
+    @Test func demoPhotosGiveDeepfacesFaces() throws {
+        let expected = try JSONDecoder().decode([String: [Face]].self, from: Data(contentsOf: URL(fileURLWithPath: TestPaths.fixture("detection/demo.json"))))
+        let names = expected.keys.sorted()
+        let paths = names.map { TestPaths.repo.appendingPathComponent("Weights/" + $0).path }
+        let dir = TempDir()
+        let detect = try facec(["detect", DetectionCLITests.model] + paths + ["--json", "--crops", dir.path("crops")])
+        let run = try facec(["run", DetectionCLITests.model] + paths)
+        #expect(detect.status == 0 && run.status == 0, "\(detect.stderr) \(run.stderr)")
+        let faces = names.flatMap { expected[$0]! }
+        let detected = try DetectionCLITests.lines(detect), embedded = try DetectionCLITests.lines(run)
+        #expect(detected.count == faces.count && embedded.count == faces.count)
+        #expect(faces.count == 4)   // two in demo-couple.jpg
+        for (k, e) in faces.enumerated() where k < detected.count && k < embedded.count {
+            #expect(DetectionCLITests.area(detected[k]["facial_area"]) == e.facial_area)
+            #expect(DetectionCLITests.area(embedded[k]["facial_area"]) == e.facial_area)
+            #expect(detected[k]["face_confidence"] as? Double == e.face_confidence)
+            let crop = try ImageDecoder.decodeFile(try #require(detected[k]["crop"] as? String))
+            #expect(DetectionTests.bgrSHA256(crop) == e.crop_sha256)
+            #expect(cosineSimilarity(DetectionCLITests.floats(embedded[k]["embedding"]), e.embedding) >= 0.9999)
+        }
+    }
+}
