@@ -195,30 +195,20 @@ struct ImageDecodingTests {
         #expect(error.reason.contains(dims) && error.reason.contains("100000000"), "\(error)")
     }
 
-    @Test func everyPrefixOfAPNGOrWebPIsRefused() throws {
-        for name in ["rgb.png", "interlaced.png", "orient6.png", "lossy.webp", "lossless.webp", "animated.webp"] {
-            let bytes = [UInt8](try F.data(name))
-            var accepted: [Int] = []
-            for n in 0..<bytes.count {
-                let ok = bytes[0..<n].withUnsafeBytes { (try? ImageDecoder.decode($0, name: name)) != nil }
-                if ok { accepted.append(n) }
-            }
-            #expect(accepted.isEmpty, "\(name): prefixes accepted: \(accepted.prefix(10))")
-        }
-    }
-
-    @Test func everyPrefixOfAJPEGIsRefused() throws {
+    @Test("every prefix of a photo file is refused", arguments: [
+        "baseline.jpg", "progressive.jpg", "orient6.jpg",
+        "rgb.png", "interlaced.png", "orient6.png", "lossy.webp", "lossless.webp", "animated.webp",
+    ])
+    func everyPrefixIsRefused(_ name: String) throws {
         // Cutting a file anywhere must give an error, never a crash or a
         // partly decoded image.
-        for name in ["baseline.jpg", "progressive.jpg", "orient6.jpg"] {
-            let bytes = [UInt8](try F.data(name))
-            var accepted: [Int] = []
-            for n in 0..<bytes.count {
-                let ok = bytes[0..<n].withUnsafeBytes { (try? ImageDecoder.decode($0, name: name)) != nil }
-                if ok { accepted.append(n) }
-            }
-            #expect(accepted.isEmpty, "\(name): prefixes accepted: \(accepted.prefix(10))")
+        let bytes = [UInt8](try F.data(name))
+        var accepted: [Int] = []
+        for n in 0..<bytes.count {
+            let ok = bytes[0..<n].withUnsafeBytes { (try? ImageDecoder.decode($0, name: name)) != nil }
+            if ok { accepted.append(n) }
         }
+        #expect(accepted.isEmpty, "\(name): prefixes accepted: \(accepted.prefix(10))")
     }
 
     /// baseline.jpg with junk bytes inserted before its second marker segment.
