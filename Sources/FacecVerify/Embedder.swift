@@ -4,11 +4,9 @@ import FacecRuntime
 #if canImport(Glibc)
 import Glibc
 #endif
-import Dispatch
-import Synchronization
 
-/// Turns input files (JPEG photos, or .npy tensors already preprocessed) into
-/// embeddings with the preprocessing recorded in the model.
+/// Turns photos into the network's input tensors with the preprocessing
+/// recorded in the model, and (FaceEmbedding.swift) into embeddings per face.
 public struct Embedder: Sendable {
     public let model: Model
     /// Decode JPEGs with DCT downscaling to no less than this many times the
@@ -43,49 +41,6 @@ public struct Embedder: Sendable {
         let image = try ImageDecoder.decodeFile(path, minimum: decodeScaleFactor.map { (i.width * $0, i.height * $0) })
         return Preprocessor.tensor(from: image, spec: preprocessSpec)
     }
-
-    public struct Result: Sendable {
-        public let embedding: [Float]
-        public let totalMs: Double
-        public let networkMs: Double
-    }
-
-    /// Embeds one image with the given instance (one instance per thread).
-    public func embedImage(_ path: String, with instance: ModelInstance) throws -> Result {
-        let start = Clock.now()
-        let tensor = try inputTensor(forImage: path)
-        let netStart = Clock.now()
-        let e = instance.embed(tensor)
-        let end = Clock.now()
-        return Result(embedding: e, totalMs: (end - start) * 1e3, networkMs: (end - netStart) * 1e3)
-    }
-
-    /// Embeds every image once, on `threads` threads (each with its own
-    /// model instance). Failures are returned per image, not thrown.
-    public func embedImages(_ paths: [String], threads: Int) -> [Swift.Result<Result, Error>] {
-        let results = ResultSlots<Swift.Result<Result, Error>>(count: paths.count)
-        let next = Atomic<Int>(0)
-        let workers = max(1, min(threads, paths.count))
-        DispatchQueue.concurrentPerform(iterations: workers) { _ in
-            let instance = model.makeInstance()
-            while true {
-                let i = next.add(1, ordering: .relaxed).oldValue
-                if i >= paths.count { break }
-                results.set(i, Swift.Result { try embedImage(paths[i], with: instance) })
-            }
-        }
-        return results.values()
-    }
-}
-
-/// Fixed slots written by distinct threads (each index once), read after all
-/// writers finished.
-final class ResultSlots<T>: @unchecked Sendable {
-    private var slots: [T?]
-    private let lock = Mutex(())
-    init(count: Int) { slots = Array(repeating: nil, count: count) }
-    func set(_ i: Int, _ value: T) { lock.withLock { _ in slots[i] = value } }
-    func values() -> [T] { lock.withLock { _ in slots.map { $0! } } }
 }
 
 /// Monotonic seconds.

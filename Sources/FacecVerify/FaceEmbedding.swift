@@ -95,7 +95,7 @@ public enum ParallelInOrder {
             for i in 0..<count { try body(i, work(i, s)) }
             return
         }
-        let slots = OrderedSlots<T>(count: count)
+        let slots = OrderedSlots<T>(count: count, ahead: 4 * workers)
         let group = DispatchGroup()
         for _ in 0..<workers {
             DispatchQueue.global().async(group: group) {
@@ -109,17 +109,24 @@ public enum ParallelInOrder {
 }
 
 /// Results produced by worker threads in any order and consumed in order:
-/// workers claim the next index, the consumer blocks until its index is set.
+/// workers claim the next index (at most `ahead` beyond the consumer, so
+/// results such as face crops do not pile up), the consumer blocks until its
+/// index is set.
 final class OrderedSlots<T>: @unchecked Sendable {
     private var slots: [T?]
-    private var next = 0
+    private var next = 0, taken = 0
+    private let ahead: Int
     private var cancelled = false
     private let condition = NSCondition()
 
-    init(count: Int) { slots = Array(repeating: nil, count: count) }
+    init(count: Int, ahead: Int) {
+        slots = Array(repeating: nil, count: count)
+        self.ahead = max(1, ahead)
+    }
 
     func claim() -> Int? {
         condition.lock(); defer { condition.unlock() }
+        while !cancelled && next < slots.count && next >= taken + ahead { condition.wait() }
         guard !cancelled, next < slots.count else { return nil }
         next += 1
         return next - 1
@@ -137,6 +144,8 @@ final class OrderedSlots<T>: @unchecked Sendable {
         while slots[i] == nil { condition.wait() }
         let v = slots[i]!
         slots[i] = nil
+        taken = i + 1
+        condition.broadcast()
         return v
     }
 
@@ -144,5 +153,6 @@ final class OrderedSlots<T>: @unchecked Sendable {
     func cancel() {
         condition.lock(); defer { condition.unlock() }
         cancelled = true
+        condition.broadcast()
     }
 }

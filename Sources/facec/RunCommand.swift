@@ -52,7 +52,7 @@ struct RunCommand: ParsableCommand {
         let inputs = self.inputs, top = self.top
         var all: [Float] = []
         var rows = 0, failures = 0
-        try ParallelInOrder.run(count: inputs.count, threads: split.photoWorkers, state: { loaded.makeInstance() }, work: { i, instance in
+        try ParallelInOrder.run(count: inputs.count, threads: split.photoWorkers, state: { loaded.makeInstance(threads: split.perPhoto) }, work: { i, instance in
             Swift.Result { try Self.rows(inputs[i], model: loaded, embedder: embedder, mode: mode, instance: instance, top: top) }
         }) { _, result in
             switch result {

@@ -43,7 +43,7 @@ struct VerifyCommand: ParsableCommand {
             try runPairs(pairs, embedder: embedder, mode: mode, metric: m, threshold: limit)
             return
         }
-        let instance = loaded.makeInstance()
+        let instance = loaded.makeInstance(threads: cores)
         let a = try embedder.embedFaces(images[0], mode: mode, with: instance)
         let b = try embedder.embedFaces(images[1], mode: mode, with: instance)
         let best = Self.closest(a, b, metric: m)

@@ -78,8 +78,8 @@ import FacecVerify
     @Test func badWeightFilesFailCleanlyWithoutOutput() throws {
         let dir = TempDir()
         let demo = try Data(contentsOf: URL(fileURLWithPath: TestPaths.demoWeights))
-        FileManager.default.createFile(atPath: dir.path("truncated.h5"), contents: demo.prefix(demo.count / 2))
-        FileManager.default.createFile(atPath: dir.path("text.h5"), contents: Data("not hdf5".utf8))
+        _ = FileManager.default.createFile(atPath: dir.path("truncated.h5"), contents: demo.prefix(demo.count / 2))
+        _ = FileManager.default.createFile(atPath: dir.path("text.h5"), contents: Data("not hdf5".utf8))
         let cases: [([String], String)] = [
             (["convert", dir.path("missing.h5")], "No such file"),
             (["convert", dir.path("truncated.h5")], "truncated.h5"),
@@ -106,12 +106,12 @@ import FacecVerify
         #expect(try facec(["convert", TestPaths.demoWeights, "-o", dir.path("m.fgraph")]).status == 0)
         let model = dir.path("m.fgraph")
         let bytes = try Data(contentsOf: URL(fileURLWithPath: model))
-        FileManager.default.createFile(atPath: dir.path("trunc.fgraph"), contents: bytes.prefix(100_000))
+        _ = FileManager.default.createFile(atPath: dir.path("trunc.fgraph"), contents: bytes.prefix(100_000))
         var flipped = bytes
         flipped[flipped.count / 2] ^= 0x01
-        FileManager.default.createFile(atPath: dir.path("flip.fgraph"), contents: flipped)
-        FileManager.default.createFile(atPath: dir.path("photo.png"), contents: Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + [UInt8](repeating: 0, count: 64)))
-        FileManager.default.createFile(atPath: dir.path("bad.npy"), contents: Data([0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59, 1, 0, 10, 0] + Array("{'descr': '<f8', 'fortran_order': False, 'shape': (55, 47, 3), }".utf8)))
+        _ = FileManager.default.createFile(atPath: dir.path("flip.fgraph"), contents: flipped)
+        _ = FileManager.default.createFile(atPath: dir.path("photo.png"), contents: Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + [UInt8](repeating: 0, count: 64)))
+        _ = FileManager.default.createFile(atPath: dir.path("bad.npy"), contents: Data([0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59, 1, 0, 10, 0] + Array("{'descr': '<f8', 'fortran_order': False, 'shape': (55, 47, 3), }".utf8)))
         let jpeg = TestPaths.fixture("deepid_inputs.npy")
         let cases: [([String], String)] = [
             (["run", dir.path("trunc.fgraph"), jpeg], "truncated"),

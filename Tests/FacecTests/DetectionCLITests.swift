@@ -201,7 +201,7 @@ struct DetectionCLITests {
         func png(_ name: String, _ w: Int, _ h: Int, _ value: UInt8) throws -> String {
             let path = dir.path(name)
             let bytes = try PNGEncoder.encode(DecodedImage(width: w, height: h, pixels: [UInt8](repeating: value, count: w * h * 3)))
-            FileManager.default.createFile(atPath: path, contents: Data(bytes))
+            _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
             return path
         }
         let start = Date()
@@ -265,11 +265,11 @@ struct DetectionCLITests {
     @Test func refusesMalformedAndUnsupportedCascades() throws {
         let dir = TempDir()
         let bytes = Array(Self.defaultXML.utf8)
-        FileManager.default.createFile(atPath: dir.path("half.xml"), contents: Data(bytes.prefix(bytes.count / 2)))
+        _ = FileManager.default.createFile(atPath: dir.path("half.xml"), contents: Data(bytes.prefix(bytes.count / 2)))
         refused(dir.path("half.xml"), "not a valid XML cascade")
-        FileManager.default.createFile(atPath: dir.path("empty.xml"), contents: Data())
+        _ = FileManager.default.createFile(atPath: dir.path("empty.xml"), contents: Data())
         refused(dir.path("empty.xml"), "not a valid XML cascade")
-        FileManager.default.createFile(atPath: dir.path("binary.xml"), contents: Data((0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 2654435761 >> 13) }))
+        _ = FileManager.default.createFile(atPath: dir.path("binary.xml"), contents: Data((0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 2654435761 >> 13) }))
         refused(dir.path("binary.xml"), "not a valid XML cascade")
         refused(dir.path("missing.xml"), "No such file")
         refused(Self.mutated(dir, "window.xml", "<width>24</width>", "<width>2000</width>"), "window")

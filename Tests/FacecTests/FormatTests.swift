@@ -16,7 +16,7 @@ import FacecImporters
 
     func expectRejected(_ bytes: [UInt8], _ dir: TempDir, containing text: String, sourceLocation: SourceLocation = #_sourceLocation) {
         let path = dir.path("bad-\(UUID().uuidString).fgraph")
-        FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
         do {
             _ = try Model(path: path)
             Issue.record("accepted a bad model (\(text))", sourceLocation: sourceLocation)
