@@ -30,10 +30,16 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "facec", targets: ["facec"]),
+        // The runtime alone (edge boxes): no importers, compiler, HDF5 or matio.
+        .executable(name: "facec-run", targets: ["facec-run"]),
+        // The C API (include/facec.h) for applications on the box;
+        // scripts/build-edge.sh turns these into dist/lib/libfacec.{so,a}.
+        .library(name: "FacecC", type: .dynamic, targets: ["FacecCAPI"]),
+        .library(name: "FacecCStatic", type: .static, targets: ["FacecCAPI"]),
     ],
-    dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-    ],
+    // No package dependencies: command-line parsing is FacecCLI's own
+    // (swift-argument-parser would link FoundationEssentials into facec-run).
+    dependencies: [],
     targets: [
         // System libraries (Debian -dev packages, see scripts/setup.sh).
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5-serial",
@@ -75,11 +81,21 @@ let package = Package(
         .target(name: "FacecDetect", dependencies: ["FacecFormat", "FacecImage"],
                 swiftSettings: [.unsafeFlags(kernelFlags)] + kernelSpeed),
         .target(name: "FacecVerify", dependencies: ["FacecRuntime", "FacecImage", "FacecDetect"]),
-        .executableTarget(name: "facec", dependencies: [
-            "FacecImporters", "FacecGraph", "FacecFormat", "FacecRuntime",
-            "FacecImage", "FacecDetect", "FacecVerify", "CCPUFeatures",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        // The runtime subcommands (run, verify, detect, inspect, check, bench),
+        // shared by both executables.
+        .target(name: "FacecCLI", dependencies: [
+            "FacecFormat", "FacecRuntime", "FacecImage", "FacecDetect", "FacecVerify", "CCPUFeatures",
         ]),
+        // The C API: the header and per-thread error text in C, the entry points in Swift.
+        .target(name: "CFacecAPI"),
+        .target(name: "FacecCAPI", dependencies: ["CFacecAPI", "FacecFormat", "FacecRuntime", "FacecImage", "FacecDetect", "FacecVerify"]),
+        // The full toolchain: convert plus the runtime subcommands.
+        .executableTarget(name: "facec", dependencies: [
+            "FacecCLI", "FacecImporters", "FacecGraph", "FacecFormat",
+        ]),
+        // The runtime-only executable: must never depend on FacecImporters,
+        // FacecGraph, CHDF5, CMatio or CDeflate (PackageGraphTests).
+        .executableTarget(name: "facec-run", dependencies: ["FacecCLI"]),
         .testTarget(name: "FacecTests", dependencies: [
             "FacecImporters", "FacecGraph", "FacecFormat", "FacecRuntime",
             "FacecImage", "FacecDetect", "FacecVerify",

@@ -34,7 +34,7 @@ enum JPEGDecoder {
             // dimensions; anything else is a corrupt, truncated or non-JPEG stream.
             let message = errorText(handle)
             if !(isHarmlessWarning(message) && w > 0 && h > 0) {
-                if message.contains("Premature end of JPEG file") {
+                if message.includes("Premature end of JPEG file") {
                     throw fail("truncated JPEG (\(message))")
                 }
                 throw fail("corrupt JPEG header: \(message)")
@@ -116,7 +116,7 @@ enum JPEGDecoder {
             "Invalid SOS parameters for sequential JPEG", // JWRN_NOT_SEQUENTIAL
             "Corrupt JPEG data: bad ICC marker",        // JWRN_BOGUS_ICC: metadata only
         ]
-        return harmless.contains { message.contains($0) }
+        return harmless.contains { message.includes($0) }
     }
 
     static func errorText(_ handle: tjhandle) -> String {
@@ -139,6 +139,20 @@ enum JPEGDecoder {
                 }
             }
             initialized = count * 3
+        }
+    }
+}
+
+extension String {
+    /// Substring search with the standard library alone (String.contains(String)
+    /// comes from _StringProcessing and links the regex engine into facec-run).
+    func includes(_ needle: String) -> Bool {
+        let n = Array(needle.utf8)
+        var rest = Substring(self).utf8[...]
+        while true {
+            if rest.starts(with: n) { return true }
+            guard !rest.isEmpty else { return false }
+            rest = rest.dropFirst()
         }
     }
 }

@@ -1,4 +1,4 @@
-import Foundation
+import Dispatch
 import FacecDetect
 import FacecFormat
 import FacecImage
@@ -39,21 +39,34 @@ extension Embedder {
     public func embedFaces<Extra>(_ path: String, mode: FaceMode, with instance: ModelInstance,
                                   each: (Int) -> Extra) throws -> [(face: FaceEmbedding, extra: Extra)] {
         let start = Clock.now()
+        var minimum: (Int, Int)?
+        if case .skip = mode, let f = decodeScaleFactor {
+            minimum = (model.header.input.width * f, model.header.input.height * f)
+        }
+        let photo = try ImageDecoder.decodeFile(path, minimum: minimum)
+        return try embedFaces(photo, name: path, mode: mode, with: instance, since: start, each: each)
+    }
+
+    /// Every face of an already decoded photo (RGB; `name` is what errors
+    /// quote), e.g. a camera frame handed over through the C API.
+    public func embedFaces(_ photo: DecodedImage, name: String, mode: FaceMode, with instance: ModelInstance) throws -> [FaceEmbedding] {
+        try embedFaces(photo, name: name, mode: mode, with: instance, since: Clock.now(), each: { _ in () }).map(\.face)
+    }
+
+    private func embedFaces<Extra>(_ photo: DecodedImage, name: String, mode: FaceMode, with instance: ModelInstance,
+                                   since start: Double, each: (Int) -> Extra) throws -> [(face: FaceEmbedding, extra: Extra)] {
         guard case .detect(let detector, let enforce) = mode else {
-            let i = model.header.input
-            let image = try ImageDecoder.decodeFile(path, minimum: decodeScaleFactor.map { (i.width * $0, i.height * $0) })
-            let tensor = Preprocessor.tensor(from: image, spec: preprocessSpec)
+            let tensor = Preprocessor.tensor(from: photo, spec: preprocessSpec)
             let net = Clock.now()
             let e = instance.embed(tensor)
             let end = Clock.now()
             let extra = each(0)
             // represent(detector_backend="skip") reports the whole photo (with
             // w and h swapped, a deepface slip not copied here).
-            return [(FaceEmbedding(index: 0, area: FacialArea(x: 0, y: 0, width: image.width, height: image.height), confidence: 0,
+            return [(FaceEmbedding(index: 0, area: FacialArea(x: 0, y: 0, width: photo.width, height: photo.height), confidence: 0,
                                    embedding: e, totalMs: (end - start) * 1e3, networkMs: (end - net) * 1e3), extra)]
         }
-        let photo = try ImageDecoder.decodeFile(path)
-        let faces = try detector.extractFaces(photo, path: path, enforce: enforce)
+        let faces = try detector.extractFaces(photo, path: name, enforce: enforce)
         var embedded: [(area: FacialArea, confidence: Double, embedding: [Float], networkMs: Double, extra: Extra)] = []
         for (k, f) in faces.enumerated() {
             let tensor = inputTensor(forCrop: f.crop)
@@ -117,7 +130,7 @@ final class OrderedSlots<T>: @unchecked Sendable {
     private var next = 0, taken = 0
     private let ahead: Int
     private var cancelled = false
-    private let condition = NSCondition()
+    private let condition = Condition()
 
     init(count: Int, ahead: Int) {
         slots = Array(repeating: nil, count: count)

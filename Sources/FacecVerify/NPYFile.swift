@@ -77,8 +77,8 @@ public struct NPYFile: Sendable {
 
     /// The value text of `key` in the header dict (a Python literal).
     private static func field(_ header: String, _ key: String) -> String? {
-        guard let r = header.firstRange(of: "'\(key)':") else { return nil }
-        var rest = header[r.upperBound...].drop { $0 == " " }
+        guard let end = header.endOfFirst("'\(key)':") else { return nil }
+        var rest = header[end...].drop { $0 == " " }
         if rest.first == "(" {
             guard let close = rest.firstIndex(of: ")") else { return nil }
             return String(rest[...close])
@@ -89,6 +89,20 @@ public struct NPYFile: Sendable {
 }
 
 extension String {
+    /// Where the first occurrence of `needle` ends (the standard library's
+    /// own search, not _StringProcessing's, which would link the regex engine
+    /// into facec-run).
+    fileprivate func endOfFirst(_ needle: String) -> String.Index? {
+        let n = Array(needle.utf8)
+        guard !n.isEmpty else { return startIndex }
+        var i = utf8.startIndex
+        while i != utf8.endIndex {
+            if utf8[i...].starts(with: n) { return utf8.index(i, offsetBy: n.count) }
+            i = utf8.index(after: i)
+        }
+        return nil
+    }
+
     fileprivate func trimmingTrailingSpaces() -> String {
         var s = Substring(self)
         while s.last == " " { s.removeLast() }

@@ -1,41 +1,50 @@
-import ArgumentParser
+import FacecCLI
 import FacecFormat
 import FacecGraph
 import FacecImporters
 
-extension VGGDescriptor: ExpressibleByArgument {}
-extension DeepfaceNormalization: ExpressibleByArgument {}
+enum KernelStrategy: String, CaseIterable { case auto, direct }
+enum DetectorChoice: String, CaseIterable { case none, opencv }
 
-enum KernelStrategy: String, ExpressibleByArgument, CaseIterable { case auto, direct }
-enum DetectorChoice: String, ExpressibleByArgument, CaseIterable { case none, opencv }
+struct ConvertCommand: Command {
+    static let spec = CommandSpec(
+        name: "convert",
+        abstract: "Convert Keras .h5 or MatConvNet .mat weights into a compiled .fgraph model (written atomically).",
+        arguments: [.one("input", help: "The weight file (.h5 or .mat).")],
+        options: [
+            .option("output", short: "o", help: "Output file (default: INPUT's base name with .fgraph, in the current directory)."),
+            .option("arch", help: "Built-in architecture for weights-only files (\(KerasImporter.builtInArchitectures.joined(separator: ", "))); default: detected from the weight shapes."),
+            .option("embedding", help: "VGG-Face embedding: fc7 (4096-d after ReLU, L2-normalised; deepface; the default) or fc8 (2622-d before softmax)."),
+            .option("normalization", help: "VGG-Face from Keras: deepface input normalisation, base (BGR /255; the default) or vggface (BGR 0..255 minus the Caffe mean)."),
+            .option("kernels", help: "Kernel strategy: auto (the default: Winograd F(4x4,3x3) for 3x3 stride-1 convolutions with >= 16 input channels) or direct (every convolution direct, the most exact)."),
+            .option("detector", help: "Face detector to compile into the model: none (the default), or opencv (deepface's default: OpenCV's Haar cascades, with eye alignment), so that 'facec run' takes whole photos."),
+            .option("face-cascade", help: "With --detector opencv: the frontal-face cascade XML (default: \(OpenCVCascade.debianDirectory)/\(OpenCVCascade.faceFile))."),
+            .option("eye-cascade", help: "With --detector opencv: the eye cascade XML (default: \(OpenCVCascade.debianDirectory)/\(OpenCVCascade.eyeFile))."),
+            .flag("quiet", help: "Print nothing on success."),
+        ])
 
-struct ConvertCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "convert",
-        abstract: "Convert Keras .h5 or MatConvNet .mat weights into a compiled .fgraph model (written atomically).")
+    let input: String
+    let output, arch: String?
+    let embedding: VGGDescriptor
+    let normalization: DeepfaceNormalization
+    let kernels: KernelStrategy
+    let detector: DetectorChoice
+    let faceCascade, eyeCascade: String?
+    let quiet: Bool
 
-    @Argument(help: "The weight file (.h5 or .mat).") var input: String
-    @Option(name: .shortAndLong, help: "Output file (default: INPUT's base name with .fgraph, in the current directory).")
-    var output: String?
-    @Option(help: "Built-in architecture for weights-only files (\(KerasImporter.builtInArchitectures.joined(separator: ", "))); default: detected from the weight shapes.")
-    var arch: String?
-    @Option(help: "VGG-Face embedding: fc7 (4096-d after ReLU, L2-normalised; deepface) or fc8 (2622-d before softmax).")
-    var embedding: VGGDescriptor = .fc7
-    @Option(help: "VGG-Face from Keras: deepface input normalisation, base (BGR /255) or vggface (BGR 0..255 minus the Caffe mean).")
-    var normalization: DeepfaceNormalization = .base
-    @Option(help: "Kernel strategy: auto (Winograd F(4x4,3x3) for 3x3 stride-1 convolutions with >= 16 input channels) or direct (every convolution direct, the most exact).")
-    var kernels: KernelStrategy = .auto
-    @Option(help: "Face detector to compile into the model: none, or opencv (deepface's default: OpenCV's Haar cascades, with eye alignment), so that 'facec run' takes whole photos.")
-    var detector: DetectorChoice = .none
-    @Option(help: "With --detector opencv: the frontal-face cascade XML (default: \(OpenCVCascade.debianDirectory)/\(OpenCVCascade.faceFile)).")
-    var faceCascade: String?
-    @Option(help: "With --detector opencv: the eye cascade XML (default: \(OpenCVCascade.debianDirectory)/\(OpenCVCascade.eyeFile)).")
-    var eyeCascade: String?
-    @Flag(help: "Print nothing on success.") var quiet = false
-
-    func validate() throws {
+    init(_ a: ParsedArguments) throws {
+        input = a.argument("input")
+        output = a.string("output")
+        arch = a.string("arch")
+        embedding = try a.choice("embedding", VGGDescriptor.self) ?? .fc7
+        normalization = try a.choice("normalization", DeepfaceNormalization.self) ?? .base
+        kernels = try a.choice("kernels", KernelStrategy.self) ?? .auto
+        detector = try a.choice("detector", DetectorChoice.self) ?? .none
+        faceCascade = a.string("face-cascade")
+        eyeCascade = a.string("eye-cascade")
+        quiet = a.flag("quiet")
         if detector == .none && (faceCascade != nil || eyeCascade != nil) {
-            throw ValidationError("--face-cascade and --eye-cascade go with --detector opencv")
+            throw UsageError("--face-cascade and --eye-cascade go with --detector opencv")
         }
     }
 

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import FacecCLI
 import FacecFormat
 
 /// Last resort while parsing untrusted weight files: libmatio and libhdf5 are

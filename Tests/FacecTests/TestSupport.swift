@@ -18,16 +18,19 @@ enum TestPaths {
     static func fixture(_ name: String) -> String { fixtures.appendingPathComponent(name).path }
     static let demoWeights = repo.appendingPathComponent("Weights/deepid-random.h5").path
 
-    static var facecBinary: String {
+    static var facecBinary: String { binary("facec") }
+
+    /// A product of this build (facec, facec-run, libFacecC.so…): next to the
+    /// test runner, which lives in …/debug/ (or inside an .xctest bundle there).
+    static func binary(_ name: String) -> String {
         let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         var dir = exe.deletingLastPathComponent()
-        // The test runner lives in …/debug/ (or inside an .xctest bundle there).
         for _ in 0..<4 {
-            let candidate = dir.appendingPathComponent("facec").path
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            let candidate = dir.appendingPathComponent(name).path
+            if FileManager.default.fileExists(atPath: candidate) { return candidate }
             dir = dir.deletingLastPathComponent()
         }
-        return repo.appendingPathComponent(".build/debug/facec").path
+        return repo.appendingPathComponent(".build/debug/\(name)").path
     }
 }
 
@@ -51,8 +54,14 @@ struct CLIResult {
 
 /// Runs the facec binary.
 func facec(_ args: [String], cwd: String? = nil) throws -> CLIResult {
+    try runProgram(TestPaths.facecBinary, args, cwd: cwd)
+}
+
+/// Runs any program and collects its output.
+func runProgram(_ path: String, _ args: [String], cwd: String? = nil, environment: [String: String]? = nil) throws -> CLIResult {
     let p = Process()
-    p.executableURL = URL(fileURLWithPath: TestPaths.facecBinary)
+    p.executableURL = URL(fileURLWithPath: path)
+    if let environment { p.environment = environment }
     p.arguments = args
     if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
     let out = Pipe(), err = Pipe()

@@ -1,4 +1,3 @@
-import ArgumentParser
 import FacecFormat
 import FacecRuntime
 import FacecVerify
@@ -6,30 +5,41 @@ import FacecVerify
 import Glibc
 #endif
 
-struct RunCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "run",
+struct RunCommand: Command {
+    static let spec = CommandSpec(
+        name: "run",
         abstract: "Print the embedding of every face in each photo (JPEG, PNG, WebP), or of preprocessed float32 .npy tensors [H,W,C] or [N,H,W,C].",
         discussion: """
             One JSON line per face, in input order and, within a photo, in deepface's face order: input, face_index, \
             facial_area {x, y, w, h, left_eye, right_eye}, face_confidence, embedding, dim, ms (the photo's time), network_ms. \
             A photo that cannot be used is reported on stderr as one line and the others still run; the exit status is then 1. \
             With --npy, one row per face, and nothing is written unless every input succeeds.
-            """)
+            """,
+        arguments: [.one("model", help: "The .fgraph model."), .many("inputs", help: "Photos (JPEG, PNG, WebP) or .npy tensors.")],
+        options: FaceOptions.options + [
+            .option("npy", help: "Write all embeddings as one float32 .npy of shape [N, D] (one row per face) instead of JSON lines."),
+            .option("top", help: "Also print the K most likely identities (models with class names, e.g. VGG-Face from .mat)."),
+            .option("threads", help: "Threads (default: all cores): photos in parallel, and one photo's face search split when there are fewer photos than threads."),
+        ])
 
-    @Argument(help: "The .fgraph model.") var model: String
-    @Argument(help: "Photos (JPEG, PNG, WebP) or .npy tensors.") var inputs: [String]
-    @OptionGroup var faces: FaceOptions
-    @Option(help: "Write all embeddings as one float32 .npy of shape [N, D] (one row per face) instead of JSON lines.") var npy: String?
-    @Option(help: "Also print the K most likely identities (models with class names, e.g. VGG-Face from .mat).") var top: Int?
-    @Option(help: "Threads (default: all cores): photos in parallel, and one photo's face search split when there are fewer photos than threads.")
-    var threads: Int?
+    let model: String
+    let inputs: [String]
+    let faces: FaceOptions
+    let npy: String?
+    let top: Int?
+    let threads: Int?
 
-    func validate() throws {
-        guard !inputs.isEmpty else { throw ValidationError("give at least one input") }
-        if let top { guard top >= 1 else { throw ValidationError("--top must be at least 1") } }
-        guard top == nil || npy == nil else { throw ValidationError("--top prints JSON lines; it does not combine with --npy") }
-        if let t = threads, t < 1 { throw ValidationError("--threads must be at least 1") }
+    init(_ a: ParsedArguments) throws {
+        model = a.argument("model")
+        inputs = a.arguments("inputs")
+        faces = try FaceOptions(a)
+        npy = a.string("npy")
+        top = try a.int("top")
+        threads = try a.int("threads")
+        guard !inputs.isEmpty else { throw UsageError("give at least one input") }
+        if let top { guard top >= 1 else { throw UsageError("--top must be at least 1") } }
+        guard top == nil || npy == nil else { throw UsageError("--top prints JSON lines; it does not combine with --npy") }
+        if let t = threads, t < 1 { throw UsageError("--threads must be at least 1") }
     }
 
     /// One embedded face (or tensor) ready to print.
@@ -59,7 +69,7 @@ struct RunCommand: ParsableCommand {
             case .failure(let error):
                 failures += 1
                 if npy != nil { throw error }   // no partial .npy
-                fputs("facec: \(oneLine(String(describing: error)))\n", stderr)
+                report(String(describing: error))
             case .success(let list):
                 for row in list {
                     rows += 1
@@ -71,7 +81,7 @@ struct RunCommand: ParsableCommand {
         if let npy {
             try AtomicFile.write(NPYFile(shape: [rows, loaded.header.output.dim], values: all).encoded(), to: npy)
         }
-        if failures > 0 { throw ExitCode(1) }
+        if failures > 0 { throw ExitStatus(1) }
     }
 
     static func rows(_ path: String, model: Model, embedder: Embedder, mode: FaceMode, instance: ModelInstance, top: Int?) throws -> [Row] {

@@ -1,14 +1,20 @@
-import ArgumentParser
 import FacecFormat
 import FacecRuntime
 
-struct InspectCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "inspect",
-        abstract: "Show a model's compiled plan: nodes, fusions, shapes, kernels, arena offsets, FLOPs, sizes.")
+struct InspectCommand: Command {
+    static let spec = CommandSpec(
+        name: "inspect",
+        abstract: "Show a model's compiled plan: nodes, fusions, shapes, kernels, arena offsets, FLOPs, sizes.",
+        arguments: [.one("model", help: "The .fgraph model.")],
+        options: [.flag("json", help: "The same as JSON.")])
 
-    @Argument(help: "The .fgraph model.") var model: String
-    @Flag(help: "The same as JSON.") var json = false
+    let model: String
+    let json: Bool
+
+    init(_ a: ParsedArguments) throws {
+        model = a.argument("model")
+        json = a.flag("json")
+    }
 
     func run() throws {
         let file = try ModelFile(path: model)
@@ -123,12 +129,16 @@ struct InspectCommand: ParsableCommand {
     }
 }
 
-struct CheckCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "check",
-        abstract: "Validate a model file completely: structure, checksums (header and data) and every kernel's shapes.")
+struct CheckCommand: Command {
+    static let spec = CommandSpec(
+        name: "check",
+        abstract: "Validate a model file completely: structure, checksums (header and data) and every kernel's shapes.",
+        arguments: [.one("model", help: "The .fgraph model.")],
+        options: [])
 
-    @Argument(help: "The .fgraph model.") var model: String
+    let model: String
+
+    init(_ a: ParsedArguments) throws { model = a.argument("model") }
 
     func run() throws {
         let file = try ModelFile(path: model, verifyData: false)

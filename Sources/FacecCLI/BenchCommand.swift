@@ -1,4 +1,3 @@
-import ArgumentParser
 import FacecFormat
 import FacecRuntime
 import FacecVerify
@@ -6,24 +5,38 @@ import Dispatch
 
 /// Times the network alone (inputs already preprocessed, as the peers are
 /// timed): warm-up, then `runs` timed calls of `batch` images.
-struct BenchCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "bench",
-        abstract: "Time a model: median/min ms per call, images/s, GFLOP/s, % of peak; --layers for a per-layer table.")
+struct BenchCommand: Command {
+    static let spec = CommandSpec(
+        name: "bench",
+        abstract: "Time a model: median/min ms per call, images/s, GFLOP/s, % of peak; --layers for a per-layer table.",
+        arguments: [.one("model", help: "The .fgraph model.")],
+        options: [
+            .option("threads", help: "Threads (default: all cores)."),
+            .option("batch", help: "Images per call (default: 1)."),
+            .option("runs", help: "Timed calls (default: 20 for models over 1 GFLOP, else 500)."),
+            .option("peak-per-core", help: "Peak GFLOP/s of one core for the % column (default: measured now with the kernels' instruction set, AVX2 or AVX-512)."),
+            .flag("layers", help: "Print per-layer times."),
+            .flag("json", help: "One JSON object instead of text."),
+        ])
 
-    @Argument(help: "The .fgraph model.") var model: String
-    @Option(help: "Threads (default: all cores).") var threads: Int?
-    @Option(help: "Images per call.") var batch = 1
-    @Option(help: "Timed calls (default: 20 for models over 1 GFLOP, else 500).") var runs: Int?
-    @Option(help: "Peak GFLOP/s of one core for the % column (default: measured now with the kernels' instruction set, AVX2 or AVX-512).")
-    var peakPerCore: Double?
-    @Flag(help: "Print per-layer times.") var layers = false
-    @Flag(help: "One JSON object instead of text.") var json = false
+    let model: String
+    let threads: Int?
+    let batch: Int
+    let runs: Int?
+    let peakPerCore: Double?
+    let layers, json: Bool
 
-    func validate() throws {
-        if let t = threads, t < 1 { throw ValidationError("--threads must be at least 1") }
-        guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
-        if let r = runs, r < 1 { throw ValidationError("--runs must be at least 1") }
+    init(_ a: ParsedArguments) throws {
+        model = a.argument("model")
+        threads = try a.int("threads")
+        batch = try a.int("batch") ?? 1
+        runs = try a.int("runs")
+        peakPerCore = try a.double("peak-per-core")
+        layers = a.flag("layers")
+        json = a.flag("json")
+        if let t = threads, t < 1 { throw UsageError("--threads must be at least 1") }
+        guard batch >= 1 else { throw UsageError("--batch must be at least 1") }
+        if let r = runs, r < 1 { throw UsageError("--runs must be at least 1") }
     }
 
     func run() throws {

@@ -1,18 +1,23 @@
-import ArgumentParser
 import FacecDetect
 import FacecRuntime
 import FacecVerify
 
-enum FaceDetectorChoice: String, ExpressibleByArgument, CaseIterable { case opencv, skip }
+enum FaceDetectorChoice: String, CaseIterable { case opencv, skip }
 
 /// The options that choose how photos become faces, shared by run, verify and detect.
-struct FaceOptions: ParsableArguments {
-    @Option(help: "opencv (deepface's default: detect and align every face) or skip (each photo is already a face crop). Default: opencv when the model carries a detector (convert --detector opencv), else skip.")
-    var detector: FaceDetectorChoice?
+struct FaceOptions {
+    static let options: [OptionSpec] = [
+        .option("detector", help: "opencv (deepface's default: detect and align every face) or skip (each photo is already a face crop). Default: opencv when the model carries a detector (convert --detector opencv), else skip."),
+        .flag("no-enforce-detection", help: "A photo without a face is used whole (deepface's enforce_detection=False) instead of being an error."),
+    ]
 
-    @Flag(name: .customLong("no-enforce-detection"),
-          help: "A photo without a face is used whole (deepface's enforce_detection=False) instead of being an error.")
-    var noEnforceDetection = false
+    let detector: FaceDetectorChoice?
+    let noEnforceDetection: Bool
+
+    init(_ a: ParsedArguments) throws {
+        detector = try a.choice("detector", FaceDetectorChoice.self)
+        noEnforceDetection = a.flag("no-enforce-detection")
+    }
 
     /// `threadsPerPhoto`: threads one photo's face search may use (when
     /// photos run in parallel, each gets its share).

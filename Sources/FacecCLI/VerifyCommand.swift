@@ -1,34 +1,47 @@
-import ArgumentParser
 import FacecFormat
 import FacecRuntime
 import FacecVerify
 
-extension Metric: ExpressibleByArgument {}
-
-struct VerifyCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "verify",
+struct VerifyCommand: Command {
+    static let spec = CommandSpec(
+        name: "verify",
         abstract: "Decide whether two photos show the same person (or every pair of a CSV list).",
-        discussion: "As deepface's verify: every face of each photo is embedded and the closest pair of faces decides; distances and thresholds follow deepface (cosine, euclidean, euclidean_l2; verified = distance <= threshold).")
+        discussion: "As deepface's verify: every face of each photo is embedded and the closest pair of faces decides; distances and thresholds follow deepface (cosine, euclidean, euclidean_l2; verified = distance <= threshold).",
+        arguments: [.one("model", help: "The .fgraph model."), .many("images", required: false, help: "Two photos (omit with --pairs).")],
+        options: [
+            .option("metric", help: "cosine | euclidean | euclidean_l2 (default: the model's)."),
+            .option("threshold", help: "Override the model's threshold for the metric."),
+            .option("pairs", help: "A CSV of pairs: file_x,file_y[,Decision] (deepface's master.csv format)."),
+            .option("root", help: "Directory the pair file names are relative to (default: the CSV's directory)."),
+            .option("output", short: "o", help: "With --pairs: write the result CSV here (default: stdout)."),
+            .option("threads", help: "Threads (default: all cores): with --pairs, photos in parallel; else each photo's face search."),
+        ] + FaceOptions.options)
 
-    @Argument(help: "The .fgraph model.") var model: String
-    @Argument(help: "Two photos (omit with --pairs).") var images: [String] = []
-    @Option(help: "cosine | euclidean | euclidean_l2 (default: the model's).") var metric: Metric?
-    @Option(help: "Override the model's threshold for the metric.") var threshold: Double?
-    @Option(help: "A CSV of pairs: file_x,file_y[,Decision] (deepface's master.csv format).") var pairs: String?
-    @Option(help: "Directory the pair file names are relative to (default: the CSV's directory).") var root: String?
-    @Option(name: .shortAndLong, help: "With --pairs: write the result CSV here (default: stdout).") var output: String?
-    @Option(help: "Threads (default: all cores): with --pairs, photos in parallel; else each photo's face search.") var threads: Int?
-    @OptionGroup var faces: FaceOptions
+    let model: String
+    let images: [String]
+    let metric: Metric?
+    let threshold: Double?
+    let pairs, root, output: String?
+    let threads: Int?
+    let faces: FaceOptions
 
-    func validate() throws {
+    init(_ a: ParsedArguments) throws {
+        model = a.argument("model")
+        images = a.arguments("images")
+        metric = try a.choice("metric", Metric.self)
+        threshold = try a.double("threshold")
+        pairs = a.string("pairs")
+        root = a.string("root")
+        output = a.string("output")
+        threads = try a.int("threads")
+        faces = try FaceOptions(a)
         if pairs == nil {
-            guard images.count == 2 else { throw ValidationError("give two images, or --pairs PAIRS.csv") }
-            guard root == nil, output == nil else { throw ValidationError("--root and -o go with --pairs") }
+            guard images.count == 2 else { throw UsageError("give two images, or --pairs PAIRS.csv") }
+            guard root == nil, output == nil else { throw UsageError("--root and -o go with --pairs") }
         } else {
-            guard images.isEmpty else { throw ValidationError("give either two images or --pairs, not both") }
+            guard images.isEmpty else { throw UsageError("give either two images or --pairs, not both") }
         }
-        if let t = threads, t < 1 { throw ValidationError("--threads must be at least 1") }
+        if let t = threads, t < 1 { throw UsageError("--threads must be at least 1") }
     }
 
     func run() throws {
@@ -130,13 +143,13 @@ struct VerifyCommand: ParsableCommand {
     }
 
     private func csvField(_ s: String) -> String {
-        s.contains(",") || s.contains("\"") ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+        guard s.contains(",") || s.contains("\"") else { return s }
+        return "\"" + s.split(separator: "\"", omittingEmptySubsequences: false).joined(separator: "\"\"") + "\""
     }
 }
 
-func systemCoreCount() -> Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+public func systemCoreCount() -> Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
 
 #if canImport(Glibc)
 import Glibc
 #endif
-import Foundation

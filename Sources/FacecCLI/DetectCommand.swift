@@ -1,4 +1,3 @@
-import ArgumentParser
 import FacecDetect
 import FacecFormat
 import FacecImage
@@ -8,31 +7,43 @@ import FacecVerify
 import Glibc
 #endif
 
-struct DetectCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "detect",
+struct DetectCommand: Command {
+    static let spec = CommandSpec(
+        name: "detect",
         abstract: "Find and align the faces in photos with the detector a model carries, without embeddings.",
         discussion: """
             One line per face in deepface's order (extract_faces with detector_backend="opencv", align=True): \
             the box, the eyes and the confidence; --json prints deepface's keys. --crops writes each aligned crop \
             (what the network sees, before resizing) as DIR/<photo>_face<N>.png.
-            """)
+            """,
+        arguments: [.one("model", help: "A .fgraph model with a detector (convert --detector opencv)."),
+                    .many("photos", help: "Photos (JPEG, PNG, WebP).")],
+        options: [
+            .flag("json", help: "JSON lines: input, face_index, facial_area {x, y, w, h, left_eye, right_eye}, face_confidence[, crop]."),
+            .option("crops", help: "Directory to write the aligned crops to (created if missing)."),
+            .flag("no-enforce-detection", help: "A photo without a face gives the whole photo (deepface's enforce_detection=False) instead of an error."),
+            .option("threads", help: "Threads (default: all cores): photos in parallel, and one photo's face search split when there are fewer photos than threads."),
+            .flag("timing", help: "Add each photo's times to the JSON lines (decode, frame and grey, pyramid, cascade, eyes, alignment, total; ms)."),
+        ])
 
-    @Argument(help: "A .fgraph model with a detector (convert --detector opencv).") var model: String
-    @Argument(help: "Photos (JPEG, PNG, WebP).") var photos: [String]
-    @Flag(help: "JSON lines: input, face_index, facial_area {x, y, w, h, left_eye, right_eye}, face_confidence[, crop].") var json = false
-    @Option(help: "Directory to write the aligned crops to (created if missing).") var crops: String?
-    @Flag(name: .customLong("no-enforce-detection"),
-          help: "A photo without a face gives the whole photo (deepface's enforce_detection=False) instead of an error.")
-    var noEnforceDetection = false
-    @Option(help: "Threads (default: all cores): photos in parallel, and one photo's face search split when there are fewer photos than threads.")
-    var threads: Int?
-    @Flag(help: "Add each photo's times to the JSON lines (decode, frame and grey, pyramid, cascade, eyes, alignment, total; ms).")
-    var timing = false
+    let model: String
+    let photos: [String]
+    let json: Bool
+    let crops: String?
+    let noEnforceDetection: Bool
+    let threads: Int?
+    let timing: Bool
 
-    func validate() throws {
-        guard !photos.isEmpty else { throw ValidationError("give at least one photo") }
-        if let t = threads, t < 1 { throw ValidationError("--threads must be at least 1") }
+    init(_ a: ParsedArguments) throws {
+        model = a.argument("model")
+        photos = a.arguments("photos")
+        json = a.flag("json")
+        crops = a.string("crops")
+        noEnforceDetection = a.flag("no-enforce-detection")
+        threads = try a.int("threads")
+        timing = a.flag("timing")
+        guard !photos.isEmpty else { throw UsageError("give at least one photo") }
+        if let t = threads, t < 1 { throw UsageError("--threads must be at least 1") }
     }
 
     func run() throws {
@@ -59,7 +70,7 @@ struct DetectCommand: ParsableCommand {
             switch result {
             case .failure(let error):
                 failures += 1
-                fputs("facec: \(oneLine(String(describing: error)))\n", stderr)
+                report(String(describing: error))
             case .success(let (faces, times)):
                 for (k, face) in faces.enumerated() {
                     var cropPath: String?
@@ -74,7 +85,7 @@ struct DetectCommand: ParsableCommand {
                 fflush(stdout)
             }
         }
-        if failures > 0 { throw ExitCode(1) }
+        if failures > 0 { throw ExitStatus(1) }
     }
 
     static func timingJSON(_ t: DetectionTimings, decodeMs: Double, totalMs: Double) -> String {

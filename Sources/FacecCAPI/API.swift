@@ -1,0 +1,244 @@
+import CFacecAPI
+import FacecDetect
+import FacecFormat
+import FacecImage
+import FacecRuntime
+import FacecVerify
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// The functions of include/facec.h (see there for the contract). Handles are
+// retained Swift objects behind opaque pointers; every entry point checks its
+// pointers and sizes and reports failures as a status and a last-error line,
+// never by trapping.
+
+private let versionText: UnsafeMutablePointer<CChar> = strdup("facec 0.1.0")
+
+@_cdecl("facec_version")
+public func facec_version() -> UnsafePointer<CChar> { UnsafePointer(versionText) }
+
+private func argument(_ message: String) -> APIError { APIError(FACEC_ERROR_ARGUMENT, message) }
+
+@_cdecl("facec_model_open")
+public func facec_model_open(_ path: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> facec_status {
+    out?.pointee = nil
+    return guarded {
+        guard let path, let out else { throw argument("facec_model_open: path and model must not be NULL") }
+        let p = String(cString: path)
+        // Model(path:) checks structure, checksums and every kernel's plan.
+        let handle = ModelHandle(model: try Model(path: p), path: p)
+        out.pointee = OpaquePointer(Unmanaged.passRetained(handle).toOpaque())
+    }
+}
+
+@_cdecl("facec_model_close")
+public func facec_model_close(_ model: OpaquePointer?) {
+    guard let model else { return }
+    Unmanaged<ModelHandle>.fromOpaque(UnsafeRawPointer(model)).release()
+}
+
+private func modelHandle(_ p: OpaquePointer?) -> ModelHandle? {
+    p.map { Unmanaged<ModelHandle>.fromOpaque(UnsafeRawPointer($0)).takeUnretainedValue() }
+}
+
+@_cdecl("facec_model_dim")
+public func facec_model_dim(_ model: OpaquePointer?) -> Int { modelHandle(model)?.dimension ?? 0 }
+
+@_cdecl("facec_model_has_detector")
+public func facec_model_has_detector(_ model: OpaquePointer?) -> Int32 { modelHandle(model)?.model.header.detector == nil ? 0 : 1 }
+
+@_cdecl("facec_model_name")
+public func facec_model_name(_ model: OpaquePointer?) -> UnsafePointer<CChar>? { modelHandle(model).map { UnsafePointer($0.name) } }
+
+private func metric(_ m: facec_metric) throws(APIError) -> Metric {
+    switch m {
+    case FACEC_COSINE: return .cosine
+    case FACEC_EUCLIDEAN: return .euclidean
+    case FACEC_EUCLIDEAN_L2: return .euclideanL2
+    default: throw argument("unknown metric \(m.rawValue) (FACEC_COSINE, FACEC_EUCLIDEAN or FACEC_EUCLIDEAN_L2)")
+    }
+}
+
+@_cdecl("facec_model_threshold")
+public func facec_model_threshold(_ model: OpaquePointer?, _ m: facec_metric, _ out: UnsafeMutablePointer<Double>?) -> facec_status {
+    guarded {
+        guard let handle = modelHandle(model), let out else { throw argument("facec_model_threshold: model and threshold must not be NULL") }
+        out.pointee = try Thresholds.resolve(handle.model.header, metric: try metric(m), override: nil, modelPath: handle.path)
+    }
+}
+
+@_cdecl("facec_session_open")
+public func facec_session_open(_ model: OpaquePointer?, _ threads: Int32, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> facec_status {
+    out?.pointee = nil
+    return guarded {
+        guard let handle = modelHandle(model), let out else { throw argument("facec_session_open: model and session must not be NULL") }
+        guard threads >= 1 && threads <= 1024 else { throw argument("facec_session_open: threads must be 1 to 1024 (got \(threads))") }
+        let session = SessionHandle(owner: handle, threads: Int(threads))
+        out.pointee = OpaquePointer(Unmanaged.passRetained(session).toOpaque())
+    }
+}
+
+@_cdecl("facec_session_close")
+public func facec_session_close(_ session: OpaquePointer?) {
+    guard let session else { return }
+    Unmanaged<SessionHandle>.fromOpaque(UnsafeRawPointer(session)).release()
+}
+
+private func sessionHandle(_ p: OpaquePointer?) -> SessionHandle? {
+    p.map { Unmanaged<SessionHandle>.fromOpaque(UnsafeRawPointer($0)).takeUnretainedValue() }
+}
+
+/// The image behind a file path or a pixel buffer.
+private enum Source {
+    case file(String)
+    case pixels(DecodedImage, name: String)
+}
+
+/// Copies caller pixels into the runtime's RGB image after checking every size.
+private func image(_ pixels: UnsafePointer<UInt8>?, _ width: Int32, _ height: Int32, _ stride: Int,
+                   _ order: facec_pixel_order) throws(APIError) -> DecodedImage {
+    guard let pixels else { throw argument("pixels must not be NULL") }
+    guard width > 0, height > 0 else { throw argument("image size \(width)x\(height): width and height must be positive") }
+    let w = Int(width), h = Int(height)
+    guard w * h <= ImageDecoder.defaultMaxPixels else {
+        throw APIError(FACEC_ERROR_IMAGE, "image of \(w)x\(h) pixels is larger than the limit of \(ImageDecoder.defaultMaxPixels) pixels")
+    }
+    guard stride >= 3 * w else { throw argument("stride \(stride) is less than 3 × width (\(3 * w) bytes)") }
+    guard order == FACEC_RGB || order == FACEC_BGR else { throw argument("unknown pixel order \(order.rawValue) (FACEC_RGB or FACEC_BGR)") }
+    var rgb = [UInt8](repeating: 0, count: w * h * 3)
+    rgb.withUnsafeMutableBufferPointer { dst in
+        for y in 0..<h {
+            let row = pixels + y * stride, out = dst.baseAddress! + y * w * 3
+            if order == FACEC_RGB {
+                out.update(from: row, count: w * 3)
+            } else {
+                for x in 0..<w { out[3 * x] = row[3 * x + 2]; out[3 * x + 1] = row[3 * x + 1]; out[3 * x + 2] = row[3 * x] }
+            }
+        }
+    }
+    return DecodedImage(width: w, height: h, pixels: rgb)
+}
+
+/// Embeds (or only detects) the faces of one image into a new facec_faces.
+private func faces(_ session: OpaquePointer?, _ source: () throws -> Source, flags: UInt32, embed: Bool,
+                   _ out: UnsafeMutablePointer<OpaquePointer?>?) -> facec_status {
+    out?.pointee = nil
+    return guarded {
+        guard let s = sessionHandle(session), let out else { throw argument("session and faces must not be NULL") }
+        let mode = try s.owner.mode(flags: flags, threads: s.threads)
+        let result: FacesHandle
+        if embed {
+            let list: [FaceEmbedding]
+            switch try source() {
+            case .file(let path): list = try s.embedder.embedFaces(path, mode: mode, with: s.instance)
+            case .pixels(let img, let name): list = try s.embedder.embedFaces(img, name: name, mode: mode, with: s.instance)
+            }
+            result = FacesHandle(areas: list.map { ($0.area, $0.confidence) }, embeddings: list.map(\.embedding), dimension: s.owner.dimension)
+        } else {
+            let (photo, name): (DecodedImage, String)
+            switch try source() {
+            case .file(let path): (photo, name) = (try ImageDecoder.decodeFile(path), path)
+            case .pixels(let img, let n): (photo, name) = (img, n)
+            }
+            var areas: [(FacialArea, Double)]
+            if case .detect(let detector, let enforce) = mode {
+                areas = try detector.extractFaces(photo, path: name, enforce: enforce).map { ($0.area, $0.confidence) }
+            } else {
+                areas = [(FacialArea(x: 0, y: 0, width: photo.width, height: photo.height), 0)]
+            }
+            result = FacesHandle(areas: areas, embeddings: nil, dimension: s.owner.dimension)
+        }
+        out.pointee = OpaquePointer(Unmanaged.passRetained(result).toOpaque())
+    }
+}
+
+private func path(_ p: UnsafePointer<CChar>?) throws(APIError) -> Source {
+    guard let p else { throw argument("path must not be NULL") }
+    return .file(String(cString: p))
+}
+
+@_cdecl("facec_embed_file")
+public func facec_embed_file(_ session: OpaquePointer?, _ p: UnsafePointer<CChar>?, _ flags: UInt32,
+                             _ out: UnsafeMutablePointer<OpaquePointer?>?) -> facec_status {
+    faces(session, { try path(p) }, flags: flags, embed: true, out)
+}
+
+@_cdecl("facec_embed_pixels")
+public func facec_embed_pixels(_ session: OpaquePointer?, _ pixels: UnsafePointer<UInt8>?, _ width: Int32, _ height: Int32,
+                               _ stride: Int, _ order: facec_pixel_order, _ flags: UInt32,
+                               _ out: UnsafeMutablePointer<OpaquePointer?>?) -> facec_status {
+    faces(session, { .pixels(try image(pixels, width, height, stride, order), name: "<pixels>") }, flags: flags, embed: true, out)
+}
+
+@_cdecl("facec_detect_file")
+public func facec_detect_file(_ session: OpaquePointer?, _ p: UnsafePointer<CChar>?, _ flags: UInt32,
+                              _ out: UnsafeMutablePointer<OpaquePointer?>?) -> facec_status {
+    faces(session, { try path(p) }, flags: flags, embed: false, out)
+}
+
+@_cdecl("facec_detect_pixels")
+public func facec_detect_pixels(_ session: OpaquePointer?, _ pixels: UnsafePointer<UInt8>?, _ width: Int32, _ height: Int32,
+                                _ stride: Int, _ order: facec_pixel_order, _ flags: UInt32,
+                                _ out: UnsafeMutablePointer<OpaquePointer?>?) -> facec_status {
+    faces(session, { .pixels(try image(pixels, width, height, stride, order), name: "<pixels>") }, flags: flags, embed: false, out)
+}
+
+private func facesHandle(_ p: OpaquePointer?) -> FacesHandle? {
+    p.map { Unmanaged<FacesHandle>.fromOpaque(UnsafeRawPointer($0)).takeUnretainedValue() }
+}
+
+@_cdecl("facec_faces_count")
+public func facec_faces_count(_ faces: OpaquePointer?) -> Int { facesHandle(faces)?.count ?? 0 }
+
+@_cdecl("facec_faces_face")
+public func facec_faces_face(_ faces: OpaquePointer?, _ i: Int) -> UnsafePointer<facec_face>? {
+    guard let f = facesHandle(faces), i >= 0, i < f.count else { return nil }
+    return UnsafePointer(f.faces + i)
+}
+
+@_cdecl("facec_faces_embedding")
+public func facec_faces_embedding(_ faces: OpaquePointer?, _ i: Int) -> UnsafePointer<Float>? {
+    guard let f = facesHandle(faces), i >= 0, i < f.count, let e = f.embeddings else { return nil }
+    return UnsafePointer(e + i * f.dimension)
+}
+
+@_cdecl("facec_faces_free")
+public func facec_faces_free(_ faces: OpaquePointer?) {
+    guard let faces else { return }
+    Unmanaged<FacesHandle>.fromOpaque(UnsafeRawPointer(faces)).release()
+}
+
+private func embeddings(_ a: UnsafePointer<Float>?, _ b: UnsafePointer<Float>?, _ dim: Int) throws(APIError) -> ([Float], [Float]) {
+    guard let a, let b else { throw argument("embeddings must not be NULL") }
+    guard dim >= 1 && dim <= 1 << 24 else { throw argument("dim must be 1 to 16777216 (got \(dim))") }
+    return (Array(UnsafeBufferPointer(start: a, count: dim)), Array(UnsafeBufferPointer(start: b, count: dim)))
+}
+
+@_cdecl("facec_distance")
+public func facec_distance(_ a: UnsafePointer<Float>?, _ b: UnsafePointer<Float>?, _ dim: Int, _ m: facec_metric,
+                           _ out: UnsafeMutablePointer<Double>?) -> facec_status {
+    guarded {
+        guard let out else { throw argument("distance must not be NULL") }
+        let (x, y) = try embeddings(a, b, dim)
+        out.pointee = Distance.distance(x, y, metric: try metric(m))
+    }
+}
+
+@_cdecl("facec_verify")
+public func facec_verify(_ model: OpaquePointer?, _ a: UnsafePointer<Float>?, _ b: UnsafePointer<Float>?, _ dim: Int,
+                         _ m: facec_metric, _ distance: UnsafeMutablePointer<Double>?,
+                         _ verified: UnsafeMutablePointer<Int32>?) -> facec_status {
+    guarded {
+        guard let handle = modelHandle(model), let distance, let verified else {
+            throw argument("facec_verify: model, distance and verified must not be NULL")
+        }
+        guard dim == handle.dimension else { throw argument("dim \(dim) is not the model's embedding size \(handle.dimension)") }
+        let (x, y) = try embeddings(a, b, dim)
+        let mt = try metric(m)
+        let threshold = try Thresholds.resolve(handle.model.header, metric: mt, override: nil, modelPath: handle.path)
+        let d = Distance.distance(x, y, metric: mt)
+        distance.pointee = d
+        verified.pointee = d <= threshold ? 1 : 0
+    }
+}

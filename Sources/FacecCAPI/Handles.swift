@@ -1,0 +1,149 @@
+import CFacecAPI
+import FacecDetect
+import FacecFormat
+import FacecImage
+import FacecRuntime
+import FacecVerify
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What a `facec_model *` points to: the mapped, validated model (immutable,
+/// shared by every thread) and its name as a C string.
+final class ModelHandle {
+    let model: Model
+    let path: String
+    let name: UnsafeMutablePointer<CChar>
+
+    init(model: Model, path: String) {
+        self.model = model
+        self.path = path
+        name = strdup(model.header.modelName)
+    }
+
+    deinit { free(name) }
+
+    var dimension: Int { model.header.output.dim }
+
+    /// How an image becomes faces under the API's flags.
+    func mode(flags: UInt32, threads: Int) throws(APIError) -> FaceMode {
+        let known = UInt32(FACEC_SKIP_DETECTION | FACEC_DETECT | FACEC_NO_ENFORCE_DETECTION)
+        guard flags & ~known == 0 else { throw APIError(FACEC_ERROR_ARGUMENT, "unknown flags 0x\(String(flags & ~known, radix: 16))") }
+        let skip = flags & UInt32(FACEC_SKIP_DETECTION) != 0, detect = flags & UInt32(FACEC_DETECT) != 0
+        guard !(skip && detect) else { throw APIError(FACEC_ERROR_ARGUMENT, "FACEC_SKIP_DETECTION and FACEC_DETECT exclude each other") }
+        if skip || (!detect && model.header.detector == nil) { return .skip }
+        guard let spec = model.header.detector else {
+            throw APIError(FACEC_ERROR_NO_DETECTOR, "\(path): the model carries no face detector (convert it with --detector opencv, or pass FACEC_SKIP_DETECTION)")
+        }
+        return .detect(FaceDetector(spec, threads: threads), enforce: flags & UInt32(FACEC_NO_ENFORCE_DETECTION) == 0)
+    }
+}
+
+/// What a `facec_session *` points to: one thread's model instance.
+final class SessionHandle {
+    let owner: ModelHandle
+    let instance: ModelInstance
+    let embedder: Embedder
+    let threads: Int
+
+    init(owner: ModelHandle, threads: Int) {
+        self.owner = owner
+        self.threads = threads
+        instance = owner.model.makeInstance(threads: threads)
+        embedder = Embedder(model: owner.model)
+    }
+}
+
+/// What a `facec_faces *` points to: faces in C layout and their embeddings
+/// (or none, for detection only), in memory that stays put until freed.
+final class FacesHandle {
+    let count: Int
+    let dimension: Int
+    let faces: UnsafeMutablePointer<facec_face>
+    let embeddings: UnsafeMutablePointer<Float>?
+
+    init(areas: [(FacialArea, Double)], embeddings rows: [[Float]]?, dimension: Int) {
+        count = areas.count
+        self.dimension = dimension
+        faces = .allocate(capacity: max(1, count))
+        for (i, (a, confidence)) in areas.enumerated() {
+            var f = facec_face()
+            f.x = Int32(a.x); f.y = Int32(a.y); f.w = Int32(a.width); f.h = Int32(a.height)
+            if let e = a.leftEye { f.has_left_eye = 1; f.left_eye_x = Int32(e.x); f.left_eye_y = Int32(e.y) }
+            if let e = a.rightEye { f.has_right_eye = 1; f.right_eye_x = Int32(e.x); f.right_eye_y = Int32(e.y) }
+            f.confidence = confidence
+            (faces + i).initialize(to: f)
+        }
+        if let rows {
+            let e = UnsafeMutablePointer<Float>.allocate(capacity: max(1, count * dimension))
+            for (i, row) in rows.enumerated() {
+                precondition(row.count == dimension)
+                row.withUnsafeBufferPointer { (e + i * dimension).initialize(from: $0.baseAddress!, count: dimension) }
+            }
+            embeddings = e
+        } else {
+            embeddings = nil
+        }
+    }
+
+    deinit {
+        faces.deallocate()
+        embeddings?.deallocate()
+    }
+}
+
+/// A failure on its way to C: a status code and the one-line message.
+struct APIError: Error {
+    let status: facec_status
+    let message: String
+    init(_ status: facec_status, _ message: String) { self.status = status; self.message = message }
+
+    /// The status for an error of the runtime's own types.
+    static func from(_ error: Error) -> APIError {
+        let text = String(describing: error)
+        switch error {
+        case let e as APIError: return e
+        case let e as FormatError:
+            return APIError(isIO(e.reason) ? FACEC_ERROR_IO : FACEC_ERROR_MODEL, text)
+        case let e as ImageError:
+            return APIError(isIO(e.reason) ? FACEC_ERROR_IO : FACEC_ERROR_IMAGE, text)
+        case let e as DetectionError:
+            switch e {
+            case .noFace: return APIError(FACEC_ERROR_NO_FACE, text)
+            case .tooMuchWork: return APIError(FACEC_ERROR_TOO_MUCH_WORK, text)
+            }
+        case is VerifyError: return APIError(FACEC_ERROR_ARGUMENT, text)
+        default: return APIError(FACEC_ERROR_INTERNAL, text)
+        }
+    }
+
+    /// The readers' wording for files that cannot be opened or read.
+    private static func isIO(_ reason: String) -> Bool {
+        reason.hasPrefix("cannot open") || reason.hasPrefix("cannot read") || reason.hasPrefix("cannot stat") || reason == "no such file" || reason == "permission denied"
+            || reason.hasPrefix("cannot map") || reason.hasPrefix("not a regular file") || reason.hasPrefix("is a directory")
+    }
+}
+
+/// Runs `body`, turning a thrown error into its status and this thread's
+/// last-error text.
+func guarded(_ body: () throws -> Void) -> facec_status {
+    do {
+        try body()
+        return FACEC_OK
+    } catch {
+        let e = APIError.from(error)
+        facec__set_error(oneLineText(e.message))
+        return e.status
+    }
+}
+
+/// Errors quote names from hostile files: one printable line.
+func oneLineText(_ message: String) -> String {
+    var out = ""
+    for u in message.unicodeScalars {
+        if u == "\n" || u == "\r" { out += " " }
+        else if u.value < 0x20 || u.value == 0x7F { out += "\\u{\(String(u.value, radix: 16))}" }
+        else { out.unicodeScalars.append(u) }
+    }
+    return out
+}

@@ -1,0 +1,188 @@
+/// Command-line parsing for facec and facec-run, with the standard library
+/// alone: swift-argument-parser links FoundationEssentials (≈ 5 MB of the
+/// runtime binary and ≈ 3 ms of its start-up, measured), which an edge
+/// binary cannot afford. The rules follow common practice: `--name value`,
+/// `--name=value`, `-o value`, flags without values, `--` ends the options,
+/// the last of a repeated option wins.
+
+/// A usage mistake: exit status 64 and one line naming it.
+public struct UsageError: Error, CustomStringConvertible, Sendable {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// One `--long` option (with a value) or flag (without).
+public struct OptionSpec: Sendable {
+    public let long: String
+    public let short: Character?
+    /// nil for a flag.
+    public let valueName: String?
+    public let help: String
+
+    public static func option(_ long: String, short: Character? = nil, value: String? = nil, help: String) -> OptionSpec {
+        OptionSpec(long: long, short: short, valueName: value ?? long, help: help)
+    }
+    public static func flag(_ long: String, help: String) -> OptionSpec {
+        OptionSpec(long: long, short: nil, valueName: nil, help: help)
+    }
+}
+
+/// A positional argument; `repeating` takes all the remaining ones.
+public struct ArgumentSpec: Sendable {
+    public let name: String
+    public let help: String
+    public let repeating: Bool
+    public let required: Bool
+
+    public static func one(_ name: String, help: String) -> ArgumentSpec { ArgumentSpec(name: name, help: help, repeating: false, required: true) }
+    public static func many(_ name: String, required: Bool = true, help: String) -> ArgumentSpec {
+        ArgumentSpec(name: name, help: help, repeating: true, required: required)
+    }
+}
+
+public struct CommandSpec: Sendable {
+    public let name: String
+    public let abstract: String
+    public let discussion: String
+    public let arguments: [ArgumentSpec]
+    public let options: [OptionSpec]
+
+    public init(name: String, abstract: String, discussion: String = "", arguments: [ArgumentSpec], options: [OptionSpec]) {
+        self.name = name; self.abstract = abstract; self.discussion = discussion
+        self.arguments = arguments; self.options = options
+    }
+}
+
+/// A subcommand: its spec, a constructor from parsed arguments (which checks
+/// them) and its work.
+public protocol Command {
+    static var spec: CommandSpec { get }
+    init(_ arguments: ParsedArguments) throws
+    func run() throws
+}
+
+/// The parsed command line of one subcommand, read by name.
+public struct ParsedArguments {
+    var values: [String: String] = [:]
+    var flags: Set<String> = []
+    var positionals: [String: [String]] = [:]
+
+    public func flag(_ long: String) -> Bool { flags.contains(long) }
+    public func string(_ long: String) -> String? { values[long] }
+    public func argument(_ name: String) -> String { positionals[name]?.first ?? "" }
+    public func arguments(_ name: String) -> [String] { positionals[name] ?? [] }
+
+    public func int(_ long: String) throws -> Int? {
+        guard let v = values[long] else { return nil }
+        guard let i = Int(v) else { throw UsageError("the value '\(v)' of --\(long) is not an integer") }
+        return i
+    }
+
+    public func double(_ long: String) throws -> Double? {
+        guard let v = values[long] else { return nil }
+        guard let d = Double(v), d.isFinite else { throw UsageError("the value '\(v)' of --\(long) is not a number") }
+        return d
+    }
+
+    public func choice<E: RawRepresentable & CaseIterable>(_ long: String, _ type: E.Type) throws -> E? where E.RawValue == String {
+        guard let v = values[long] else { return nil }
+        guard let e = E(rawValue: v) else {
+            throw UsageError("the value '\(v)' of --\(long) is not one of \(E.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return e
+    }
+}
+
+/// What a command line asks for.
+enum Request {
+    case run(any Command)
+    case help(String)
+}
+
+enum CommandLineParser {
+    /// Parses a subcommand's arguments (everything after its name).
+    static func parse(_ tokens: [String], spec: CommandSpec) throws -> ParsedArguments {
+        var parsed = ParsedArguments()
+        var loose: [String] = []
+        var i = 0, optionsEnded = false
+        func find(_ t: String) -> OptionSpec? {
+            if t.hasPrefix("--") { return spec.options.first { "--" + $0.long == t } }
+            if t.count == 2, let c = t.dropFirst().first { return spec.options.first { $0.short == c } }
+            return nil
+        }
+        while i < tokens.count {
+            let t = tokens[i]
+            i += 1
+            if optionsEnded || !t.hasPrefix("-") || t == "-" {
+                loose.append(t)
+                continue
+            }
+            if t == "--" { optionsEnded = true; continue }
+            var name = t, inline: String?
+            if t.hasPrefix("--"), let eq = t.firstIndex(of: "=") {
+                name = String(t[..<eq])
+                inline = String(t[t.index(after: eq)...])
+            }
+            guard let o = find(name) else { throw UsageError("unknown option '\(name)'") }
+            if o.valueName == nil {
+                guard inline == nil else { throw UsageError("the flag --\(o.long) takes no value") }
+                parsed.flags.insert(o.long)
+            } else if let inline {
+                parsed.values[o.long] = inline
+            } else {
+                guard i < tokens.count else { throw UsageError("missing value for option '\(name)'") }
+                parsed.values[o.long] = tokens[i]
+                i += 1
+            }
+        }
+        // Positionals in order; a repeating one takes the rest.
+        var k = 0
+        for a in spec.arguments {
+            if a.repeating {
+                parsed.positionals[a.name] = Array(loose[k...])
+                if a.required && k == loose.count { throw UsageError("missing expected argument '<\(a.name)>'") }
+                k = loose.count
+            } else {
+                guard k < loose.count else { throw UsageError("missing expected argument '<\(a.name)>'") }
+                parsed.positionals[a.name] = [loose[k]]
+                k += 1
+            }
+        }
+        if k < loose.count { throw UsageError("unexpected argument '\(loose[k])'") }
+        return parsed
+    }
+
+    /// The root: `PROGRAM SUBCOMMAND ARGS...`, `--help`, `help SUB`, `SUB --help`.
+    static func request(_ tokens: [String], program: ProgramSpec) throws -> Request {
+        guard let first = tokens.first else { return .help(Help.root(program)) }
+        if first == "-h" || first == "--help" { return .help(Help.root(program)) }
+        if first == "--version" { return .help("\(program.name) \(Program.version)") }
+        if first == "help" {
+            guard tokens.count > 1 else { return .help(Help.root(program)) }
+            return .help(Help.command(try command(tokens[1], program).spec, program: program.name))
+        }
+        let type = try command(first, program)
+        let rest = Array(tokens.dropFirst())
+        let optionsPart = rest.firstIndex(of: "--").map { rest[..<$0] } ?? rest[...]
+        if optionsPart.contains("-h") || optionsPart.contains("--help") { return .help(Help.command(type.spec, program: program.name)) }
+        return .run(try type.init(try parse(rest, spec: type.spec)))
+    }
+
+    private static func command(_ name: String, _ program: ProgramSpec) throws -> any Command.Type {
+        guard let c = program.commands.first(where: { $0.spec.name == name }) else {
+            throw UsageError(name.hasPrefix("-") ? "unknown option '\(name)'" : "unknown subcommand '\(name)'")
+        }
+        return c
+    }
+}
+
+/// The root command: a program name, a summary and its subcommands.
+public struct ProgramSpec {
+    public let name: String
+    public let abstract: String
+    public let commands: [any Command.Type]
+    public init(name: String, abstract: String, commands: [any Command.Type]) {
+        self.name = name; self.abstract = abstract; self.commands = commands
+    }
+}

@@ -1,0 +1,72 @@
+import CCPUFeatures
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What `facec` and `facec-run` share: the runtime subcommands, and the rule
+/// that every failure ends as one line on stderr ("<program>: <file>:
+/// <reason>") and a non-zero exit; usage errors exit 64 (EX_USAGE).
+public enum Program {
+    /// The name failures start with (the executable's own).
+    nonisolated(unsafe) public static var name = "facec"
+    public static let version = "0.1.0"
+
+    /// The subcommands that need only the runtime (no importers).
+    public static let runtimeCommands: [any Command.Type] = [
+        RunCommand.self, VerifyCommand.self, DetectCommand.self, InspectCommand.self, CheckCommand.self, BenchCommand.self,
+    ]
+
+    /// Parses the command line and runs the subcommand; never returns.
+    public static func main(_ program: ProgramSpec) -> Never {
+        name = program.name
+        // Before any kernel code can run: the runtime is built for x86-64-v3.
+        if let missing = facec_missing_cpu_feature() {
+            fail("this CPU lacks \(String(cString: missing)), which this \(name) build's kernels use (x86-64-v3: AVX2, FMA); build facec on this machine without -march=x86-64-v3 in Package.swift")
+        }
+        do {
+            switch try CommandLineParser.request(Array(CommandLine.arguments.dropFirst()), program: program) {
+            case .help(let text):
+                print(text, terminator: text.hasSuffix("\n") ? "" : "\n")
+            case .run(let command):
+                try command.run()
+            }
+        } catch let error as UsageError {
+            fail("\(error.message) (see '\(name) --help')", code: 64)
+        } catch let error as ExitStatus {
+            exit(error.code)
+        } catch {
+            fail(String(describing: error))
+        }
+        exit(0)
+    }
+}
+
+/// Ends a run with this status after its own messages (e.g. some photos failed).
+public struct ExitStatus: Error {
+    public let code: Int32
+    public init(_ code: Int32) { self.code = code }
+}
+
+/// One line on stderr, then exit.
+public func fail(_ message: String, code: Int32 = 1) -> Never {
+    report(message)
+    exit(code)
+}
+
+/// One line on stderr ("<program>: <message>"); the run goes on.
+public func report(_ message: String) {
+    fputs("\(Program.name): \(oneLine(message))\n", stderr)
+}
+
+/// Messages quote names read from hostile files: keep them on one printable
+/// line (control characters, including NUL, shown as \u{…}).
+public func oneLine(_ message: String) -> String {
+    var out = ""
+    for u in message.unicodeScalars {
+        if u == "\n" || u == "\r" { out += " " }
+        else if u.value < 0x20 || u.value == 0x7F || (0x80..<0xA0).contains(u.value) || u == "\u{2028}" || u == "\u{2029}" {
+            out += "\\u{\(String(u.value, radix: 16))}"
+        } else { out.unicodeScalars.append(u) }
+    }
+    return out
+}

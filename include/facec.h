@@ -1,0 +1,1 @@
+../Sources/CFacecAPI/include/facec.h
