@@ -62,6 +62,8 @@ let package = Package(
         .target(name: "FGraphSchema", dependencies: ["CProtobufC"]),
         // CRC-32C for the .fgraph checksums and SHA-256 for source digests (hardware instructions when available).
         .target(name: "CChecksum"),
+        // argc/argv captured before main (works without /proc).
+        .target(name: "CCommandLine"),
         // Start-up check for the instruction sets the kernels use.
         .target(name: "CCPUFeatures"),
 
@@ -84,7 +86,7 @@ let package = Package(
         // The runtime subcommands (run, verify, detect, inspect, check, bench),
         // shared by both executables.
         .target(name: "FacecCLI", dependencies: [
-            "FacecFormat", "FacecRuntime", "FacecImage", "FacecDetect", "FacecVerify", "CCPUFeatures",
+            "FacecFormat", "FacecRuntime", "FacecImage", "FacecDetect", "FacecVerify", "CCPUFeatures", "CCommandLine",
         ]),
         // The C API: the header and per-thread error text in C, the entry points in Swift.
         .target(name: "CFacecAPI"),

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds what an edge box needs into DIR (default dist/): bin/facec-run (the
-# runtime alone, statically linked except for glibc), lib/libfacec.so and
-# lib/libfacec.a (the C API, same runtime inside) and include/facec.h.
+# runtime alone, statically linked except for glibc), the C API as
+# lib/libfacec.a (self-contained: glibc only) and lib/libfacec.so (Swift
+# runtime inside; the image libraries from Debian's packages) and
+# include/facec.h.
 #
 #   scripts/build-edge.sh [DIR]
 #
@@ -38,22 +40,50 @@ for name in libturbojpeg libwebpdemux libprotobuf-c; do
     lib=${name#lib}
     printf 'Name: %s\nDescription: static %s for facec-run\nVersion: 0\nLibs: -L%s -l%s\nCflags:\n' "$name" "$name" "$static" "$lib" > "$pc/$name.pc"
 done
-PKG_CONFIG_PATH_SAVED=${PKG_CONFIG_PATH:-}
 export PKG_CONFIG_PATH="$pc${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
 
 flags=(-c release --scratch-path "$scratch" --static-swift-stdlib
        -Xlinker -L"$static" -Xlinker --gc-sections -Xlinker --as-needed ${EDGE_LINK_EXTRA:-})
 cd "$root"
 swift build "${flags[@]}" --product facec-run
-# Debian's libz.a and libpng16.a are not position-independent, so the
-# shared library links the image and protobuf libraries dynamically (Debian's
-# libturbojpeg0, libpng16-16, libwebp7, libwebpdemux2, libprotobuf-c1, zlib1g).
-PKG_CONFIG_PATH=${PKG_CONFIG_PATH_SAVED:-} swift build -c release --scratch-path "$scratch" --static-swift-stdlib --product FacecC
 swift build "${flags[@]}" --product FacecCStatic
 bin="$scratch/release"
 
 mkdir -p "$out/bin" "$out/lib" "$out/include"
 strip -o "$out/bin/facec-run" "$bin/facec-run"
-strip -o "$out/lib/libfacec.so" "$bin/libFacecC.so"
+
+# libfacec.a: one relocatable object with the API, the Swift runtime and the
+# image libraries inside (ld -r pulls what is used), every symbol but
+# facec_* made local so it cannot clash with the application's own copies.
+# An application links it with `cc app.c libfacec.a -lm -lpthread -ldl`.
+swift_static="$(dirname "$(dirname "$(command -v swiftc)")")/lib/swift_static/linux"
+arch=$(uname -m)
+work="$scratch/libfacec"
+mkdir -p "$work"
+ld -r -o "$work/all.o" --whole-archive "$bin/libFacecCStatic.a" --no-whole-archive "$swift_static/$arch/swiftrt.o" \
+    --start-group "$swift_static"/libswiftCore.a "$swift_static"/libswift_Concurrency.a "$swift_static"/libswift_StringProcessing.a \
+    "$swift_static"/libswift_RegexParser.a "$swift_static"/libswiftSynchronization.a "$swift_static"/libswiftGlibc.a \
+    "$swift_static"/libswiftDispatch.a "$swift_static"/libdispatch.a "$swift_static"/libBlocksRuntime.a \
+    "$swift_static"/libswift_Builtin_float.a \
+    "$sys/libturbojpeg.a" "$sys/libpng16.a" "$sys/libz.a" "$sys/libwebpdemux.a" "$sys/libwebp.a" "$sys/libprotobuf-c.a" \
+    "$(gcc -print-file-name=libstdc++.a)" "$(gcc -print-file-name=libgcc_eh.a)" "$(gcc -print-file-name=libgcc.a)" --end-group
+objcopy --wildcard --keep-global-symbol='facec_*' --strip-debug "$work/all.o" "$work/facec.o"
+rm -f "$out/lib/libfacec.a"
+ar rcs "$out/lib/libfacec.a" "$work/facec.o"
+
+# libfacec.so: the same objects with the Swift runtime inside (SwiftPM's own
+# dynamic product would need the toolchain's libswiftCore.so). Debian's
+# libz.a and libpng16.a are not position-independent, so the shared library
+# takes the image and protobuf libraries from Debian's packages (libturbojpeg0,
+# libpng16-16, libwebp7, libwebpdemux2, libprotobuf-c1, zlib1g).
+printf '{ global: facec_*; local: *; };\n' > "$work/exports.map"
+cc -shared -o "$work/libfacec.so" -Wl,-soname,libfacec.so -Wl,--version-script="$work/exports.map" -Wl,--gc-sections \
+    -Wl,--whole-archive "$bin/libFacecCStatic.a" -Wl,--no-whole-archive "$swift_static/$arch/swiftrt.o" \
+    -Wl,--start-group "$swift_static"/libswiftCore.a "$swift_static"/libswift_Concurrency.a "$swift_static"/libswift_StringProcessing.a \
+    "$swift_static"/libswift_RegexParser.a "$swift_static"/libswiftSynchronization.a "$swift_static"/libswiftGlibc.a \
+    "$swift_static"/libswiftDispatch.a "$swift_static"/libdispatch.a "$swift_static"/libBlocksRuntime.a \
+    "$swift_static"/libswift_Builtin_float.a -Wl,--end-group \
+    -lturbojpeg -lpng16 -lwebpdemux -lwebp -lprotobuf-c -lz -lstdc++ -lm -lpthread -ldl
+strip -o "$out/lib/libfacec.so" "$work/libfacec.so"
 cp "$root/include/facec.h" "$out/include/facec.h"
-echo "build-edge: $out/bin/facec-run ($(stat -c %s "$out/bin/facec-run") bytes), $out/lib/libfacec.so" >&2
+echo "build-edge: $out/bin/facec-run ($(stat -c %s "$out/bin/facec-run") bytes), $out/lib/libfacec.so ($(stat -c %s "$out/lib/libfacec.so")), $out/lib/libfacec.a ($(stat -c %s "$out/lib/libfacec.a"))" >&2

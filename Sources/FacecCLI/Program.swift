@@ -1,4 +1,5 @@
 import CCPUFeatures
+import CCommandLine
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -24,7 +25,7 @@ public enum Program {
             fail("this CPU lacks \(String(cString: missing)), which this \(name) build's kernels use (x86-64-v3: AVX2, FMA); build facec on this machine without -march=x86-64-v3 in Package.swift")
         }
         do {
-            switch try CommandLineParser.request(Array(CommandLine.arguments.dropFirst()), program: program) {
+            switch try CommandLineParser.request(Array(arguments().dropFirst()), program: program) {
             case .help(let text):
                 print(text, terminator: text.hasSuffix("\n") ? "" : "\n")
             case .run(let command):
@@ -39,6 +40,14 @@ public enum Program {
         }
         exit(0)
     }
+}
+
+/// The command line: from the ELF constructor's argv when it ran (always, with
+/// glibc), else Swift's CommandLine (which needs /proc in a static binary).
+func arguments() -> [String] {
+    let n = Int(facec_argc())
+    guard n > 0, let argv = facec_argv() else { return CommandLine.arguments }
+    return (0..<n).map { argv[$0].map { String(cString: $0) } ?? "" }
 }
 
 /// Ends a run with this status after its own messages (e.g. some photos failed).

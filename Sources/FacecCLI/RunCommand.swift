@@ -59,10 +59,11 @@ struct RunCommand: Command {
         let split = threadSplit(threads: threads ?? systemCoreCount(), photos: inputs.count)
         let mode = try faces.mode(for: loaded, path: model, threadsPerPhoto: split.perPhoto)
         let embedder = Embedder(model: loaded)
+        let networkThreads = FacecCLI.networkThreads(loaded, perPhoto: split.perPhoto, explicit: threads != nil)
         let inputs = self.inputs, top = self.top
         var all: [Float] = []
         var rows = 0, failures = 0
-        try ParallelInOrder.run(count: inputs.count, threads: split.photoWorkers, state: { loaded.makeInstance(threads: split.perPhoto) }, work: { i, instance in
+        try ParallelInOrder.run(count: inputs.count, threads: split.photoWorkers, state: { loaded.makeInstance(threads: networkThreads) }, work: { i, instance in
             Swift.Result { try Self.rows(inputs[i], model: loaded, embedder: embedder, mode: mode, instance: instance, top: top) }
         }) { _, result in
             switch result {

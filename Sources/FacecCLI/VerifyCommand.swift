@@ -56,7 +56,7 @@ struct VerifyCommand: Command {
             try runPairs(pairs, embedder: embedder, mode: mode, metric: m, threshold: limit)
             return
         }
-        let instance = loaded.makeInstance(threads: cores)
+        let instance = loaded.makeInstance(threads: networkThreads(loaded, perPhoto: cores, explicit: threads != nil))
         let a = try embedder.embedFaces(images[0], mode: mode, with: instance)
         let b = try embedder.embedFaces(images[1], mode: mode, with: instance)
         let best = Self.closest(a, b, metric: m)
