@@ -98,6 +98,11 @@ let package = Package(
         // The runtime-only executable: must never depend on FacecImporters,
         // FacecGraph, CHDF5, CMatio or CDeflate (PackageGraphTests).
         .executableTarget(name: "facec-run", dependencies: ["FacecCLI"]),
+        // libFuzzer targets for every parser of untrusted input (scripts/fuzz.sh);
+        // built plainly it replays files through them (the regression tests).
+        .executableTarget(name: "facec-fuzz", dependencies: [
+            "CChecksum", "FacecImporters", "FacecFormat", "FacecRuntime", "FacecImage", "FacecDetect", "FacecVerify",
+        ], swiftSettings: optimisedInDebug),
         .testTarget(name: "FacecTests", dependencies: [
             "FacecImporters", "FacecGraph", "FacecFormat", "FacecRuntime",
             "FacecImage", "FacecDetect", "FacecVerify",

@@ -81,3 +81,25 @@ enum DetectorCoding {
 
     private static func string(_ p: UnsafeMutablePointer<CChar>?) -> String { p.map { String(cString: $0) } ?? "" }
 }
+
+extension DetectorSpec {
+    /// The detector as a standalone `Detector` message (the bytes a model
+    /// file's header holds), e.g. for the fuzzer's seed.
+    public func encodedMessage() -> [UInt8] {
+        let c = CAllocations()
+        let m = DetectorCoding.encode(self, c)
+        var out = [UInt8](repeating: 0, count: fgraph__detector__get_packed_size(m))
+        _ = out.withUnsafeMutableBufferPointer { fgraph__detector__pack(m, $0.baseAddress) }
+        return out
+    }
+
+    /// Decodes and validates a standalone `Detector` message, as the loader
+    /// does inside a header (`name` is what errors quote).
+    public init(message bytes: UnsafeRawBufferPointer, name: String) throws {
+        guard let m = fgraph__detector__unpack(nil, bytes.count, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)) else {
+            throw FormatError(name, "malformed detector message")
+        }
+        defer { fgraph__detector__free_unpacked(m, nil) }
+        self = try DetectorCoding.decode(m.pointee) { FormatError(name, $0) }
+    }
+}

@@ -58,7 +58,9 @@ func facec(_ args: [String], cwd: String? = nil) throws -> CLIResult {
 }
 
 /// Runs any program and collects its output.
-func runProgram(_ path: String, _ args: [String], cwd: String? = nil, environment: [String: String]? = nil) throws -> CLIResult {
+/// With `timeout`, a program still running then is killed (SIGKILL).
+func runProgram(_ path: String, _ args: [String], cwd: String? = nil, environment: [String: String]? = nil,
+                timeout: Double? = nil) throws -> CLIResult {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: path)
     if let environment { p.environment = environment }
@@ -68,6 +70,10 @@ func runProgram(_ path: String, _ args: [String], cwd: String? = nil, environmen
     p.standardOutput = out
     p.standardError = err
     try p.run()
+    if let timeout {
+        let pid = p.processIdentifier
+        DispatchQueue.global().asyncAfter(deadline: .now() + timeout) { if p.isRunning { kill(pid, SIGKILL) } }
+    }
     let o = out.fileHandleForReading.readDataToEndOfFile()
     let e = err.fileHandleForReading.readDataToEndOfFile()
     p.waitUntilExit()
