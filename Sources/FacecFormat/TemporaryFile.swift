@@ -58,6 +58,10 @@ private func unregisterPending(_ slot: Int) {
 /// files of conversions in progress. Async-signal-safe.
 public enum TemporaryFileCleanup {
     public static func removePending() { removeAllPending() }
+
+    /// Runs the table's lazy initialisation now (it allocates): a handler
+    /// that ran it first, inside a crash in malloc, would deadlock.
+    public static func prepare() { _ = pendingPaths; _ = pendingLockReady }
 }
 
 /// A hidden file next to `destination`, renamed onto it by `commit()`.
