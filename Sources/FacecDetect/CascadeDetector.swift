@@ -178,13 +178,19 @@ public struct CascadeDetector: Sendable {
         return results.joined()
     }
 
+    /// Raw detections before grouping (which compares every pair): Debian's
+    /// cascades give at most 951 on the 64 photos of shared/faces; a hostile
+    /// cascade that accepts every window gives millions (found by libFuzzer:
+    /// a 40×48 photo took over 10 s in grouping).
+    public static let maxCandidates = 20_000
+
     /// `content`: a rectangle outside which the image is known to be black
     /// (work is skipped there; the result is the same).
-    /// Nil when the work bound stopped the search (a hostile cascade).
+    /// Nil when a work bound stopped the search (a hostile cascade).
     public func detect(_ gray: GrayImage, scaleFactor: Double, minNeighbors: Int, withWeights: Bool, threads: Int = 1,
                        content: PixelRect? = nil) -> [Detection]? {
         let (found, _, exhausted) = candidates(gray, scaleFactor: scaleFactor, threads: threads, content: content)
-        if exhausted { return nil }
+        if exhausted || found.count > Self.maxCandidates { return nil }
         return RectangleGrouping.group(found, threshold: minNeighbors, eps: 0.2, useWeights: withWeights)
     }
 }

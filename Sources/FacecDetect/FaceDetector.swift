@@ -44,7 +44,7 @@ public enum DetectionError: Error, CustomStringConvertible, Sendable {
         case .noFace(let path):
             return "\(path): no face detected (deepface's opencv detector finds none; use --no-enforce-detection to take the whole photo)"
         case .tooMuchWork(let path):
-            return "\(path): detection stopped: the model's cascade needs over \(CascadeDetector.maxStumpsPerWindow) weak classifiers per window, far beyond OpenCV's cascades (a damaged or hostile model)"
+            return "\(path): detection stopped: the model's cascade needs over \(CascadeDetector.maxStumpsPerWindow) weak classifiers per window or gives over \(CascadeDetector.maxCandidates) raw detections, far beyond OpenCV's cascades (a damaged or hostile model)"
         }
     }
 }
@@ -130,7 +130,7 @@ public struct FaceDetector: Sendable {
         let content = PixelRect(x: wb, y: hb, width: width, height: height)
         lap(&t.frameAndGray)
         let (found, pyramidShare, exhausted) = faces.candidates(gray, scaleFactor: spec.scaleFactor, threads: threads, content: content, measure: measure)
-        if exhausted { throw .tooMuchWork(path: path) }
+        if exhausted || found.count > CascadeDetector.maxCandidates { throw .tooMuchWork(path: path) }
         let boxes = RectangleGrouping.group(found, threshold: spec.minNeighbors, eps: 0.2, useWeights: true)
         var search = 0.0
         lap(&search)
