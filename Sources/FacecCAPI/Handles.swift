@@ -132,18 +132,7 @@ func guarded(_ body: () throws -> Void) -> facec_status {
         return FACEC_OK
     } catch {
         let e = APIError.from(error)
-        facec__set_error(oneLineText(e.message))
+        facec__set_error(oneLine(e.message))
         return e.status
     }
-}
-
-/// Errors quote names from hostile files: one printable line.
-func oneLineText(_ message: String) -> String {
-    var out = ""
-    for u in message.unicodeScalars {
-        if u == "\n" || u == "\r" { out += " " }
-        else if u.value < 0x20 || u.value == 0x7F { out += "\\u{\(String(u.value, radix: 16))}" }
-        else { out.unicodeScalars.append(u) }
-    }
-    return out
 }

@@ -1,5 +1,6 @@
 import CCPUFeatures
 import CCommandLine
+import FacecFormat
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -67,15 +68,3 @@ public func report(_ message: String) {
     fputs("\(Program.name): \(oneLine(message))\n", stderr)
 }
 
-/// Messages quote names read from hostile files: keep them on one printable
-/// line (control characters, including NUL, shown as \u{…}).
-public func oneLine(_ message: String) -> String {
-    var out = ""
-    for u in message.unicodeScalars {
-        if u == "\n" || u == "\r" { out += " " }
-        else if u.value < 0x20 || u.value == 0x7F || (0x80..<0xA0).contains(u.value) || u == "\u{2028}" || u == "\u{2029}" {
-            out += "\\u{\(String(u.value, radix: 16))}"
-        } else { out.unicodeScalars.append(u) }
-    }
-    return out
-}
