@@ -66,4 +66,9 @@ inside verify /facec-proof/model.fgraph /facec-proof/demo-face.jpg /facec-proof/
 inside detect /facec-proof/model.fgraph /facec-proof/demo-couple.jpg --json
 echo "== embed (C API, libfacec.a) /facec-proof/model.fgraph /facec-proof/demo-couple.jpg"
 chroot "$cache" /usr/bin/env -i /facec-proof/embed /facec-proof/model.fgraph /facec-proof/demo-couple.jpg
+# libfacec.so on this machine (it takes the image libraries from Debian's
+# packages, which the minimal root lacks): the same faces.
+cc -O2 -I "$dist/include" "$root/examples/embed.c" -L "$dist/lib" -lfacec -Wl,-rpath,"$dist/lib" -o "$box/embed-so"
+echo "== embed-so (C API, libfacec.so, outside the root) model.fgraph demo-couple.jpg"
+(cd "$box" && ./embed-so model.fgraph demo-couple.jpg | sed 's|"input":"demo-couple.jpg"|"input":"/facec-proof/demo-couple.jpg"|')
 echo "== ok"

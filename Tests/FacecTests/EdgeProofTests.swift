@@ -40,7 +40,8 @@ import Testing
         let here = try facec(["run", model, "\(w)/demo-couple.jpg", "\(w)/demo-face.jpg", "--threads", "1"]).stdout.split(separator: "\n").map { try Self.json(String($0)) }
         let there = try (s["run"] ?? []).map(Self.json)
         let embed = try (s["embed"] ?? []).map(Self.json)
-        #expect(there.count == 3 && here.count == 3 && embed.count == 2)
+        let embedShared = try (s["embed-so"] ?? []).map(Self.json)
+        #expect(there.count == 3 && here.count == 3 && embed.count == 2 && embedShared.count == 2)
         for (k, (a, b)) in zip(there, here).enumerated() {
             #expect(a["facial_area"] as? NSDictionary == b["facial_area"] as? NSDictionary && a["face_confidence"] as? Double == b["face_confidence"] as? Double)
             let x = (a["embedding"] as! [Double]).map(Float.init), y = (b["embedding"] as! [Double]).map(Float.init)
@@ -48,6 +49,8 @@ import Testing
             if k < embed.count {
                 #expect(embed[k]["facial_area"] as? NSDictionary == b["facial_area"] as? NSDictionary)
                 #expect(relativeError((embed[k]["embedding"] as! [Double]).map(Float.init), y) <= 1e-6)
+                #expect(embedShared[k]["facial_area"] as? NSDictionary == b["facial_area"] as? NSDictionary)
+                #expect(relativeError((embedShared[k]["embedding"] as! [Double]).map(Float.init), y) <= 1e-6)
             }
         }
         let verify = try Self.json(try #require(s["verify"]?.first))
