@@ -20,6 +20,15 @@ public func facec_version() -> UnsafePointer<CChar> { UnsafePointer(versionText)
 
 private func argument(_ message: String) -> APIError { APIError(FACEC_ERROR_ARGUMENT, message) }
 
+/// A new reference for C to hold, the object behind one, and its release.
+private func retained(_ object: AnyObject) -> OpaquePointer { OpaquePointer(Unmanaged.passRetained(object).toOpaque()) }
+private func object<T: AnyObject>(_ p: OpaquePointer?, _: T.Type) -> T? {
+    p.map { Unmanaged<T>.fromOpaque(UnsafeRawPointer($0)).takeUnretainedValue() }
+}
+private func release<T: AnyObject>(_ p: OpaquePointer?, _: T.Type) {
+    if let p { Unmanaged<T>.fromOpaque(UnsafeRawPointer(p)).release() }
+}
+
 @_cdecl("facec_model_open")
 public func facec_model_open(_ path: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> facec_status {
     out?.pointee = nil
@@ -28,19 +37,14 @@ public func facec_model_open(_ path: UnsafePointer<CChar>?, _ out: UnsafeMutable
         let p = String(cString: path)
         // Model(path:) checks structure, checksums and every kernel's plan.
         let handle = ModelHandle(model: try Model(path: p), path: p)
-        out.pointee = OpaquePointer(Unmanaged.passRetained(handle).toOpaque())
+        out.pointee = retained(handle)
     }
 }
 
 @_cdecl("facec_model_close")
-public func facec_model_close(_ model: OpaquePointer?) {
-    guard let model else { return }
-    Unmanaged<ModelHandle>.fromOpaque(UnsafeRawPointer(model)).release()
-}
+public func facec_model_close(_ model: OpaquePointer?) { release(model, ModelHandle.self) }
 
-private func modelHandle(_ p: OpaquePointer?) -> ModelHandle? {
-    p.map { Unmanaged<ModelHandle>.fromOpaque(UnsafeRawPointer($0)).takeUnretainedValue() }
-}
+private func modelHandle(_ p: OpaquePointer?) -> ModelHandle? { object(p, ModelHandle.self) }
 
 @_cdecl("facec_model_dim")
 public func facec_model_dim(_ model: OpaquePointer?) -> Int { modelHandle(model)?.dimension ?? 0 }
@@ -75,19 +79,14 @@ public func facec_session_open(_ model: OpaquePointer?, _ threads: Int32, _ out:
         guard let handle = modelHandle(model), let out else { throw argument("facec_session_open: model and session must not be NULL") }
         guard threads >= 1 && threads <= 1024 else { throw argument("facec_session_open: threads must be 1 to 1024 (got \(threads))") }
         let session = SessionHandle(owner: handle, threads: Int(threads))
-        out.pointee = OpaquePointer(Unmanaged.passRetained(session).toOpaque())
+        out.pointee = retained(session)
     }
 }
 
 @_cdecl("facec_session_close")
-public func facec_session_close(_ session: OpaquePointer?) {
-    guard let session else { return }
-    Unmanaged<SessionHandle>.fromOpaque(UnsafeRawPointer(session)).release()
-}
+public func facec_session_close(_ session: OpaquePointer?) { release(session, SessionHandle.self) }
 
-private func sessionHandle(_ p: OpaquePointer?) -> SessionHandle? {
-    p.map { Unmanaged<SessionHandle>.fromOpaque(UnsafeRawPointer($0)).takeUnretainedValue() }
-}
+private func sessionHandle(_ p: OpaquePointer?) -> SessionHandle? { object(p, SessionHandle.self) }
 
 /// The image behind a file path or a pixel buffer.
 private enum Source {
@@ -149,7 +148,7 @@ private func faces(_ session: OpaquePointer?, _ source: () throws -> Source, fla
             }
             result = FacesHandle(areas: areas, embeddings: nil, dimension: s.owner.dimension)
         }
-        out.pointee = OpaquePointer(Unmanaged.passRetained(result).toOpaque())
+        out.pointee = retained(result)
     }
 }
 
@@ -184,9 +183,7 @@ public func facec_detect_pixels(_ session: OpaquePointer?, _ pixels: UnsafePoint
     faces(session, { .pixels(try image(pixels, width, height, stride, order), name: "<pixels>") }, flags: flags, embed: false, out)
 }
 
-private func facesHandle(_ p: OpaquePointer?) -> FacesHandle? {
-    p.map { Unmanaged<FacesHandle>.fromOpaque(UnsafeRawPointer($0)).takeUnretainedValue() }
-}
+private func facesHandle(_ p: OpaquePointer?) -> FacesHandle? { object(p, FacesHandle.self) }
 
 @_cdecl("facec_faces_count")
 public func facec_faces_count(_ faces: OpaquePointer?) -> Int { facesHandle(faces)?.count ?? 0 }
@@ -204,10 +201,7 @@ public func facec_faces_embedding(_ faces: OpaquePointer?, _ i: Int) -> UnsafePo
 }
 
 @_cdecl("facec_faces_free")
-public func facec_faces_free(_ faces: OpaquePointer?) {
-    guard let faces else { return }
-    Unmanaged<FacesHandle>.fromOpaque(UnsafeRawPointer(faces)).release()
-}
+public func facec_faces_free(_ faces: OpaquePointer?) { release(faces, FacesHandle.self) }
 
 private func embeddings(_ a: UnsafePointer<Float>?, _ b: UnsafePointer<Float>?, _ dim: Int) throws(APIError) -> ([Float], [Float]) {
     guard let a, let b else { throw argument("embeddings must not be NULL") }
