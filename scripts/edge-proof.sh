@@ -36,6 +36,8 @@ glibc_only() {
     fi
 }
 glibc_only "$dist/bin/facec-run"
+size=$(stat -c %s "$dist/bin/facec-run")
+[ "$size" -le $((10 << 20)) ] || { echo "edge-proof: facec-run is $size bytes, over the 10 MB budget" >&2; exit 1; }
 for lib in libturbojpeg libpng16 libwebp libprotobuf-c libswiftCore libhdf5 libmatio; do
     if find "$cache/usr/lib" "$cache/lib" -name "$lib*" 2>/dev/null | grep -q .; then
         echo "edge-proof: the minimal root unexpectedly has $lib" >&2; exit 1
