@@ -48,8 +48,11 @@ public struct NPYFile: Sendable {
             count = r
         }
         let dataStart = start + headerLength
-        guard bytes.count - dataStart == count * 4 else {
-            throw fail("shape \(shape) needs \(count * 4) bytes of data, the file has \(bytes.count - dataStart) (truncated?)")
+        // count × 4 can itself overflow (libFuzzer: a shape of 14 dims whose
+        // product fits in Int but not four times it): compare by division.
+        let available = bytes.count - dataStart
+        guard available % 4 == 0, count == available / 4 else {
+            throw fail("shape \(shape) needs \(count) float32 values, the file has \(available) bytes of data (truncated?)")
         }
         let values = [Float](unsafeUninitializedCapacity: count) { buffer, n in
             bytes.withUnsafeBytes { raw in
