@@ -71,7 +71,7 @@ let package = Package(
         // Weight layout, hashing and image loops stay optimised in debug builds
         // (tests convert and run many models).
         .target(name: "FacecGraph", dependencies: ["FacecFormat"], swiftSettings: optimisedInDebug),
-        .target(name: "FacecImporters", dependencies: ["CHDF5", "CMatio", "CDeflate", "CChecksum", "FacecGraph"], swiftSettings: optimisedInDebug),
+        .target(name: "FacecImporters", dependencies: ["CMatio", "CDeflate", "CChecksum", "FacecGraph"], swiftSettings: optimisedInDebug),
         // Optimised in debug builds too: the tests run full 224×224
         // networks, which unoptimised kernels make ~50× slower.
         .target(name: "FacecKernelsAVX512", dependencies: ["CCPUFeatures"], swiftSettings: [.unsafeFlags(avx512Flags)] + kernelSpeed),

@@ -19,7 +19,7 @@ public enum KerasImporter {
         }
 
         if let config = try file.strings("/", attribute: "model_config")?.first {
-            guard file.isGroup("/model_weights") else {
+            guard try file.isGroup("/model_weights") else {
                 throw ImportError(path, "full-model file without a 'model_weights' group (saved with include_optimizer only?)")
             }
             let (_, weighted) = try KerasWeightReader.read(file, root: "/model_weights")
@@ -60,7 +60,7 @@ public enum KerasImporter {
             throw ImportError(path, "weights-only Keras file whose layers match no built-in architecture (\(builtInArchitectures.joined(separator: ", "))): \(shapes); pass --arch NAME to force one, or convert a full-model file (model.save)")
         }
 
-        if file.exists("/layers") && file.exists("/vars") {
+        if try file.exists("/layers"), try file.exists("/vars") {
             throw ImportError(path, "this is a Keras 3 '.weights.h5' file (model.save_weights in Keras 3): it stores weights by variable index without layer order or architecture, so facec cannot pair them reliably; save the model with model.save('model.h5') or as legacy Keras 2 weights instead")
         }
         throw ImportError(path, "HDF5 file without Keras weights (no 'layer_names' or 'model_config' attribute)")

@@ -19,8 +19,7 @@ enum KerasWeightReader {
         var weighted: [KerasLayerWeights] = []
         for name in layerNames {
             let group = (root == "/" ? "" : root) + "/" + name
-            try file.requireHardLinks(group)
-            guard file.isGroup(group) else {
+            guard try file.isGroup(group) else {
                 throw ImportError(file.path, "layer '\(name)' is listed in layer_names but has no group")
             }
             let weightNames = try file.strings(group, attribute: "weight_names") ?? []
