@@ -103,8 +103,10 @@ let package = Package(
         .executableTarget(name: "facec-fuzz", dependencies: [
             "CChecksum", "FacecImporters", "FacecFormat", "FacecRuntime", "FacecImage", "FacecDetect", "FacecVerify",
         ], swiftSettings: optimisedInDebug),
+        // CHDF5: libhdf5 as the independent reference for facec's own HDF5
+        // reader (H5ReaderTests); nothing else links it.
         .testTarget(name: "FacecTests", dependencies: [
-            "FacecImporters", "FacecGraph", "FacecFormat", "FacecRuntime",
+            "CHDF5", "FacecImporters", "FacecGraph", "FacecFormat", "FacecRuntime",
             "FacecImage", "FacecDetect", "FacecVerify",
         ], resources: [.copy("Fixtures")]),
     ],

@@ -26,13 +26,13 @@ struct H5Chunks {
     /// buffer is allocated for it.
     static let maxInflation = 1100
 
-    private struct Stored {
+    struct Stored {
         var offset: [Int]
         var range: Range<Int>
         var mask: UInt32
     }
 
-    init(_ dataset: H5Dataset, index: UInt64?, chunk: [Int]) throws {
+    init(_ dataset: H5Dataset, index: H5ChunkIndex, chunk: [Int]) throws {
         extent = dataset.dims
         self.chunk = chunk
         elementBytes = dataset.elementBytes
@@ -45,11 +45,9 @@ struct H5Chunks {
             guard !o, r <= 1 << 24 else { throw ReadFault("is split into too many chunks") }
             expected = r
         }
-        var found: [Stored] = []
-        if let index {
-            var visited: Set<UInt64> = []
-            try Self.walk(dataset.file, index, level: nil, rank: extent.count, visited: &visited, into: &found, limit: expected)
-        }
+        let grid = zip(extent, chunk).map { ($0 + $1 - 1) / $1 }
+        let found = try index.chunks(dataset.file, rank: extent.count, grid: grid, chunk: chunk, chunkBytes: chunkBytes,
+                                     filtered: !filters.isEmpty, limit: expected)
         let described = "\(extent.map(String.init).joined(separator: "×")) elements"
         guard found.count == expected else {
             throw ReadFault("declares \(described) but stores \(found.count) of the \(expected) chunks they need (damaged file?)")
@@ -66,42 +64,6 @@ struct H5Chunks {
             guard fits else { throw ReadFault("has a chunk at \(c.offset) of \(c.range.count) bytes, which cannot hold its \(chunkBytes) (damaged file?)") }
         }
         chunks = found
-    }
-
-    /// Collects the chunks of a v1 B-tree (type 1): keys are the chunk's
-    /// stored size, filter mask and offset (rank + 1 values, the last 0).
-    private static func walk(_ file: H5File, _ address: UInt64, level expected: Int?, rank: Int, visited: inout Set<UInt64>,
-                             into found: inout [Stored], limit: Int) throws {
-        guard visited.insert(address).inserted else { throw ReadFault("has a chunk index that loops") }
-        var c = try file.cursor(at: address)
-        guard c.signature("TREE") else { throw ReadFault("has a damaged chunk index (B-tree node)") }
-        try c.skip(4)
-        guard try c.u8() == 1 else { throw ReadFault("has a chunk index of the wrong kind") }
-        let level = Int(try c.u8()), entries = try c.u16()
-        guard expected == nil || level == expected, level < 64 else { throw ReadFault("has a damaged chunk index (levels)") }
-        try file.spend(entries + 1)
-        _ = try c.offset(); _ = try c.offset()
-        var children: [(UInt64, Int, UInt32, [Int])] = []
-        for _ in 0..<entries {
-            let size = try c.u32()
-            let mask = UInt32(try c.u32())
-            var offset: [Int] = []
-            for _ in 0...rank {
-                let v = try c.uint(8)
-                guard v <= UInt64(Int32.max) * 16 else { throw ReadFault("has a chunk offset of \(v)") }
-                offset.append(Int(v))
-            }
-            guard let child = try c.offset() else { throw ReadFault("has a chunk index entry without an address") }
-            children.append((child, size, mask, Array(offset.dropLast())))
-        }
-        for (child, size, mask, offset) in children {
-            if level > 0 {
-                try walk(file, child, level: level - 1, rank: rank, visited: &visited, into: &found, limit: limit)
-            } else {
-                guard found.count < limit else { throw ReadFault("stores more chunks than its shape needs (damaged file?)") }
-                found.append(Stored(offset: offset, range: try file.range(at: child, count: size), mask: mask))
-            }
-        }
     }
 
     /// Reads the whole dataset (as stored) into `destination`: element
@@ -253,4 +215,111 @@ private final class FailureList: @unchecked Sendable {
         defer { pthread_mutex_unlock(&lock) }
         return messages.first
     }
+}
+
+/// Where a chunked dataset's chunks are listed.
+enum H5ChunkIndex {
+    /// A version 1 B-tree (layout version 3; nil: nothing written).
+    case btree1(UInt64?)
+    /// One chunk holding the whole dataset.
+    case single(UInt64?, filteredSize: Int?, mask: UInt32)
+    /// Unfiltered chunks, all allocated, one after another in grid order.
+    case implicit(UInt64?)
+    /// A fixed array of chunk addresses in grid order.
+    case fixedArray(UInt64?)
+
+    /// The stored chunks: offsets (elements), bytes in the file and filter masks.
+    func chunks(_ file: H5File, rank: Int, grid: [Int], chunk: [Int], chunkBytes: Int, filtered: Bool, limit: Int) throws -> [H5Chunks.Stored] {
+        /// The element offset of chunk `linear` in row-major grid order.
+        func offset(_ linear: Int) -> [Int] {
+            var rest = linear, result = [Int](repeating: 0, count: rank)
+            for axis in stride(from: rank - 1, through: 0, by: -1) {
+                result[axis] = (rest % grid[axis]) * chunk[axis]
+                rest /= grid[axis]
+            }
+            return result
+        }
+        switch self {
+        case .btree1(let address):
+            var found: [H5Chunks.Stored] = []
+            guard let address else { return [] }
+            var visited: Set<UInt64> = []
+            try Self.walk(file, address, level: nil, rank: rank, visited: &visited, into: &found, limit: limit)
+            return found
+        case .single(let address, let size, let mask):
+            guard let address else { return [] }
+            return [H5Chunks.Stored(offset: offset(0), range: try file.range(at: address, count: size ?? chunkBytes), mask: mask)]
+        case .implicit(let address):
+            guard let address, !filtered else { return [] }
+            let (total, overflow) = chunkBytes.multipliedReportingOverflow(by: limit)
+            guard !overflow else { throw ReadFault("declares more chunk data than memory") }
+            let all = try file.range(at: address, count: total)
+            return (0..<limit).map { H5Chunks.Stored(offset: offset($0), range: (all.lowerBound + $0 * chunkBytes)..<(all.lowerBound + ($0 + 1) * chunkBytes), mask: 0) }
+        case .fixedArray(let address):
+            guard let address else { return [] }
+            var c = try file.cursor(at: address)
+            guard c.signature("FAHD") else { throw ReadFault("has a damaged chunk index (fixed array)") }
+            try c.skip(5)
+            let client = try c.u8(), entrySize = Int(try c.u8()), pageBits = Int(try c.u8())
+            let entries = try c.length()
+            guard let block = try c.offset() else { return [] }
+            guard entries == limit else { throw ReadFault("lists \(entries) chunks where its shape needs \(limit) (damaged file?)") }
+            guard pageBits >= 64 || entries <= 1 << pageBits else { throw ReadFault("pages its chunk index, which facec does not read") }
+            let sizeBytes = entrySize - file.offsetSize - 4
+            guard client == (filtered ? 1 : 0), filtered ? (1...8).contains(sizeBytes) : entrySize == file.offsetSize else {
+                throw ReadFault("has a damaged chunk index (fixed array entries)")
+            }
+            try file.spend(entries)
+            var d = try file.cursor(at: block)
+            guard d.signature("FADB") else { throw ReadFault("has a damaged chunk index (fixed array block)") }
+            try d.skip(6)
+            _ = try d.offset()
+            var found: [H5Chunks.Stored] = []
+            for i in 0..<entries {
+                let at = try d.offset()
+                let size = filtered ? Int(try d.uint(sizeBytes)) : chunkBytes
+                let mask = filtered ? UInt32(try d.u32()) : 0
+                guard let at else { continue }   // never written
+                found.append(H5Chunks.Stored(offset: offset(i), range: try file.range(at: at, count: size), mask: mask))
+            }
+            return found
+        }
+    }
+
+    /// Collects the chunks of a v1 B-tree (type 1): keys are the chunk's
+    /// stored size, filter mask and offset (rank + 1 values, the last 0).
+    static func walk(_ file: H5File, _ address: UInt64, level expected: Int?, rank: Int, visited: inout Set<UInt64>,
+                             into found: inout [H5Chunks.Stored], limit: Int) throws {
+        guard visited.insert(address).inserted else { throw ReadFault("has a chunk index that loops") }
+        var c = try file.cursor(at: address)
+        guard c.signature("TREE") else { throw ReadFault("has a damaged chunk index (B-tree node)") }
+        try c.skip(4)
+        guard try c.u8() == 1 else { throw ReadFault("has a chunk index of the wrong kind") }
+        let level = Int(try c.u8()), entries = try c.u16()
+        guard expected == nil || level == expected, level < 64 else { throw ReadFault("has a damaged chunk index (levels)") }
+        try file.spend(entries + 1)
+        _ = try c.offset(); _ = try c.offset()
+        var children: [(UInt64, Int, UInt32, [Int])] = []
+        for _ in 0..<entries {
+            let size = try c.u32()
+            let mask = UInt32(try c.u32())
+            var offset: [Int] = []
+            for _ in 0...rank {
+                let v = try c.uint(8)
+                guard v <= UInt64(Int32.max) * 16 else { throw ReadFault("has a chunk offset of \(v)") }
+                offset.append(Int(v))
+            }
+            guard let child = try c.offset() else { throw ReadFault("has a chunk index entry without an address") }
+            children.append((child, size, mask, Array(offset.dropLast())))
+        }
+        for (child, size, mask, offset) in children {
+            if level > 0 {
+                try walk(file, child, level: level - 1, rank: rank, visited: &visited, into: &found, limit: limit)
+            } else {
+                guard found.count < limit else { throw ReadFault("stores more chunks than its shape needs (damaged file?)") }
+                found.append(H5Chunks.Stored(offset: offset, range: try file.range(at: child, count: size), mask: mask))
+            }
+        }
+    }
+
 }

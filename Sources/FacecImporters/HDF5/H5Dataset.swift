@@ -14,8 +14,8 @@ struct H5Dataset {
         case compact(Range<Int>)
         /// nil address: never written.
         case contiguous(UInt64?, size: Int)
-        /// A v1 B-tree of chunks of `chunk` elements per axis.
-        case chunked(UInt64?, chunk: [Int])
+        /// Chunks of `chunk` elements per axis, found through `index`.
+        case chunked(H5ChunkIndex, chunk: [Int])
     }
 
     var file: H5File { object.file }
@@ -50,8 +50,10 @@ struct H5Dataset {
     private static func layout(_ object: H5Object, rank: Int, elementBytes: Int) throws -> Storage {
         var c = object.cursor(try object.required(H5Message.layout, "storage layout"))
         let version = try c.u8()
-        guard version == 3 else { throw ReadFault("has a storage layout of version \(version), which facec does not read") }
-        switch try c.u8() {
+        guard version == 3 || version == 4 else { throw ReadFault("has a storage layout of version \(version), which facec does not read") }
+        let layoutClass = try c.u8()
+        if version == 4, layoutClass == 2 { return try chunkedV4(&c, rank: rank, elementBytes: elementBytes) }
+        switch layoutClass {
         case 0:
             let size = try c.u16()
             return .compact(try c.bytes(size))
@@ -64,20 +66,58 @@ struct H5Dataset {
             let address = try c.offset()
             var chunk: [Int] = []
             for _ in 0..<dimensionality { chunk.append(try c.u32()) }
-            guard chunk.last == elementBytes else { throw ReadFault("has chunks of \(chunk.last ?? 0)-byte elements for \(elementBytes)-byte data") }
-            chunk.removeLast()
-            guard chunk.allSatisfy({ $0 > 0 }) else { throw ReadFault("has an empty chunk dimension") }
-            let (bytes, overflow) = chunk.reduce((elementBytes, false)) { a, d in
-                let (r, o) = a.0.multipliedReportingOverflow(by: d)
-                return (r, a.1 || o)
-            }
-            guard !overflow, bytes <= 1 << 30 else { throw ReadFault("has chunks of more than 1 GB") }
-            return .chunked(address, chunk: chunk)
+            return .chunked(.btree1(address), chunk: try checkedChunk(chunk, elementBytes))
         case 3:
             throw ReadFault("is a virtual dataset (mapped from other files), which facec does not read")
         default:
             throw ReadFault("has an unknown storage layout")
         }
+    }
+
+    /// The chunk shape without its trailing element size, checked.
+    private static func checkedChunk(_ dims: [Int], _ elementBytes: Int) throws -> [Int] {
+        var chunk = dims
+        guard chunk.last == elementBytes else { throw ReadFault("has chunks of \(chunk.last ?? 0)-byte elements for \(elementBytes)-byte data") }
+        chunk.removeLast()
+        guard chunk.allSatisfy({ $0 > 0 }) else { throw ReadFault("has an empty chunk dimension") }
+        let (bytes, overflow) = chunk.reduce((elementBytes, false)) { a, d in
+            let (r, o) = a.0.multipliedReportingOverflow(by: d)
+            return (r, a.1 || o)
+        }
+        guard !overflow, bytes <= 1 << 30 else { throw ReadFault("has chunks of more than 1 GB") }
+        return chunk
+    }
+
+    /// Layout version 4 (libver='latest'): chunk dimensions of a declared
+    /// width, then the chunk index: a single chunk, implicit (unfiltered,
+    /// all allocated), a fixed array or the v1 B-tree's successors.
+    private static func chunkedV4(_ c: inout H5Cursor, rank: Int, elementBytes: Int) throws -> Storage {
+        let flags = try c.u8()
+        let dimensionality = Int(try c.u8()), width = Int(try c.u8())
+        guard dimensionality == rank + 1, (1...8).contains(width) else { throw ReadFault("has chunks of rank \(dimensionality - 1) for data of rank \(rank)") }
+        var dims: [Int] = []
+        for _ in 0..<dimensionality {
+            let v = try c.uint(width)
+            guard v <= 1 << 30 else { throw ReadFault("has a chunk dimension of \(v)") }
+            dims.append(Int(v))
+        }
+        let chunk = try checkedChunk(dims, elementBytes)
+        guard flags & 1 == 0 else { throw ReadFault("leaves its partial edge chunks unfiltered, which facec does not read") }
+        let index: H5ChunkIndex
+        switch try c.u8() {
+        case 1:
+            var size: Int?, mask: UInt32 = 0
+            if flags & 2 != 0 { size = try c.length(); mask = UInt32(try c.u32()) }
+            index = .single(try c.offset(), filteredSize: size, mask: mask)
+        case 2: index = .implicit(try c.offset())
+        case 3:
+            try c.skip(1)
+            index = .fixedArray(try c.offset())
+        case 4: throw ReadFault("indexes its chunks with an extensible array, which facec does not read")
+        case 5: throw ReadFault("indexes its chunks with a version 2 B-tree, which facec does not read")
+        default: throw ReadFault("has an unknown chunk index")
+        }
+        return .chunked(index, chunk: chunk)
     }
 
     /// Reads every element as stored (C order, the file's byte order) into
@@ -99,8 +139,8 @@ struct H5Dataset {
             guard filters.isEmpty else { throw ReadFault("has filters on contiguous storage") }
             let range = try file.range(at: address, count: size)
             try place(UnsafeRawBufferPointer(rebasing: file.bytes[range]), into: destination, strides: strides)
-        case .chunked(let address, let chunk):
-            let chunks = try H5Chunks(self, index: address, chunk: chunk)
+        case .chunked(let index, let chunk):
+            let chunks = try H5Chunks(self, index: index, chunk: chunk)
             try chunks.read(into: destination, strides: strides ?? Self.cOrder(dims), parallel: byteCount >= parallelMinimum)
         }
     }

@@ -32,9 +32,10 @@ struct H5ObjectHeader {
             flags = try c.u8()
             if flags & 0x20 != 0 { try c.skip(16) }   // times
             if flags & 0x10 != 0 { try c.skip(4) }    // attribute storage phase change
+            // Chunk 0's size counts its messages; its checksum follows.
             let size = try Int(c.uint(1 << Int(flags & 3)))
-            guard size <= c.remaining else { throw ReadFault("has an object header that runs past the end of the file (truncated?)") }
-            try Self.v2Messages(file, c.bytes(size), flags, into: &messages, continuations: &pending)
+            guard size <= c.remaining - 4 else { throw ReadFault("has an object header that runs past the end of the file (truncated?)") }
+            try Self.v2Messages(file, c.bytes(size + 4), flags, into: &messages, continuations: &pending)
         } else {
             guard try c.u8() == 1 else { throw ReadFault("has no valid object header at address 0x\(String(address, radix: 16))") }
             try c.skip(1)
