@@ -22,7 +22,11 @@ enum FuzzTarget: String, CaseIterable {
         case .npy: _ = try? NPYFile.read(Scratch.write(data, suffix: ".npy"))
         case .pairs: _ = try? PairsFile(text: String(decoding: data, as: UTF8.self), path: "pairs.csv")
         case .detector: Self.detector(data)
-        case .keras: _ = try? ModelImporter.load(path: Scratch.write(data, suffix: ".h5"))
+        case .keras:
+            // The importer, then every structure of the file through facec's HDF5 reader.
+            let path = Scratch.write(data, suffix: ".h5")
+            _ = try? ModelImporter.load(path: path)
+            _ = try? HDF5Walk.readEverything(path: path)
         case .mat: _ = try? ModelImporter.load(path: Scratch.write(data, suffix: ".mat"))
         }
     }

@@ -4,12 +4,12 @@ import Glibc
 import FacecCLI
 import FacecFormat
 
-/// Last resort while parsing untrusted weight files: libmatio and libhdf5 are
-/// C parsers that a malformed file can crash, exhaust memory or send into an endless loop
-/// (libFuzzer found both in Debian's libhdf5 1.10.8: a bad global-heap
-/// reference in a string attribute overruns a buffer in H5HG_read, another
-/// loops in H5HG__protect; and a NULL dereference inside libmatio). Instead
-/// of a crash dump or a hang, the guard prints one line naming the input,
+/// Last resort while parsing untrusted weight files. The readers are facec's
+/// own, bounded and fuzzed (HDF5 and MAT v5: Debian's libhdf5 and libmatio
+/// crashed, hung and allocated gigabytes on fuzzed files, Tests/Fuzz/upstream/),
+/// but a mapped file truncated by another process while it is read raises
+/// SIGBUS, and a bug that fuzzing missed must not leave a crash dump, a hang
+/// or a half-written output. The guard prints one line naming the input,
 /// removes a partly written output, and exits 1. Only async-signal-safe calls
 /// run in the handlers.
 enum CrashGuard {

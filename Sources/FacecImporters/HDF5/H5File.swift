@@ -35,6 +35,8 @@ final class H5File {
 
     /// Parsed object headers by address (each object is parsed once).
     private var headers: [UInt64: H5ObjectHeader] = [:]
+    /// Group members by group address.
+    var links: [UInt64: [H5Link]] = [:]
     /// Parsed global heap collections by address.
     var globalHeaps: [UInt64: H5GlobalHeap] = [:]
     /// Structural units (messages, B-tree entries, heap objects) parsed so

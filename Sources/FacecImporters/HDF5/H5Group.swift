@@ -9,8 +9,17 @@ extension H5Object {
     /// Largest number of members read from one group.
     static let maxLinks = 1 << 20
 
-    /// The group's members in name order (byte order, as HDF5 sorts them).
+    /// The group's members in name order (byte order, as HDF5 sorts them);
+    /// listed once per group (a struct's fields are looked up one by one).
     func links() throws -> [H5Link] {
+        if let cached = file.links[address] { return cached }
+        let links = try readLinks()
+        if file.links.count > 10_000 { file.links.removeAll() }
+        file.links[address] = links
+        return links
+    }
+
+    private func readLinks() throws -> [H5Link] {
         var links: [H5Link] = []
         if let table = header.first(H5Message.symbolTable) {
             var c = cursor(table)
