@@ -46,6 +46,9 @@ let package = Package(
                        providers: [.apt(["libhdf5-dev"])]),
         .systemLibrary(name: "CMatio", pkgConfig: "matio",
                        providers: [.apt(["libmatio-dev"])]),
+        // Streaming inflate for MAT v7 compressed elements (output size unknown in advance).
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib",
+                       providers: [.apt(["zlib1g-dev"])]),
         // Fast inflate for MAT v7.3 (HDF5) chunks, decompressed on all cores.
         .systemLibrary(name: "CDeflate", pkgConfig: "libdeflate",
                        providers: [.apt(["libdeflate-dev"])]),
@@ -71,7 +74,7 @@ let package = Package(
         // Weight layout, hashing and image loops stay optimised in debug builds
         // (tests convert and run many models).
         .target(name: "FacecGraph", dependencies: ["FacecFormat"], swiftSettings: optimisedInDebug),
-        .target(name: "FacecImporters", dependencies: ["CHDF5", "CMatio", "CDeflate", "CChecksum", "FacecGraph"], swiftSettings: optimisedInDebug),
+        .target(name: "FacecImporters", dependencies: ["CHDF5", "CMatio", "CZlib", "CDeflate", "CChecksum", "FacecGraph"], swiftSettings: optimisedInDebug),
         // Optimised in debug builds too: the tests run full 224×224
         // networks, which unoptimised kernels make ~50× slower.
         .target(name: "FacecKernelsAVX512", dependencies: ["CCPUFeatures"], swiftSettings: [.unsafeFlags(avx512Flags)] + kernelSpeed),
