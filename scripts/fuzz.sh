@@ -21,7 +21,7 @@ fuzzer=.build/fuzz/release/facec-fuzz
 # check would report the C libraries' caches at exit.
 export HDF5_DISABLE_VERSION_CHECK=1 ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:allocator_may_return_null=1}
 
-# The importers sit on libhdf5 and libmatio, in which fuzzing finds crashes,
+# The importers sit on libhdf5 (Keras, MAT v7.3), in which fuzzing finds crashes,
 # hangs and huge allocations within seconds (Tests/Fuzz/upstream/; facec
 # convert refuses them through CrashGuard). Their runs go on past such
 # findings (fork mode, each saved under artifacts/), and ASan does not

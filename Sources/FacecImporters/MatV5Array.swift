@@ -131,9 +131,9 @@ final class MatV5Array: MatStorage {
     func field(_ name: String, index: Int) throws -> MatStorage? {
         guard matClass == .structure else { throw ReadFault("is a \(matClass.rawValue), not a struct") }
         guard let f = fieldIndex[name] else { return nil }
-        let at = index * fieldNames.count + f
-        guard index >= 0, at < children.count else { throw ReadFault("has no element \(index + 1)") }
-        return children[at]
+        // Division, not multiplication: `index` comes from the caller.
+        guard index >= 0, index < children.count / fieldNames.count else { throw ReadFault("has no element \(index + 1)") }
+        return children[index * fieldNames.count + f]
     }
 
     func cell(_ index: Int) throws -> MatStorage {

@@ -41,12 +41,14 @@ extension MatV5Input {
     /// Reads and drops `n` bytes (padding, elements facec does not read)
     /// through a small buffer.
     func skip(_ n: Int) throws {
-        var left = n
-        var scratch = [UInt8](repeating: 0, count: min(n, 1 << 16))
-        while left > 0 {
-            let k = min(left, scratch.count)
-            try scratch.withUnsafeMutableBytes { try read(into: UnsafeMutableRawBufferPointer(rebasing: $0[..<k])) }
-            left -= k
+        if n == 0 { return }
+        try withUnsafeTemporaryAllocation(byteCount: min(n, 1 << 16), alignment: 8) { scratch in
+            var left = n
+            while left > 0 {
+                let k = min(left, scratch.count)
+                try read(into: UnsafeMutableRawBufferPointer(rebasing: scratch[..<k]))
+                left -= k
+            }
         }
     }
 }
@@ -141,15 +143,17 @@ final class MatV5Inflater: MatV5Input {
     private(set) var finished = false
 
     init(_ source: MatV5FileRange) throws {
-        self.source = source
-        stream = .allocate(capacity: 1)
+        // Set up before any stored property, so that a failure here never
+        // reaches deinit (which ends the stream).
+        let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
         stream.initialize(to: z_stream())
-        input = .allocate(capacity: Self.inputSize)
         guard inflateInit_(stream, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
             stream.deallocate()
-            input.deallocate()
-            throw ReadFault("cannot start zlib")
+            throw ReadFault("cannot start zlib (out of memory)")
         }
+        self.source = source
+        self.stream = stream
+        input = .allocate(capacity: Self.inputSize)
     }
 
     deinit {

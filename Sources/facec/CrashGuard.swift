@@ -4,11 +4,12 @@ import Glibc
 import FacecCLI
 import FacecFormat
 
-/// Last resort while parsing untrusted weight files: libmatio and libhdf5 are
-/// C parsers that a malformed file can crash, exhaust memory or send into an endless loop
+/// Last resort while parsing untrusted weight files: libhdf5 is a C parser
+/// that a malformed file can crash, exhaust memory or send into an endless loop
 /// (libFuzzer found both in Debian's libhdf5 1.10.8: a bad global-heap
 /// reference in a string attribute overruns a buffer in H5HG_read, another
-/// loops in H5HG__protect; and a NULL dereference inside libmatio). Instead
+/// loops in H5HG__protect; libmatio, which did the same, is no longer used:
+/// MAT v5/v7 files are read by `MatV5File`). Instead
 /// of a crash dump or a hang, the guard prints one line naming the input,
 /// removes a partly written output, and exits 1. Only async-signal-safe calls
 /// run in the handlers.

@@ -4,8 +4,8 @@ import Testing
 /// What libFuzzer found (scripts/fuzz.sh), kept as files:
 /// - Tests/Fuzz/regressions/TARGET/*: inputs that broke facec's own code,
 ///   replayed in-process through the same target (facec-fuzz, plain build);
-/// - Tests/Fuzz/upstream/*: inputs that crash or hang Debian's libhdf5 or
-///   libmatio, which facec cannot fix: `facec convert` must refuse them
+/// - Tests/Fuzz/upstream/*: inputs that crash or hang Debian's libhdf5
+///   (and formerly libmatio), which facec cannot fix: `facec convert` must refuse them
 ///   with one line and no output file, within its time limit.
 /// The seed corpora go through every target too.
 @Suite struct FuzzRegressionTests {
