@@ -10,19 +10,23 @@ import Glibc
 protocol MatV5Input: AnyObject {
     /// Fills `buffer` completely or throws.
     func read(into buffer: UnsafeMutableRawBufferPointer) throws
-    /// Bytes certainly available (a file range knows; an inflater does not
-    /// and says 0), used only to allocate in one go instead of growing.
-    var knownAvailable: Int { get }
+    /// At most how many bytes the source can still deliver (a file range
+    /// knows exactly; an inflater bounds it by deflate's ~1032:1 limit on
+    /// its compressed bytes left). Used only to allocate in one go instead
+    /// of growing: never more than the file could back.
+    var maxAvailable: Int { get }
 }
 
 extension MatV5Input {
     /// `n` bytes into a new array. The caller has checked `n` against the
-    /// enclosing element; when the source cannot vouch for them (inflation),
-    /// the buffer grows as data arrives, so a declared 4 GB backed by a few
-    /// bytes of output costs only what was produced.
+    /// enclosing element. Within what the source could deliver, the array is
+    /// allocated at once (its pages are only touched as data arrives: a
+    /// full-size VGG-Face layer is not copied while growing); a declared
+    /// size beyond it grows as data arrives, so a declared 4 GB backed by a
+    /// few bytes of output costs only what was produced.
     func bytes(_ n: Int) throws -> [UInt8] {
         if n == 0 { return [] }
-        if n <= knownAvailable {
+        if n <= maxAvailable {
             return try [UInt8](unsafeUninitializedCapacity: n) { buffer, initialized in
                 try read(into: UnsafeMutableRawBufferPointer(buffer))
                 initialized = n
@@ -103,7 +107,7 @@ final class MatV5FileRange: MatV5Input {
         self.end = min(end, file.size)
     }
 
-    var knownAvailable: Int { end - offset }
+    var maxAvailable: Int { end - offset }
 
     func read(into out: UnsafeMutableRawBufferPointer) throws {
         guard out.count <= end - offset else {
@@ -163,7 +167,11 @@ final class MatV5Inflater: MatV5Input {
         input.deallocate()
     }
 
-    var knownAvailable: Int { 0 }
+    /// Deflate's best case is 258 bytes from ~2 bits (1032:1); the slack
+    /// covers output zlib holds back in its window.
+    var maxAvailable: Int {
+        finished ? 0 : 1032 * (source.maxAvailable + Int(stream.pointee.avail_in)) + (1 << 16)
+    }
 
     func read(into out: UnsafeMutableRawBufferPointer) throws {
         var done = 0
@@ -172,7 +180,7 @@ final class MatV5Inflater: MatV5Input {
                 throw ReadFault("compressed data ends \(out.count - done) bytes before the end of the element it holds")
             }
             if stream.pointee.avail_in == 0 {
-                let k = min(Self.inputSize, source.knownAvailable)
+                let k = min(Self.inputSize, source.maxAvailable)
                 guard k > 0 else { throw ReadFault("truncated compressed data (the zlib stream does not end)") }
                 try source.read(into: UnsafeMutableRawBufferPointer(start: input, count: k))
                 stream.pointee.next_in = input
