@@ -25,7 +25,9 @@ public enum MatConvNetImporter {
             classes = try meta?.field("classes")
             layout = "layers + meta"
         } else {
-            throw ImportError(path, "no 'net' or 'layers' variable, so not a MatConvNet model (variables: \(names.isEmpty ? "none" : names.joined(separator: ", ")))")
+            // At most 10 names: a hostile file may hold a million (one line, not megabytes).
+            let listed = names.isEmpty ? "none" : names.prefix(10).joined(separator: ", ") + (names.count > 10 ? ", … (\(names.count) in all)" : "")
+            throw ImportError(path, "no 'net' or 'layers' variable, so not a MatConvNet model (variables: \(listed))")
         }
 
         let input = try inputSpec(normalization)

@@ -189,6 +189,16 @@ import Testing
         #expect(unknown.contains("q: unknown array class 42"), "\(unknown)")
     }
 
+    /// Many variables, none a model: the refusal lists ten, still one short line.
+    @Test func manyVariablesAreListedBriefly() throws {
+        let dir = TempDir()
+        let vars = (0..<30).map { w.compressed(w.doubles("v\($0)", dims: [1, 1], [Double($0)])) }
+        let path = w.file(vars.flatMap { $0 }).written(dir, "many.mat")
+        #expect(try MatV5File(path: path).variableNames().count == 30)
+        let error = try #require(throws: ImportError.self) { try ModelImporter.load(path: path) }
+        #expect(error.reason.hasSuffix("(variables: v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, … (30 in all))"), "\(error)")
+    }
+
     /// A million tiny elements: linear time, both at the top level and in
     /// one cell array (each an 8-byte empty miMATRIX).
     @Test func millionsOfTinyElementsTakeLinearTime() throws {
