@@ -2,7 +2,7 @@
 import PackageDescription
 
 // Module map (see ARCHITECTURE.md):
-//   importers (FacecImporters: Keras HDF5, MatConvNet via matio) -> graph IR + compiler (FacecGraph)
+//   importers (FacecImporters: Keras HDF5, MatConvNet MAT v5/v7 and v7.3) -> graph IR + compiler (FacecGraph)
 //   -> .fgraph format (FacecFormat) -> runtime kernels (FacecRuntime)
 //   image I/O (FacecImage), verification (FacecVerify), CLI (facec).
 // The runtime side (FacecFormat, FacecRuntime, FacecImage, FacecVerify) never
@@ -44,8 +44,13 @@ let package = Package(
         // System libraries (Debian -dev packages, see scripts/setup.sh).
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5-serial",
                        providers: [.apt(["libhdf5-dev"])]),
+        // libmatio only as the tests' independent reference for MAT v5/v7
+        // (facec reads those files itself: MatV5File).
         .systemLibrary(name: "CMatio", pkgConfig: "matio",
                        providers: [.apt(["libmatio-dev"])]),
+        // Streaming inflate for MAT v7 compressed elements (output size unknown in advance).
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib",
+                       providers: [.apt(["zlib1g-dev"])]),
         // Fast inflate for MAT v7.3 (HDF5) chunks, decompressed on all cores.
         .systemLibrary(name: "CDeflate", pkgConfig: "libdeflate",
                        providers: [.apt(["libdeflate-dev"])]),
@@ -71,7 +76,7 @@ let package = Package(
         // Weight layout, hashing and image loops stay optimised in debug builds
         // (tests convert and run many models).
         .target(name: "FacecGraph", dependencies: ["FacecFormat"], swiftSettings: optimisedInDebug),
-        .target(name: "FacecImporters", dependencies: ["CMatio", "CDeflate", "CChecksum", "FacecGraph"], swiftSettings: optimisedInDebug),
+        .target(name: "FacecImporters", dependencies: ["CZlib", "CDeflate", "CChecksum", "FacecGraph"], swiftSettings: optimisedInDebug),
         // Optimised in debug builds too: the tests run full 224×224
         // networks, which unoptimised kernels make ~50× slower.
         .target(name: "FacecKernelsAVX512", dependencies: ["CCPUFeatures"], swiftSettings: [.unsafeFlags(avx512Flags)] + kernelSpeed),
@@ -96,17 +101,18 @@ let package = Package(
             "FacecCLI", "FacecImporters", "FacecGraph", "FacecFormat",
         ]),
         // The runtime-only executable: must never depend on FacecImporters,
-        // FacecGraph, CHDF5, CMatio or CDeflate (PackageGraphTests).
+        // FacecGraph, CHDF5, CMatio, CDeflate or CZlib (PackageGraphTests).
         .executableTarget(name: "facec-run", dependencies: ["FacecCLI"]),
         // libFuzzer targets for every parser of untrusted input (scripts/fuzz.sh);
         // built plainly it replays files through them (the regression tests).
         .executableTarget(name: "facec-fuzz", dependencies: [
             "CChecksum", "FacecImporters", "FacecFormat", "FacecRuntime", "FacecImage", "FacecDetect", "FacecVerify",
         ], swiftSettings: optimisedInDebug),
-        // CHDF5: libhdf5 as the independent reference for facec's own HDF5
-        // reader (H5ReaderTests); nothing else links it.
+        // CHDF5 and CMatio: libhdf5 and libmatio as the independent
+        // references for facec's own readers (H5ReaderTests,
+        // MatV5ReaderTests); nothing else links them.
         .testTarget(name: "FacecTests", dependencies: [
-            "CHDF5", "FacecImporters", "FacecGraph", "FacecFormat", "FacecRuntime",
+            "CHDF5", "CMatio", "CZlib", "FacecImporters", "FacecGraph", "FacecFormat", "FacecRuntime",
             "FacecImage", "FacecDetect", "FacecVerify",
         ], resources: [.copy("Fixtures")]),
     ],

@@ -16,7 +16,7 @@ enum MatClass: String {
 }
 
 /// A MAT file of any version, opened by the reader for that version
-/// (`MatioFile` for v4/v5/v7, `MatV73File` for v7.3).
+/// (`MatV5File` for v5/v7, `MatV73File` for v7.3).
 protocol MatSource: AnyObject {
     var path: String { get }
     /// e.g. "MAT v7.3 (HDF5)", recorded in the model's provenance.

@@ -3,12 +3,12 @@ import FacecGraph
 
 /// MatConvNet simplenn models (`vgg_face.mat` from Oxford: one `net` struct;
 /// MatConvNet's tidied `vgg-face.mat`: top-level `layers` and `meta`), MAT v5,
-/// v7 (compressed) via libmatio, v7.3 (HDF5) via `MatV73File`. Layer structs are read by
+/// v7 (compressed) via `MatV5File`, v7.3 (HDF5) via `MatV73File`. Layer structs are read by
 /// field name (unknown fields ignored); filters are column-major
 /// `[H W Cin Cout]`, the same index order as TF/Keras HWIO.
 public enum MatConvNetImporter {
     public static func load(path: String, descriptor: VGGDescriptor = .fc7) throws -> (Graph, ModelDescription) {
-        let file: MatSource = MatV73File.hasV73Header(path) ? try MatV73File(path: path) : try MatioFile(path: path)
+        let file: MatSource = MatV73File.hasV73Header(path) ? try MatV73File(path: path) : try MatV5File(path: path)
         let names = try file.variableNames()
         let layers: MatNode, normalization: MatNode?, classes: MatNode?, layout: String
         if names.contains("net") {
@@ -25,7 +25,9 @@ public enum MatConvNetImporter {
             classes = try meta?.field("classes")
             layout = "layers + meta"
         } else {
-            throw ImportError(path, "no 'net' or 'layers' variable, so not a MatConvNet model (variables: \(names.isEmpty ? "none" : names.joined(separator: ", ")))")
+            // At most 10 names: a hostile file may hold a million (one line, not megabytes).
+            let listed = names.isEmpty ? "none" : names.prefix(10).joined(separator: ", ") + (names.count > 10 ? ", … (\(names.count) in all)" : "")
+            throw ImportError(path, "no 'net' or 'layers' variable, so not a MatConvNet model (variables: \(listed))")
         }
 
         let input = try inputSpec(normalization)

@@ -32,7 +32,7 @@ public enum ModelImporter {
         }
         if head.isEmpty { throw ImportError(path, "empty file") }
         if path.hasSuffix(".mat") {
-            // MAT v4 files have no text header; let matio decide.
+            // MAT v4 files have no text header: MatV5File refuses them by name.
             return try MatConvNetImporter.load(path: path, descriptor: options.descriptor)
         }
         throw ImportError(path, "unknown weight file format: neither Keras HDF5 (.h5) nor a MATLAB .mat file")

@@ -27,7 +27,11 @@ enum FuzzTarget: String, CaseIterable {
             let path = Scratch.write(data, suffix: ".h5")
             _ = try? ModelImporter.load(path: path)
             _ = try? HDF5Walk.readEverything(path: path)
-        case .mat: _ = try? ModelImporter.load(path: Scratch.write(data, suffix: ".mat"))
+        case .mat:
+            // MAT v7.3 inputs also reach every HDF5 structure, as in `keras`.
+            let path = Scratch.write(data, suffix: ".mat")
+            _ = try? ModelImporter.load(path: path)
+            if data.count >= 128, data[124] == 0 || data[125] == 0 { _ = try? HDF5Walk.readEverything(path: path) }
         }
     }
 

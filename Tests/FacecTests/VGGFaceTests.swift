@@ -62,7 +62,7 @@ import FacecVerify
     }
 
     /// Each MAT v7.3 file (two writers: MatV73Writer, MATLAB's layout via
-    /// h5py, and hdf5storage) against its Level-5 twin read by libmatio: the
+    /// h5py, and hdf5storage) against its Level-5 twin read by MatV5File: the
     /// same compiled plan, the same weights and the same embeddings, bit for bit.
     static let v73Twins = [
         ("vgg_oxford_v73.mat", "vgg_oxford_v7.mat"), ("vgg_oxford_v73_hdf5storage.mat", "vgg_oxford_v7.mat"),
