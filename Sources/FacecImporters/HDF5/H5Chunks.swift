@@ -134,6 +134,7 @@ struct H5Chunks {
         }
         Self.copyInside(offset: item.offset, chunk: chunk, extent: extent, elementBytes: elementBytes,
                         from: data, into: destination, strides: strides)
+        H5File.release(item.range, of: bytes)
         return nil
     }
 

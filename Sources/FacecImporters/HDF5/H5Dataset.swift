@@ -139,6 +139,7 @@ struct H5Dataset {
             guard filters.isEmpty else { throw ReadFault("has filters on contiguous storage") }
             let range = try file.range(at: address, count: size)
             try place(UnsafeRawBufferPointer(rebasing: file.bytes[range]), into: destination, strides: strides)
+            H5File.release(range, of: file.bytes)
         case .chunked(let index, let chunk):
             let chunks = try H5Chunks(self, index: index, chunk: chunk)
             try chunks.read(into: destination, strides: strides ?? Self.cOrder(dims), parallel: byteCount >= parallelMinimum)

@@ -162,6 +162,19 @@ final class H5File {
         return start..<(start + count)
     }
 
+    /// Drops the mapped pages wholly inside `range` from this process once
+    /// their data has been copied out: a full-size model's weights are read
+    /// once, and kept mapped they would double its resident memory (the page
+    /// cache keeps them; a later access reads them again).
+    static func release(_ range: Range<Int>, of bytes: UnsafeRawBufferPointer) {
+        guard let base = bytes.baseAddress, range.count >= 1 << 16 else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = (Int(bitPattern: base) + range.lowerBound + page - 1) / page * page
+        let end = (Int(bitPattern: base) + range.upperBound) / page * page
+        guard end > start, let p = UnsafeMutableRawPointer(bitPattern: start) else { return }
+        madvise(p, end - start, MADV_DONTNEED)
+    }
+
     /// Counts structural units; throws once a file needs implausibly many.
     func spend(_ units: Int = 1) throws {
         work += units
