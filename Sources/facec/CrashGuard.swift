@@ -19,14 +19,14 @@ enum CrashGuard {
     nonisolated(unsafe) static var hangLength = 0
 
     /// The conversion's time limit: far beyond real files (the full 538 MB
-    /// VGG-Face .mat converts in ~25 s, its v7.3 twin in ~4 s), so only a
+    /// VGG-Face .mat converts in ~6 s, its v7.3 twin in ~3 s), so only a
     /// reader that no longer progresses reaches it.
     static func deadline(forBytes bytes: Int) -> UInt32 { UInt32(min(3600, 20 + bytes / (4 << 20))) }
 
     /// The conversion's memory limit (RLIMIT_DATA: heap and private
-    /// mappings): a converter needs about the weights' size (0.98× measured
-    /// for the full VGG-Face), while a hostile length in libhdf5's
-    /// variable-length strings asks for gigabytes. Past the limit the
+    /// mappings): a converter needs about the weights' size (1.1× measured
+    /// for the full VGG-Face); the readers never allocate more than a file
+    /// can deliver, and this bounds anything they missed. Past the limit the
     /// allocation fails and the file is refused.
     static func memoryLimit(forBytes bytes: Int) -> Int { max(2 << 30, 3 * bytes + (1 << 30)) }
 

@@ -9,7 +9,7 @@
 #
 #   scripts/bench/vgg_full_convert.sh [--format v7|v73|v73-raw] [--cold] [WORKDIR]
 #
-#   --format v7      MAT v7 (compressed Level 5, read by libmatio; the default)
+#   --format v7      MAT v7 (compressed Level 5; the default)
 #            v73     MAT v7.3 in MATLAB's HDF5 layout, gzip level 3 (MATLAB's
 #                    default for v7.3; needs h5py)
 #            v73-raw MAT v7.3 uncompressed (MATLAB's `save -v7.3 -nocompression`)
