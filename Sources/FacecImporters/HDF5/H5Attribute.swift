@@ -7,19 +7,13 @@ struct H5Attribute {
 }
 
 extension H5Object {
-    /// Compact attributes (in the header); dense attribute storage is refused.
+    /// The attributes: compact ones in the header, dense ones in a fractal heap.
     func attributes() throws -> [H5Attribute] {
         var messages = header.all(H5Message.attribute)
         if let info = header.first(H5Message.attributeInfo) {
-            var c = cursor(info)
-            try c.skip(1)
-            let flags = try c.u8()
-            if flags & 1 != 0 { try c.skip(2) }
-            if let heap = try c.offset() {
-                guard let index = try c.offset() else { throw ReadFault("has dense attribute storage without its name index") }
-                messages += try H5DenseStorage(file: file, heap: heap, index: index, idOffset: 0).messages
-                    .map { H5Message(type: H5Message.attribute, flags: 0, data: $0) }
-            }
+            // Attribute info: a 2-byte maximum creation index; heap IDs first in the records.
+            messages += try H5DenseStorage.messages(self, info: info, creationIndexBytes: 2, idOffset: 0, of: "attribute")
+                .map { H5Message(type: H5Message.attribute, flags: 0, data: $0) }
         }
         return try messages.map { try attribute($0) }
     }

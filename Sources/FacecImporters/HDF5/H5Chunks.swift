@@ -242,10 +242,21 @@ enum H5ChunkIndex {
         }
         switch self {
         case .btree1(let address):
+            // Keys: the chunk's stored size, filter mask and offset (rank + 1
+            // values, the last 0).
             var found: [H5Chunks.Stored] = []
             guard let address else { return [] }
-            var visited: Set<UInt64> = []
-            try Self.walk(file, address, level: nil, rank: rank, visited: &visited, into: &found, limit: limit)
+            try H5BTree1.walk(file, address, type: 1, keyBytes: 8 + 8 * (rank + 1), what: "chunk index") { key, child in
+                var c = H5Cursor(bytes: file.bytes, position: key.lowerBound, end: key.upperBound, offsetSize: 8, lengthSize: 8)
+                let size = try c.u32(), mask = UInt32(try c.u32())
+                let offset = try (0..<rank).map { _ in
+                    let v = try c.uint(8)
+                    guard v <= UInt64(Int32.max) * 16 else { throw ReadFault("has a chunk offset of \(v)") }
+                    return Int(v)
+                }
+                guard found.count < limit else { throw ReadFault("stores more chunks than its shape needs (damaged file?)") }
+                found.append(H5Chunks.Stored(offset: offset, range: try file.range(at: child, count: size), mask: mask))
+            }
             return found
         case .single(let address, let size, let mask):
             guard let address else { return [] }
@@ -286,41 +297,4 @@ enum H5ChunkIndex {
             return found
         }
     }
-
-    /// Collects the chunks of a v1 B-tree (type 1): keys are the chunk's
-    /// stored size, filter mask and offset (rank + 1 values, the last 0).
-    static func walk(_ file: H5File, _ address: UInt64, level expected: Int?, rank: Int, visited: inout Set<UInt64>,
-                             into found: inout [H5Chunks.Stored], limit: Int) throws {
-        guard visited.insert(address).inserted else { throw ReadFault("has a chunk index that loops") }
-        var c = try file.cursor(at: address)
-        guard c.signature("TREE") else { throw ReadFault("has a damaged chunk index (B-tree node)") }
-        try c.skip(4)
-        guard try c.u8() == 1 else { throw ReadFault("has a chunk index of the wrong kind") }
-        let level = Int(try c.u8()), entries = try c.u16()
-        guard expected == nil || level == expected, level < 64 else { throw ReadFault("has a damaged chunk index (levels)") }
-        try file.spend(entries + 1)
-        _ = try c.offset(); _ = try c.offset()
-        var children: [(UInt64, Int, UInt32, [Int])] = []
-        for _ in 0..<entries {
-            let size = try c.u32()
-            let mask = UInt32(try c.u32())
-            var offset: [Int] = []
-            for _ in 0...rank {
-                let v = try c.uint(8)
-                guard v <= UInt64(Int32.max) * 16 else { throw ReadFault("has a chunk offset of \(v)") }
-                offset.append(Int(v))
-            }
-            guard let child = try c.offset() else { throw ReadFault("has a chunk index entry without an address") }
-            children.append((child, size, mask, Array(offset.dropLast())))
-        }
-        for (child, size, mask, offset) in children {
-            if level > 0 {
-                try walk(file, child, level: level - 1, rank: rank, visited: &visited, into: &found, limit: limit)
-            } else {
-                guard found.count < limit else { throw ReadFault("stores more chunks than its shape needs (damaged file?)") }
-                found.append(H5Chunks.Stored(offset: offset, range: try file.range(at: child, count: size), mask: mask))
-            }
-        }
-    }
-
 }

@@ -1,3 +1,18 @@
+extension H5DenseStorage {
+    /// The dense messages an attribute or link info message points at (none
+    /// when its heap address is undefined: everything is in the header).
+    /// Both start with a version, flags and, when flag bit 0 is set, the
+    /// maximum creation index.
+    static func messages(_ object: H5Object, info: H5Message, creationIndexBytes: Int, idOffset: Int, of what: String) throws -> [Range<Int>] {
+        var c = object.cursor(info)
+        try c.skip(1)
+        if try c.u8() & 1 != 0 { try c.skip(creationIndexBytes) }
+        guard let heap = try c.offset() else { return [] }
+        guard let index = try c.offset() else { throw ReadFault("has dense \(what) storage without its name index") }
+        return try H5DenseStorage(file: object.file, heap: heap, index: index, idOffset: idOffset).messages
+    }
+}
+
 /// Dense storage of links or attributes (new-style groups with more than 8
 /// members, groups holding external links, files written with
 /// libver='latest' or track_order): the messages live in a fractal heap,

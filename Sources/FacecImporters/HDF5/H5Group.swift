@@ -26,18 +26,14 @@ extension H5Object {
             guard let tree = try c.offset(), let heap = try c.offset() else { throw ReadFault("has a group without its index") }
             let names = try H5LocalHeap(file: file, address: heap)
             var visited: Set<UInt64> = []
-            try symbolNodes(tree, level: nil, names: names, visited: &visited, into: &links)
+            try H5BTree1.walk(file, tree, type: 0, keyBytes: file.lengthSize, what: "group index") { _, node in
+                try symbolTableNode(node, names: names, visited: &visited, into: &links)
+            }
         } else {
             var messages = header.all(H5Message.link).map(\.data)
             if let info = header.first(H5Message.linkInfo) {
-                var c = cursor(info)
-                try c.skip(1)
-                let flags = try c.u8()
-                if flags & 1 != 0 { try c.skip(8) }
-                if let heap = try c.offset() {
-                    guard let index = try c.offset() else { throw ReadFault("has dense link storage without its name index") }
-                    messages += try H5DenseStorage(file: file, heap: heap, index: index, idOffset: 4).messages
-                }
+                // Link info: an 8-byte maximum creation index; heap IDs after a 4-byte name hash.
+                messages += try H5DenseStorage.messages(self, info: info, creationIndexBytes: 8, idOffset: 4, of: "link")
             }
             for m in messages {
                 var c = H5Cursor(bytes: file.bytes, position: m.lowerBound, end: m.upperBound, offsetSize: file.offsetSize, lengthSize: file.lengthSize)
@@ -75,34 +71,6 @@ extension H5Object {
             return H5Link(name: name, target: .hard(address))
         case 1: return H5Link(name: name, target: .soft)
         default: return H5Link(name: name, target: .external)
-        }
-    }
-
-    /// Walks an old-style group's v1 B-tree (type 0) down to its symbol
-    /// table nodes. Each node is visited once; levels must decrease.
-    private func symbolNodes(_ address: UInt64, level expected: Int?, names: H5LocalHeap, visited: inout Set<UInt64>,
-                             into links: inout [H5Link]) throws {
-        guard visited.insert(address).inserted else { throw ReadFault("has a group index that loops") }
-        var c = try file.cursor(at: address)
-        guard c.signature("TREE") else { throw ReadFault("has a damaged group index (B-tree node)") }
-        try c.skip(4)
-        guard try c.u8() == 0 else { throw ReadFault("has a group index of the wrong kind") }
-        let level = Int(try c.u8()), entries = try c.u16()
-        guard expected == nil || level == expected, level < 64 else { throw ReadFault("has a damaged group index (levels)") }
-        try file.spend(entries + 1)
-        _ = try c.offset(); _ = try c.offset()   // siblings
-        var children: [UInt64] = []
-        for _ in 0..<entries {
-            _ = try c.length()                   // key: name offset
-            guard let child = try c.offset() else { throw ReadFault("has a group index entry without an address") }
-            children.append(child)
-        }
-        for child in children {
-            if level > 0 {
-                try symbolNodes(child, level: level - 1, names: names, visited: &visited, into: &links)
-            } else {
-                try symbolTableNode(child, names: names, visited: &visited, into: &links)
-            }
         }
     }
 
