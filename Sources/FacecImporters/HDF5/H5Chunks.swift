@@ -289,7 +289,7 @@ enum H5ChunkIndex {
             var found: [H5Chunks.Stored] = []
             for i in 0..<entries {
                 let at = try d.offset()
-                let size = filtered ? Int(try d.uint(sizeBytes)) : chunkBytes
+                let size = filtered ? try d.int(sizeBytes, max: 1 << 31) : chunkBytes
                 let mask = filtered ? UInt32(try d.u32()) : 0
                 guard let at else { continue }   // never written
                 found.append(H5Chunks.Stored(offset: offset(i), range: try file.range(at: at, count: size), mask: mask))

@@ -95,7 +95,7 @@ struct H5FractalHeap {
         guard flags >> 6 == 0 else { throw ReadFault("has a fractal heap ID of unknown version") }
         switch (flags >> 4) & 3 {
         case 0:
-            let offset = Int(try c.uint(offsetBytes)), length = Int(try c.uint(lengthBytes))
+            let offset = try c.int(offsetBytes, max: Int.max / 2), length = try c.int(lengthBytes, max: 1 << 31)
             // The last block starting at or before the offset.
             var lo = 0, hi = blocks.count
             while lo < hi {
@@ -208,7 +208,7 @@ enum H5BTree2 {
             var children: [(UInt64, Int)] = []
             for _ in 0...count {
                 guard let child = try n.offset() else { throw ReadFault("has a v2 B-tree child without an address") }
-                let childCount = Int(try n.uint(countBytes))
+                let childCount = try n.int(countBytes, max: 1 << 20)
                 if d > 1 { try n.skip(cumulativeBytes[d - 1]) }
                 children.append((child, childCount))
             }

@@ -195,7 +195,8 @@ final class H5File {
     /// The object at an absolute path such as "/model_weights/conv1"
     /// (hard links only); nil when a component is missing.
     func object(at objectPath: String) throws -> H5Object? {
-        var current = try root
+        var current: H5Object
+        do { current = try root } catch let fault as ReadFault { throw ReadFault("root group \(fault.reason)") }
         var prefix = ""
         for part in objectPath.split(separator: "/") {
             prefix += "/" + part
@@ -235,6 +236,14 @@ struct H5Cursor {
         var v: UInt64 = 0
         for k in 0..<min(size, 8) { v |= UInt64(bytes[at + k]) << (8 * k) }
         return v
+    }
+
+    /// An unsigned value of `size` bytes that must not exceed `limit` (a
+    /// hostile 8-byte field can exceed Int, which would trap).
+    mutating func int(_ size: Int, max limit: Int) throws -> Int {
+        let v = try uint(size)
+        guard v <= UInt64(limit) else { throw ReadFault("has a field of \(v) where at most \(limit) is possible (damaged file?)") }
+        return Int(v)
     }
 
     mutating func u16() throws -> Int { Int(try uint(2)) }

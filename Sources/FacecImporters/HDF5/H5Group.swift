@@ -62,7 +62,7 @@ extension H5Object {
         let type = flags & 0x08 != 0 ? try c.u8() : 0
         if flags & 0x04 != 0 { try c.skip(8) }   // creation order
         if flags & 0x10 != 0 { try c.skip(1) }   // character set
-        let length = Int(try c.uint(1 << Int(flags & 3)))
+        let length = try c.int(1 << Int(flags & 3), max: 1 << 20)
         guard length > 0, length <= 65_535 else { throw ReadFault("has a link name of \(length) bytes") }
         let name = String(decoding: UnsafeRawBufferPointer(rebasing: c.bytes[try c.bytes(length)]), as: UTF8.self)
         switch type {

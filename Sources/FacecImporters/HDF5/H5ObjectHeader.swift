@@ -33,7 +33,7 @@ struct H5ObjectHeader {
             if flags & 0x20 != 0 { try c.skip(16) }   // times
             if flags & 0x10 != 0 { try c.skip(4) }    // attribute storage phase change
             // Chunk 0's size counts its messages; its checksum follows.
-            let size = try Int(c.uint(1 << Int(flags & 3)))
+            let size = try c.int(1 << Int(flags & 3), max: Int(Int32.max))
             guard size <= c.remaining - 4 else { throw ReadFault("has an object header that runs past the end of the file (truncated?)") }
             try Self.v2Messages(file, c.bytes(size + 4), flags, into: &messages, continuations: &pending)
         } else {
