@@ -48,19 +48,20 @@ final class HDF5File {
     }
 
     /// The shape of a float dataset (checked to be floating point and of a sane size).
-    func datasetShape(_ objectPath: String) throws -> [Int] {
+    func datasetShape(_ objectPath: String) throws -> [Int] { try floatDataset(objectPath).dims }
+
+    private func floatDataset(_ objectPath: String) throws -> H5Dataset {
         let d = try dataset(objectPath)
         guard d.type.isFloat else { throw ImportError(path, "dataset '\(objectPath)' is not floating point") }
         guard d.dims.count <= 8 else { throw ImportError(path, "dataset '\(objectPath)' has rank \(d.dims.count)") }
         guard d.count <= Self.maxElements else { throw ImportError(path, "dataset '\(objectPath)' is too large (\(d.dims))") }
-        return d.dims
+        return d
     }
 
     /// Reads a float dataset as float32 (converted if stored otherwise).
     func readFloats(_ objectPath: String, expecting shape: [Int]) throws -> [Float] {
-        let actual = try datasetShape(objectPath)
-        guard actual == shape else { throw ImportError(path, "dataset '\(objectPath)' has shape \(actual), expected \(shape)") }
-        let d = try dataset(objectPath)
+        let d = try floatDataset(objectPath)
+        guard d.dims == shape else { throw ImportError(path, "dataset '\(objectPath)' has shape \(d.dims), expected \(shape)") }
         return try checked("dataset '\(objectPath)'") { try d.floats() }
     }
 }
