@@ -791,7 +791,7 @@ const ProtobufCMessageDescriptor fgraph__provenance__descriptor =
   (ProtobufCMessageInit) fgraph__provenance__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor fgraph__tensor__field_descriptors[5] =
+static const ProtobufCFieldDescriptor fgraph__tensor__field_descriptors[6] =
 {
   {
     "name",
@@ -853,8 +853,21 @@ static const ProtobufCFieldDescriptor fgraph__tensor__field_descriptors[5] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "element_type",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Fgraph__Tensor, element_type),
+    &fgraph__element_type__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned fgraph__tensor__field_indices_by_name[] = {
+  5,   /* field[5] = element_type */
   2,   /* field[2] = layout */
   4,   /* field[4] = length */
   0,   /* field[0] = name */
@@ -864,7 +877,7 @@ static const unsigned fgraph__tensor__field_indices_by_name[] = {
 static const ProtobufCIntRange fgraph__tensor__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor fgraph__tensor__descriptor =
 {
@@ -874,7 +887,7 @@ const ProtobufCMessageDescriptor fgraph__tensor__descriptor =
   "Fgraph__Tensor",
   "fgraph",
   sizeof(Fgraph__Tensor),
-  5,
+  6,
   fgraph__tensor__field_descriptors,
   fgraph__tensor__field_indices_by_name,
   1,  fgraph__tensor__number_ranges,
@@ -971,7 +984,7 @@ const ProtobufCMessageDescriptor fgraph__value__descriptor =
   (ProtobufCMessageInit) fgraph__value__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor fgraph__node__field_descriptors[16] =
+static const ProtobufCFieldDescriptor fgraph__node__field_descriptors[17] =
 {
   {
     "name",
@@ -1165,6 +1178,18 @@ static const ProtobufCFieldDescriptor fgraph__node__field_descriptors[16] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "weight_error",
+    17,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FLOAT,
+    0,   /* quantifier_offset */
+    offsetof(Fgraph__Node, weight_error),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned fgraph__node__field_indices_by_name[] = {
   5,   /* field[5] = activation */
@@ -1183,11 +1208,12 @@ static const unsigned fgraph__node__field_indices_by_name[] = {
   4,   /* field[4] = params */
   8,   /* field[8] = stride_h */
   9,   /* field[9] = stride_w */
+  16,   /* field[16] = weight_error */
 };
 static const ProtobufCIntRange fgraph__node__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 16 }
+  { 0, 17 }
 };
 const ProtobufCMessageDescriptor fgraph__node__descriptor =
 {
@@ -1197,7 +1223,7 @@ const ProtobufCMessageDescriptor fgraph__node__descriptor =
   "Fgraph__Node",
   "fgraph",
   sizeof(Fgraph__Node),
-  16,
+  17,
   fgraph__node__field_descriptors,
   fgraph__node__field_indices_by_name,
   1,  fgraph__node__number_ranges,
@@ -1501,7 +1527,7 @@ const ProtobufCMessageDescriptor fgraph__detector__descriptor =
   (ProtobufCMessageInit) fgraph__detector__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor fgraph__header__field_descriptors[17] =
+static const ProtobufCFieldDescriptor fgraph__header__field_descriptors[18] =
 {
   {
     "input",
@@ -1707,6 +1733,18 @@ static const ProtobufCFieldDescriptor fgraph__header__field_descriptors[17] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "weight_precision",
+    18,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Fgraph__Header, weight_precision),
+    &fgraph__weight_precision__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned fgraph__header__field_indices_by_name[] = {
   11,   /* field[11] = activations_total_bytes */
@@ -1726,11 +1764,12 @@ static const unsigned fgraph__header__field_indices_by_name[] = {
   5,   /* field[5] = tensors */
   3,   /* field[3] = thresholds */
   6,   /* field[6] = values */
+  17,   /* field[17] = weight_precision */
 };
 static const ProtobufCIntRange fgraph__header__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 17 }
+  { 0, 18 }
 };
 const ProtobufCMessageDescriptor fgraph__header__descriptor =
 {
@@ -1740,7 +1779,7 @@ const ProtobufCMessageDescriptor fgraph__header__descriptor =
   "Fgraph__Header",
   "fgraph",
   sizeof(Fgraph__Header),
-  17,
+  18,
   fgraph__header__field_descriptors,
   fgraph__header__field_indices_by_name,
   1,  fgraph__header__number_ranges,
@@ -1939,5 +1978,65 @@ const ProtobufCEnumDescriptor fgraph__tensor_layout__descriptor =
   fgraph__tensor_layout__enum_values_by_name,
   1,
   fgraph__tensor_layout__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue fgraph__element_type__enum_values_by_number[3] =
+{
+  { "ELEMENT_F32", "FGRAPH__ELEMENT_TYPE__ELEMENT_F32", 0 },
+  { "ELEMENT_F16", "FGRAPH__ELEMENT_TYPE__ELEMENT_F16", 1 },
+  { "ELEMENT_I8", "FGRAPH__ELEMENT_TYPE__ELEMENT_I8", 2 },
+};
+static const ProtobufCIntRange fgraph__element_type__value_ranges[] = {
+{0, 0},{0, 3}
+};
+static const ProtobufCEnumValueIndex fgraph__element_type__enum_values_by_name[3] =
+{
+  { "ELEMENT_F16", 1 },
+  { "ELEMENT_F32", 0 },
+  { "ELEMENT_I8", 2 },
+};
+const ProtobufCEnumDescriptor fgraph__element_type__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "fgraph.ElementType",
+  "ElementType",
+  "Fgraph__ElementType",
+  "fgraph",
+  3,
+  fgraph__element_type__enum_values_by_number,
+  3,
+  fgraph__element_type__enum_values_by_name,
+  1,
+  fgraph__element_type__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue fgraph__weight_precision__enum_values_by_number[3] =
+{
+  { "WEIGHT_PRECISION_F32", "FGRAPH__WEIGHT_PRECISION__WEIGHT_PRECISION_F32", 0 },
+  { "WEIGHT_PRECISION_F16", "FGRAPH__WEIGHT_PRECISION__WEIGHT_PRECISION_F16", 1 },
+  { "WEIGHT_PRECISION_INT8", "FGRAPH__WEIGHT_PRECISION__WEIGHT_PRECISION_INT8", 2 },
+};
+static const ProtobufCIntRange fgraph__weight_precision__value_ranges[] = {
+{0, 0},{0, 3}
+};
+static const ProtobufCEnumValueIndex fgraph__weight_precision__enum_values_by_name[3] =
+{
+  { "WEIGHT_PRECISION_F16", 1 },
+  { "WEIGHT_PRECISION_F32", 0 },
+  { "WEIGHT_PRECISION_INT8", 2 },
+};
+const ProtobufCEnumDescriptor fgraph__weight_precision__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "fgraph.WeightPrecision",
+  "WeightPrecision",
+  "Fgraph__WeightPrecision",
+  "fgraph",
+  3,
+  fgraph__weight_precision__enum_values_by_number,
+  3,
+  fgraph__weight_precision__enum_values_by_name,
+  1,
+  fgraph__weight_precision__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };

@@ -33,6 +33,7 @@ struct InspectCommand: Command {
         out.append("output     \(h.output.name) [\(h.output.dim)]\(h.output.l2Normalize ? " L2-normalised" : "")")
         let th = Metric.allCases.compactMap { m in h.thresholds[m].map { "\(m.rawValue) \($0)" } }.joined(separator: ", ")
         out.append("metric     \(h.defaultMetric.rawValue) (thresholds: \(th.isEmpty ? "none" : th))")
+        out.append("weights    \(Self.precisionSummary(h))")
         if !h.classNames.isEmpty { out.append("classes    \(h.classNames.count)") }
         if let d = h.detector {
             func cascade(_ c: HaarCascade) -> String { "\(c.windowWidth)x\(c.windowHeight) window, \(c.stages.count) stages, \(c.stumps.count) stumps" }
@@ -42,7 +43,7 @@ struct InspectCommand: Command {
             out.append("detector   none (photos must be face crops)")
         }
         out.append("")
-        out.append(pad("#", 3) + pad("node", 14) + pad("kernel", 15) + pad("in", 14) + pad("out", 12) + pad("geometry", 22) + pad("MFLOP", 10) + pad("arena", 18) + "fused")
+        out.append(pad("#", 3) + pad("node", 14) + pad("kernel", 15) + pad("in", 14) + pad("out", 12) + pad("geometry", 22) + pad("MFLOP", 10) + pad("weights", 14) + pad("arena", 18) + "fused")
         for (k, n) in h.nodes.enumerated() {
             let v = h.values[n.output]
             let ins = n.inputs.map { shape(h.values[$0].shape) }.joined(separator: "+")
@@ -54,7 +55,8 @@ struct InspectCommand: Command {
             let arena = "\(v.arenaOffset)+\(v.arenaBytes)"
             let fused = n.fused.isEmpty ? "-" : n.fused.joined(separator: ", ")
             out.append(pad("\(k)", 3) + pad(n.name, 14) + pad(n.kernel.rawValue, 15) + pad(ins, 14) + pad(shape(v.shape), 12)
-                       + pad(geo, 22) + pad(String(format1(Double(n.flops) / 1e6)), 10) + pad(arena, 18) + fused)
+                       + pad(geo, 22) + pad(String(format1(Double(n.flops) / 1e6)), 10) + pad(Self.nodePrecision(n, h), 14)
+                       + pad(arena, 18) + fused)
         }
         let views = h.values.filter(\.isView).map { "\($0.name) \(shape($0.shape))" }
         if !views.isEmpty { out.append("views (no copy): " + views.joined(separator: ", ")) }
@@ -65,6 +67,27 @@ struct InspectCommand: Command {
         out.append("this CPU   micro-kernels \(KernelISA.best.rawValue) (\(KernelISA.best.lanes) floats per vector; supported: "
                    + KernelISA.supported.map(\.rawValue).joined(separator: ", ") + ")")
         return out.joined(separator: "\n")
+    }
+
+    /// "int8 (asked): 14 layers int8, 2 f16 (weight error above 2%)", etc.
+    static func precisionSummary(_ h: ModelHeader) -> String {
+        var counts: [ElementType: Int] = [:]
+        for n in h.nodes where !n.params.isEmpty { counts[h.tensors[n.params[0]].elementType, default: 0] += 1 }
+        let layers = ElementType.allCases.compactMap { t in counts[t].map { "\($0) \(t.rawValue)" } }.joined(separator: ", ")
+        let worst = h.nodes.map(\.weightError).max() ?? 0
+        var text = "\(h.weightPrecision.rawValue) (asked); layers: \(layers.isEmpty ? "none" : layers)"
+        if h.weightPrecision != .f32 { text += "; largest weight error \(format2(Double(worst) * 100))% (RMS, relative)" }
+        if h.weightPrecision == .int8, counts[.i8, default: 0] < counts.values.reduce(0, +) {
+            text += "; layers above 2% int8 error stay f16 (f32 beyond half's range)"
+        }
+        return text
+    }
+
+    /// A node's stored weight type and its measured error, e.g. "i8 0.41%".
+    static func nodePrecision(_ n: NodeEntry, _ h: ModelHeader) -> String {
+        guard let w = n.params.first else { return "-" }
+        let t = h.tensors[w].elementType
+        return t == .f32 ? "f32" : "\(t.rawValue) \(format2(Double(n.weightError) * 100))%"
     }
 
     static func json(_ h: ModelHeader, _ f: ModelFile) -> String {
@@ -81,6 +104,8 @@ struct InspectCommand: Command {
                 ("fused", "[" + n.fused.map(JSONText.string).joined(separator: ",") + "]"),
                 ("flops", "\(n.flops)"),
                 ("weight_bytes", "\(n.params.reduce(0) { $0 + h.tensors[$1].length })"),
+                ("weight_type", n.params.first.map { JSONText.string(h.tensors[$0].elementType.rawValue) } ?? "null"),
+                ("weight_error", JSONText.number(n.weightError)),
                 ("arena_offset", "\(h.values[n.output].arenaOffset)"), ("arena_bytes", "\(h.values[n.output].arenaBytes)"),
             ])
         }
@@ -108,6 +133,7 @@ struct InspectCommand: Command {
             ("views", "[" + h.values.filter(\.isView).map { JSONText.string($0.name) }.joined(separator: ",") + "]"),
             ("total_flops", "\(h.totalFlops)"),
             ("weight_bytes", "\(h.weightBytes)"),
+            ("weight_precision", JSONText.string(h.weightPrecision.rawValue)),
             ("arena_bytes", "\(h.arenaBytes)"),
             ("activations_total_bytes", "\(h.activationsTotalBytes)"),
         ])
@@ -124,6 +150,7 @@ struct InspectCommand: Command {
 
     static func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count) }
     static func format1(_ x: Double) -> String { "\((x * 10).rounded() / 10)" }
+    static func format2(_ x: Double) -> String { "\((x * 100).rounded() / 100)" }
     static func hex(_ b: [UInt8]) -> String {
         b.map { let s = String($0, radix: 16); return s.count == 1 ? "0" + s : s }.joined()
     }

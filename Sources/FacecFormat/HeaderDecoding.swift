@@ -45,7 +45,10 @@ enum HeaderDecoding {
         for (i, t) in messages(h.tensors, h.n_tensors).enumerated() {
             let shape = try dims(t.shape, t.n_shape, maxRank: 4, what: "tensor \(i)", fail)
             guard Int(t.layout.rawValue) < LayoutCode.all.count else { throw fail("tensor \(i) has unknown layout \(t.layout.rawValue)") }
-            let bytes = try byteCount(shape, what: "tensor \(i)", fail)
+            guard let elementType = ElementCode.type(t.element_type.rawValue) else {
+                throw fail("tensor \(i) has unknown element type \(t.element_type.rawValue)")
+            }
+            let bytes = try byteCount(shape, elementSize: elementType.byteSize, what: "tensor \(i)", fail)
             guard t.length == UInt64(bytes) else { throw fail("tensor \(i) length \(t.length) does not match its shape \(shape) (\(bytes) bytes)") }
             guard t.offset % UInt64(Preamble.dataAlignment) == 0 else { throw fail("tensor \(i) offset \(t.offset) is not \(Preamble.dataAlignment)-byte aligned") }
             let (end, overflow) = t.offset.addingReportingOverflow(t.length)
@@ -53,7 +56,7 @@ enum HeaderDecoding {
                 throw fail("tensor \(i) (\(t.offset)+\(t.length)) lies outside the \(dataLength)-byte data section")
             }
             tensors.append(TensorEntry(name: string(t.name), shape: shape, layout: LayoutCode.all[Int(t.layout.rawValue)],
-                                       offset: Int(t.offset), length: Int(t.length)))
+                                       elementType: elementType, offset: Int(t.offset), length: Int(t.length)))
         }
 
         guard h.arena_bytes <= UInt64(maxArenaBytes) else { throw fail("arena of \(h.arena_bytes) bytes exceeds the \(maxArenaBytes)-byte limit") }
@@ -90,6 +93,7 @@ enum HeaderDecoding {
             node.strideH = Int(n.stride_h); node.strideW = Int(n.stride_w)
             node.padTop = Int(n.pad_top); node.padBottom = Int(n.pad_bottom)
             node.padLeft = Int(n.pad_left); node.padRight = Int(n.pad_right)
+            node.weightError = n.weight_error
             nodes.append(node)
         }
         guard !nodes.isEmpty else { throw fail("the graph has no nodes") }
@@ -110,12 +114,17 @@ enum HeaderDecoding {
             throw fail("input value shape \(values[Int(h.input_value)].shape) does not match the input spec")
         }
         let detector = try h.detector.map { try DetectorCoding.decode($0.pointee, fail) }
-        return ModelHeader(modelName: string(h.model_name), input: input, output: outSpec,
+        guard h.weight_precision.rawValue < WeightPrecision.allCases.count else {
+            throw fail("unknown weight precision \(h.weight_precision.rawValue)")
+        }
+        var header = ModelHeader(modelName: string(h.model_name), input: input, output: outSpec,
                            defaultMetric: defaultMetric, thresholds: thresholds, provenance: provenance,
                            tensors: tensors, values: values, nodes: nodes,
                            inputValue: Int(h.input_value), outputValue: Int(h.output_value),
                            arenaBytes: Int(h.arena_bytes), activationsTotalBytes: Int(clamping: h.activations_total_bytes),
                            classNames: classNames, classesValue: classesValue, detector: detector)
+        header.weightPrecision = WeightPrecision.allCases[Int(h.weight_precision.rawValue)]
+        return header
     }
 
     private static func decodeInput(_ s: Fgraph__InputSpec, _ fail: (String) -> FormatError) throws -> InputSpec {
@@ -155,8 +164,8 @@ enum HeaderDecoding {
         return shape
     }
 
-    private static func byteCount(_ shape: [Int], what: String, _ fail: (String) -> FormatError) throws -> Int {
-        var total = 4
+    private static func byteCount(_ shape: [Int], elementSize: Int = 4, what: String, _ fail: (String) -> FormatError) throws -> Int {
+        var total = elementSize
         for d in shape {
             let (r, o) = total.multipliedReportingOverflow(by: d)
             guard !o, r <= 1 << 40 else { throw fail("\(what) shape \(shape) is too large") }

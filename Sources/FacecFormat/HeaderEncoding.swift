@@ -49,6 +49,7 @@ enum HeaderEncoding {
             t.layout = Fgraph__TensorLayout(rawValue: LayoutCode.all.firstIndex(of: e.layout).map(UInt32.init)!)
             t.offset = UInt64(e.offset)
             t.length = UInt64(e.length)
+            t.element_type = Fgraph__ElementType(rawValue: ElementCode.code(e.elementType))
             return t
         }
         let values: [Fgraph__Value] = h.values.map { e in
@@ -80,6 +81,7 @@ enum HeaderEncoding {
             n.n_fused = e.fused.count
             n.fused = c.array(e.fused.map { Optional(c.string($0)) })
             n.flops = UInt64(e.flops)
+            n.weight_error = e.weightError
             return n
         }
 
@@ -107,6 +109,7 @@ enum HeaderEncoding {
         header.has_classes_value = h.classesValue != nil ? 1 : 0
         header.classes_value = UInt32(h.classesValue ?? 0)
         if let d = h.detector { header.detector = DetectorCoding.encode(d, c) }
+        header.weight_precision = Fgraph__WeightPrecision(rawValue: UInt32(WeightPrecision.allCases.firstIndex(of: h.weightPrecision)!))
 
         let size = fgraph__header__get_packed_size(&header)
         var bytes = [UInt8](repeating: 0, count: size)
@@ -121,6 +124,12 @@ enum KernelCode {
     static let all: [Kernel?] = [nil, .conv2dDirect, .maxPool, .dense, .add, .softmax, .zeroPad, .relu, .avgPool, .conv2dWinogradF43]
     static func code(_ k: Kernel) -> UInt32 { UInt32(all.firstIndex(of: k)!) }
     static func kernel(_ code: UInt32) -> Kernel? { code < all.count ? all[Int(code)] : nil }
+}
+
+/// ElementType <-> wire code (.proto order; `ElementType.allCases` follows it).
+enum ElementCode {
+    static func code(_ t: ElementType) -> UInt32 { UInt32(ElementType.allCases.firstIndex(of: t)!) }
+    static func type(_ raw: UInt32) -> ElementType? { raw < ElementType.allCases.count ? ElementType.allCases[Int(raw)] : nil }
 }
 
 enum LayoutCode {

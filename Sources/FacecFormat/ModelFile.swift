@@ -74,8 +74,16 @@ public final class ModelFile: @unchecked Sendable {
     /// that it lies inside the data section and matches its shape.
     public func tensor(_ index: Int) -> UnsafeBufferPointer<Float> {
         let t = header.tensors[index]
+        precondition(t.elementType == .f32, "tensor \(t.name) is \(t.elementType.rawValue), not float32")
         let p = data.baseAddress!.advanced(by: t.offset).assumingMemoryBound(to: Float.self)
         return UnsafeBufferPointer(start: p, count: t.elementCount)
+    }
+
+    /// The stored bytes of tensor `index`, whatever its element type
+    /// (`length` bytes, checked against the data section like `tensor(_:)`).
+    public func tensorBytes(_ index: Int) -> UnsafeRawBufferPointer {
+        let t = header.tensors[index]
+        return UnsafeRawBufferPointer(start: data.baseAddress!.advanced(by: t.offset), count: t.length)
     }
 
     private static func checkLayout(_ p: Preamble, fileSize: Int, path: String) throws -> (header: Range<Int>, data: Range<Int>) {

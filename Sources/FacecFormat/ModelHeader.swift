@@ -34,15 +34,37 @@ public enum TensorLayout: String, Sendable {
     case winogradF43C32 = "winograd_f43_c32"
 }
 
+/// How a tensor's elements are stored (format 1.2; float32 before).
+public enum ElementType: String, Sendable, CaseIterable {
+    case f32, f16
+    /// Symmetric per output channel: value = q × scale[channel], q in -127...127;
+    /// the scales are the node's third parameter.
+    case i8
+
+    public var byteSize: Int {
+        switch self {
+        case .f32: return 4
+        case .f16: return 2
+        case .i8: return 1
+        }
+    }
+}
+
+/// The weight precision asked of `facec convert --weights` (format 1.2).
+public enum WeightPrecision: String, Sendable, CaseIterable {
+    case f32, f16, int8
+}
+
 public struct TensorEntry: Sendable, Equatable {
     public var name: String
     public var shape: [Int]
     public var layout: TensorLayout
+    public var elementType: ElementType
     /// Offset from the start of the data section; a multiple of `dataAlignment`.
     public var offset: Int
     public var length: Int
-    public init(name: String, shape: [Int], layout: TensorLayout, offset: Int = 0, length: Int = 0) {
-        self.name = name; self.shape = shape; self.layout = layout
+    public init(name: String, shape: [Int], layout: TensorLayout, elementType: ElementType = .f32, offset: Int = 0, length: Int = 0) {
+        self.name = name; self.shape = shape; self.layout = layout; self.elementType = elementType
         self.offset = offset; self.length = length
     }
     public var elementCount: Int { shape.reduce(1, *) }
@@ -73,6 +95,8 @@ public struct NodeEntry: Sendable, Equatable {
     public var padTop = 0, padBottom = 0, padLeft = 0, padRight = 0
     public var fused: [String]
     public var flops: Int
+    /// Relative RMS error of the stored weights against float32 (format 1.2).
+    public var weightError: Float = 0
 
     public init(name: String, kernel: Kernel, inputs: [Int], output: Int, params: [Int] = [],
                 activation: Activation = .none, fused: [String] = [], flops: Int = 0) {
@@ -100,6 +124,8 @@ public struct ModelHeader: Sendable, Equatable {
     public var classesValue: Int?
     /// The face detector run before the network (format 1.1), if the model carries one.
     public var detector: DetectorSpec?
+    /// What `convert --weights` asked for (format 1.2); each tensor says what it got.
+    public var weightPrecision: WeightPrecision = .f32
 
     public init(modelName: String, input: InputSpec, output: OutputSpec, defaultMetric: Metric,
                 thresholds: [Metric: Float], provenance: Provenance, tensors: [TensorEntry],

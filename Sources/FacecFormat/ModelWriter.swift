@@ -8,7 +8,9 @@ import Glibc
 /// failed or interrupted conversion leaves no output.
 public enum ModelWriter {
     /// Receives a tensor's values in order, in as many chunks as the producer
-    /// likes.
+    /// likes. Values are float32 whatever the tensor's element type: the
+    /// writer narrows them (f16: round to nearest even; i8: the producer has
+    /// already quantised, so each value must be a whole number in -127...127).
     public typealias TensorSink = (UnsafeBufferPointer<Float>) throws -> Void
     /// Writes one tensor's contents into the sink, on demand, so a converter
     /// streams layer by layer (and may transpose in chunks) instead of
@@ -28,7 +30,7 @@ public enum ModelWriter {
         var cursor = 0
         for i in h.tensors.indices {
             h.tensors[i].offset = cursor
-            h.tensors[i].length = h.tensors[i].elementCount * 4
+            h.tensors[i].length = h.tensors[i].elementCount * h.tensors[i].elementType.byteSize
             cursor = align(cursor + h.tensors[i].length)
         }
         let dataLength = cursor
@@ -43,21 +45,32 @@ public enum ModelWriter {
         try temp.write([UInt8](repeating: 0, count: dataOffset - Preamble.size - headerBytes.count))
         var dataCRC: UInt32 = 0
         var written = 0
+        var narrowed: [UInt8] = []
         for (i, produce) in producers.enumerated() {
             var count = 0
+            let type = h.tensors[i].elementType
             try produce { chunk in
-                let raw = UnsafeRawBufferPointer(chunk)
-                dataCRC = crc32c(raw, continuing: dataCRC)
-                try temp.write(raw)
+                if type == .f32 {
+                    let raw = UnsafeRawBufferPointer(chunk)
+                    dataCRC = crc32c(raw, continuing: dataCRC)
+                    try temp.write(raw)
+                } else {
+                    try narrow(chunk, to: type, into: &narrowed, tensor: h.tensors[i].name, path: path)
+                    try narrowed.withUnsafeBytes { raw in
+                        dataCRC = crc32c(raw, continuing: dataCRC)
+                        try temp.write(raw)
+                    }
+                }
                 count += chunk.count
             }
             guard count == h.tensors[i].elementCount else {
                 throw FormatError(path, "internal error: tensor \(h.tensors[i].name) produced \(count) values for shape \(h.tensors[i].shape)")
             }
-            let pad = [UInt8](repeating: 0, count: align(count * 4) - count * 4)
+            let bytes = count * type.byteSize
+            let pad = [UInt8](repeating: 0, count: align(bytes) - bytes)
             pad.withUnsafeBytes { dataCRC = crc32c($0, continuing: dataCRC) }
             try temp.write(pad)
-            written += count * 4 + pad.count
+            written += bytes + pad.count
             progress?(written, dataLength)
         }
         let headerCRC = headerBytes.withUnsafeBytes { crc32c($0) }
@@ -66,6 +79,26 @@ public enum ModelWriter {
         try temp.write(preamble.encoded(), at: 0)
         try temp.commit()
         return (h, dataOffset + dataLength)
+    }
+
+    /// float32 values -> `type`'s bytes (little-endian) in `out`.
+    private static func narrow(_ chunk: UnsafeBufferPointer<Float>, to type: ElementType, into out: inout [UInt8],
+                               tensor: String, path: String) throws {
+        out.removeAll(keepingCapacity: true)
+        out.reserveCapacity(chunk.count * type.byteSize)
+        switch type {
+        case .f32:
+            out.append(contentsOf: UnsafeRawBufferPointer(chunk))
+        case .f16:
+            for v in chunk { let b = Float16(v).bitPattern.littleEndian; out.append(UInt8(b & 0xff)); out.append(UInt8(b >> 8)) }
+        case .i8:
+            for v in chunk {
+                guard let q = Int8(exactly: v), q != -128 else {
+                    throw FormatError(path, "internal error: int8 tensor \(tensor) was given \(v), not a quantised value in -127...127")
+                }
+                out.append(UInt8(bitPattern: q))
+            }
+        }
     }
 
     static func align(_ n: Int) -> Int {

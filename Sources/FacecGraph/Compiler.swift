@@ -17,8 +17,12 @@ public struct CompileOptions: Sendable {
     /// at a measured cost in accuracy (ARCHITECTURE.md).
     public var winograd: Bool
     public var winogradMinInputChannels: Int
-    public init(winograd: Bool = true, winogradMinInputChannels: Int = 16) {
-        self.winograd = winograd; self.winogradMinInputChannels = winogradMinInputChannels
+    /// How convolution and dense weights are stored (`--weights`). Reduced
+    /// precision runs direct convolutions: Winograd's transformed weights are
+    /// 4× the size of the 3×3 kernels, which would undo the saving.
+    public var weights: WeightPrecision
+    public init(winograd: Bool = true, winogradMinInputChannels: Int = 16, weights: WeightPrecision = .f32) {
+        self.winograd = winograd; self.winogradMinInputChannels = winogradMinInputChannels; self.weights = weights
     }
     /// Every convolution direct: the most exact plan.
     public static let direct = CompileOptions(winograd: false)
@@ -47,8 +51,9 @@ public enum Compiler {
         var requests: [MemoryPlanner.Request] = []
         var requestOf: [Int: Int] = [:]      // base value -> request
 
-        func addTensor(_ name: String, _ shape: [Int], _ layout: TensorLayout, _ produce: @escaping ModelWriter.TensorProducer) -> Int {
-            tensors.append(TensorEntry(name: name, shape: shape, layout: layout))
+        func addTensor(_ name: String, _ shape: [Int], _ layout: TensorLayout, _ type: ElementType,
+                       _ produce: @escaping ModelWriter.TensorProducer) -> Int {
+            tensors.append(TensorEntry(name: name, shape: shape, layout: layout, elementType: type))
             producers.append(produce)
             return tensors.count - 1
         }
@@ -85,19 +90,19 @@ public enum Compiler {
                 // dense layer on the NHWC flatten ([KH*KW*Cin] rows in HWIO order).
                 let kernel = n.weights[0], cout = n.shape[2]
                 let inCount = kernel.shape[0] * kernel.shape[1] * kernel.shape[2]
-                try emitDense(&e, n, kernel: kernel, inCount: inCount, out: cout, addTensor)
+                try emitDense(&e, n, kernel: kernel, inCount: inCount, out: cout, precision: options.weights, addTensor)
                 e.fused.insert("conv as dense (kernel covers the input)", at: 0)
-            case .conv(let geo) where options.winograd && geo.kernelH == 3 && geo.kernelW == 3 && geo.strideH == 1 && geo.strideW == 1
+            case .conv(let geo) where options.winograd && options.weights == .f32 && geo.kernelH == 3 && geo.kernelW == 3 && geo.strideH == 1 && geo.strideW == 1
                 && n.weights[0].shape[2] >= options.winogradMinInputChannels:
                 let kernel = n.weights[0], cout = n.shape[2], cin = kernel.shape[2]
                 let cinPad = roundUp8(cin), padded = roundUp8(cout)
                 e.kernel = .conv2dWinogradF43
                 setGeometry(&e, geo)
-                let w = addTensor(n.name + "/kernel", [36, cinPad, padded], .winogradF43C32) { sink in
+                let w = addTensor(n.name + "/kernel", [36, cinPad, padded], .winogradF43C32, .f32) { sink in
                     let u = WinogradWeights.transform(try kernel.load(), cin: cin, cout: cout, cinPad: cinPad, coutPad: padded)
                     try u.withUnsafeBufferPointer { try sink($0) }
                 }
-                let b = addTensor(n.name + "/bias", [padded], .vectorPad8) { sink in
+                let b = addTensor(n.name + "/bias", [padded], .vectorPad8, .f32) { sink in
                     try WeightLayout.bias(n.weights.count > 1 ? n.weights[1] : nil, count: cout, paddedTo: padded, into: sink)
                 }
                 e.params = [w, b]
@@ -108,18 +113,12 @@ public enum Compiler {
                 let cin = kernel.shape[2], padded = roundUp8(cout)
                 e.kernel = .conv2dDirect
                 setGeometry(&e, geo)
-                let w = addTensor(n.name + "/kernel", [geo.kernelH, geo.kernelW, cin, padded], .hwioCoutPad8) { sink in
-                    try WeightLayout.padLastAxis(kernel, to: padded, into: sink)
-                }
-                let b = addTensor(n.name + "/bias", [padded], .vectorPad8) { sink in
-                    try WeightLayout.bias(n.weights.count > 1 ? n.weights[1] : nil, count: cout, paddedTo: padded, into: sink)
-                }
-                e.params = [w, b]
-                e.fused.insert("bias", at: e.fused.firstIndex { $0.hasPrefix("relu") } ?? e.fused.count)
+                e.params = try emitWeights(&e, n, kernel: kernel, shape: [geo.kernelH, geo.kernelW, cin, padded], layout: .hwioCoutPad8,
+                                           out: cout, padded: padded, precision: options.weights, addTensor)
                 e.flops = 2 * n.shape[0] * n.shape[1] * cout * geo.kernelH * geo.kernelW * cin
             case .dense:
                 let kernel = n.weights[0]
-                try emitDense(&e, n, kernel: kernel, inCount: kernel.shape[0], out: n.shape[0], addTensor)
+                try emitDense(&e, n, kernel: kernel, inCount: kernel.shape[0], out: n.shape[0], precision: options.weights, addTensor)
             case .maxPool(let geo): e.kernel = .maxPool; setGeometry(&e, geo)
             case .avgPool(let geo): e.kernel = .avgPool; setGeometry(&e, geo)
             case .zeroPad(let geo): e.kernel = .zeroPad; setGeometry(&e, geo)
@@ -149,13 +148,14 @@ public enum Compiler {
         }
         let total = requests.reduce(0) { $0 + MemoryPlanner.rounded($1.bytes) }
         let inputValue = valueOf[live.first { g.nodes[$0].kind == .input }!]
-        let header = ModelHeader(
+        var header = ModelHeader(
             modelName: d.name, input: d.input,
             output: OutputSpec(name: values[outputValue].name, dim: values[outputValue].elementCount, l2Normalize: d.l2Normalize),
             defaultMetric: d.defaultMetric, thresholds: d.thresholds, provenance: d.provenance,
             tensors: tensors, values: values, nodes: nodes, inputValue: inputValue, outputValue: outputValue,
             arenaBytes: arena, activationsTotalBytes: total,
             classNames: classesValue == nil ? [] : d.classNames, classesValue: classesValue)
+        header.weightPrecision = options.weights
         return CompiledModel(header: header, producers: producers)
     }
 
@@ -164,21 +164,47 @@ public enum Compiler {
             && geo.kernelH == input[0] && geo.kernelW == input[1] && output[0] == 1 && output[1] == 1
     }
 
+    typealias AddTensor = (String, [Int], TensorLayout, ElementType, @escaping ModelWriter.TensorProducer) -> Int
+
     /// Dense weights [In][OutPad8] (row-major: streams from any source; the
     /// runtime splits rows across threads), bias padded to 8.
     private static func emitDense(_ e: inout NodeEntry, _ n: PlanNode, kernel: WeightTensor, inCount: Int, out: Int,
-                                  _ addTensor: (String, [Int], TensorLayout, @escaping ModelWriter.TensorProducer) -> Int) throws {
+                                  precision: WeightPrecision, _ addTensor: AddTensor) throws {
         let padded = roundUp8(out)
         e.kernel = .dense
-        let w = addTensor(n.name + "/kernel", [inCount, padded], .ioOutPad8) { sink in
-            try WeightLayout.padLastAxis(kernel, to: padded, into: sink)
+        e.params = try emitWeights(&e, n, kernel: kernel, shape: [inCount, padded], layout: .ioOutPad8, out: out, padded: padded,
+                                   precision: precision, addTensor)
+        e.flops = 2 * inCount * out
+    }
+
+    /// A direct convolution's or dense layer's weights (output channels last,
+    /// padded to `padded`) in the precision the quantiser chose for them, the
+    /// bias, and for int8 the per-channel scales: the node's params.
+    private static func emitWeights(_ e: inout NodeEntry, _ n: PlanNode, kernel: WeightTensor, shape: [Int], layout: TensorLayout,
+                                    out: Int, padded: Int, precision: WeightPrecision, _ addTensor: AddTensor) throws -> [Int] {
+        let choice = try WeightQuantization.choose(kernel, precision: precision, paddedColumns: padded)
+        e.weightError = Float(choice.relativeError)
+        let w: Int
+        if choice.type == .i8 {
+            let scales = choice.scales
+            w = addTensor(n.name + "/kernel", shape, layout, .i8) { sink in
+                try WeightQuantization.quantized(kernel, scales: scales, padded: padded, into: sink)
+            }
+        } else {
+            w = addTensor(n.name + "/kernel", shape, layout, choice.type) { sink in
+                try WeightLayout.padLastAxis(kernel, to: padded, into: sink)
+            }
         }
-        let b = addTensor(n.name + "/bias", [padded], .vectorPad8) { sink in
+        let b = addTensor(n.name + "/bias", [padded], .vectorPad8, .f32) { sink in
             try WeightLayout.bias(n.weights.count > 1 ? n.weights[1] : nil, count: out, paddedTo: padded, into: sink)
         }
-        e.params = [w, b]
         e.fused.insert("bias", at: e.fused.firstIndex { $0.hasPrefix("relu") } ?? e.fused.count)
-        e.flops = 2 * inCount * out
+        guard choice.type == .i8 else { return [w, b] }
+        let scales = choice.scales
+        let s = addTensor(n.name + "/scales", [padded], .vectorPad8, .f32) { sink in
+            try scales.withUnsafeBufferPointer { try sink($0) }
+        }
+        return [w, b, s]
     }
 
     private static func setGeometry(_ e: inout NodeEntry, _ g: PlanNode.Geometry) {

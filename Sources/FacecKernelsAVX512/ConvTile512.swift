@@ -27,17 +27,55 @@ public enum ConvTile512 {
     /// `n` (1...8) pixels × `span` (8, 16, 24 or 32) channels starting at
     /// `w`, `bias` and `out` (already offset to the tile's first channel);
     /// stores the first `valid` channels of each of the n pixels, row stride
-    /// CO.
+    /// CO. float32 weights.
     @inline(never)
     public static func tile(_ x: UnsafePointer<Float>, n: Int, C: Int, PW: Int, KH: Int, KW: Int, sx: Int,
-                            w: UnsafePointer<Float>, P: Int, span: Int, bias: UnsafePointer<Float>, relu: Bool,
-                            out: UnsafeMutablePointer<Float>, CO: Int, valid: Int) {
+                            w: UnsafePointer<Float>, P: Int, span: Int, bias: UnsafePointer<Float>, scales: UnsafePointer<Float>?,
+                            relu: Bool, out: UnsafeMutablePointer<Float>, CO: Int, valid: Int) {
+        dispatch(x, n, C, PW, KH, KW, sx, w, P, span, bias, scales, relu, out, CO, valid)
+    }
+
+    /// The same with half weights, widened as loaded (`vcvtph2ps`).
+    @inline(never)
+    public static func tile(_ x: UnsafePointer<Float>, n: Int, C: Int, PW: Int, KH: Int, KW: Int, sx: Int,
+                            w: UnsafePointer<Float16>, P: Int, span: Int, bias: UnsafePointer<Float>, scales: UnsafePointer<Float>?,
+                            relu: Bool, out: UnsafeMutablePointer<Float>, CO: Int, valid: Int) {
+        dispatch(x, n, C, PW, KH, KW, sx, w, P, span, bias, scales, relu, out, CO, valid)
+    }
+
+    /// The same with int8 weights (`vpmovsxbd` + `vcvtdq2ps`); `scales` is
+    /// then required: the sums start at zero and end as sum × scale + bias.
+    @inline(never)
+    public static func tile(_ x: UnsafePointer<Float>, n: Int, C: Int, PW: Int, KH: Int, KW: Int, sx: Int,
+                            w: UnsafePointer<Int8>, P: Int, span: Int, bias: UnsafePointer<Float>, scales: UnsafePointer<Float>?,
+                            relu: Bool, out: UnsafeMutablePointer<Float>, CO: Int, valid: Int) {
+        dispatch(x, n, C, PW, KH, KW, sx, w, P, span, bias, scales, relu, out, CO, valid)
+    }
+
+    @inline(__always)
+    static func dispatch<W: Wide>(_ x: UnsafePointer<Float>, _ n: Int, _ C: Int, _ PW: Int, _ KH: Int, _ KW: Int, _ sx: Int,
+                                  _ w: UnsafePointer<W>, _ P: Int, _ span: Int, _ bias: UnsafePointer<Float>,
+                                  _ scales: UnsafePointer<Float>?, _ relu: Bool,
+                                  _ out: UnsafeMutablePointer<Float>, _ CO: Int, _ valid: Int) {
         switch span {
-        case 32...: body2(x, n, C, PW, KH, KW, sx, w, P, 32, bias, relu, out, CO, valid)
-        case 24: body2(x, n, C, PW, KH, KW, sx, w, P, 24, bias, relu, out, CO, valid)
-        case 16: body1(x, n, C, PW, KH, KW, sx, w, P, 16, bias, relu, out, CO, valid)
-        default: body1(x, n, C, PW, KH, KW, sx, w, P, 8, bias, relu, out, CO, valid)
+        case 32...: body2(x, n, C, PW, KH, KW, sx, w, P, 32, bias, scales, relu, out, CO, valid)
+        case 24: body2(x, n, C, PW, KH, KW, sx, w, P, 24, bias, scales, relu, out, CO, valid)
+        case 16: body1(x, n, C, PW, KH, KW, sx, w, P, 16, bias, scales, relu, out, CO, valid)
+        default: body1(x, n, C, PW, KH, KW, sx, w, P, 8, bias, scales, relu, out, CO, valid)
         }
+    }
+
+    /// Where a tile's sums start: the bias, or zero when int8 scales follow.
+    @inline(__always)
+    static func start(_ bias: UnsafePointer<Float>, _ lanes: Int, _ scales: UnsafePointer<Float>?) -> F16 {
+        scales == nil ? load(bias, lanes) : F16(repeating: 0)
+    }
+
+    /// int8: sum × scale + bias; float weights: as is.
+    @inline(__always)
+    static func scaled(_ v: F16, _ bias: UnsafePointer<Float>, _ lanes: Int, _ scales: UnsafePointer<Float>?) -> F16 {
+        guard let scales else { return v }
+        return load(bias, lanes).addingProduct(v, load(scales, lanes))
     }
 
     /// 16 lanes from `p`, of which the first `lanes` (8 or 16) are read; the
@@ -68,11 +106,11 @@ public enum ConvTile512 {
 
     /// 32 (or 24) channels: two accumulators per pixel.
     @inline(__always)
-    static func body2(_ x: UnsafePointer<Float>, _ n: Int, _ C: Int, _ PW: Int, _ KH: Int, _ KW: Int, _ sx: Int,
-                      _ w: UnsafePointer<Float>, _ P: Int, _ lanes: Int, _ bias: UnsafePointer<Float>, _ relu: Bool,
-                      _ out: UnsafeMutablePointer<Float>, _ CO: Int, _ valid: Int) {
+    static func body2<W: Wide>(_ x: UnsafePointer<Float>, _ n: Int, _ C: Int, _ PW: Int, _ KH: Int, _ KW: Int, _ sx: Int,
+                      _ w: UnsafePointer<W>, _ P: Int, _ lanes: Int, _ bias: UnsafePointer<Float>, _ scales: UnsafePointer<Float>?,
+                      _ relu: Bool, _ out: UnsafeMutablePointer<Float>, _ CO: Int, _ valid: Int) {
         let hi = lanes - 16
-        let b0 = load(bias, 16), b1 = load(bias + 16, hi)
+        let b0 = start(bias, 16, scales), b1 = start(bias + 16, hi, scales)
         var a00 = b0, a01 = b1, a10 = b0, a11 = b1, a20 = b0, a21 = b1, a30 = b0, a31 = b1
         var a40 = b0, a41 = b1, a50 = b0, a51 = b1, a60 = b0, a61 = b1, a70 = b0, a71 = b1
         let (o1, o2, o3, o4, o5, o6, o7) = pixelOffsets(n, step: sx * C)
@@ -83,7 +121,7 @@ public enum ConvTile512 {
             let xp = x + ky * PW * C
             var wp = w + ky * run * P
             for ci in 0..<run {
-                let w0 = load(wp, 16), w1 = load(wp + 16, hi)
+                let w0 = W.load16(wp, 16), w1 = W.load16(wp + 16, hi)
                 let x0 = F16(repeating: xp[ci]), x1 = F16(repeating: xp[ci + o1])
                 a00 = a00.addingProduct(x0, w0); a01 = a01.addingProduct(x0, w1)
                 a10 = a10.addingProduct(x1, w0); a11 = a11.addingProduct(x1, w1)
@@ -99,9 +137,16 @@ public enum ConvTile512 {
                 // Weights stream from memory in deep layers: ask for them
                 // `prefetchRows` rows ahead (past the panel too: the next
                 // task's panel follows it).
-                facec_prefetch(wp + prefetchRows * P); facec_prefetch(wp + prefetchRows * P + 16)
+                W.prefetch(wp + prefetchRows * P); W.prefetch(wp + prefetchRows * P + 16)
                 wp += P
             }
+        }
+        if scales != nil {
+            let sb0 = bias + 16, ss = scales.map { $0 + 16 }
+            a00 = scaled(a00, bias, 16, scales); a01 = scaled(a01, sb0, hi, ss); a10 = scaled(a10, bias, 16, scales); a11 = scaled(a11, sb0, hi, ss)
+            a20 = scaled(a20, bias, 16, scales); a21 = scaled(a21, sb0, hi, ss); a30 = scaled(a30, bias, 16, scales); a31 = scaled(a31, sb0, hi, ss)
+            a40 = scaled(a40, bias, 16, scales); a41 = scaled(a41, sb0, hi, ss); a50 = scaled(a50, bias, 16, scales); a51 = scaled(a51, sb0, hi, ss)
+            a60 = scaled(a60, bias, 16, scales); a61 = scaled(a61, sb0, hi, ss); a70 = scaled(a70, bias, 16, scales); a71 = scaled(a71, sb0, hi, ss)
         }
         let v0 = min(16, valid), v1 = valid - 16
         finish(a00, relu: relu, to: out, valid: v0); finish(a01, relu: relu, to: out + 16, valid: v1)
@@ -116,10 +161,10 @@ public enum ConvTile512 {
 
     /// 16 (or 8) channels: one accumulator per pixel.
     @inline(__always)
-    static func body1(_ x: UnsafePointer<Float>, _ n: Int, _ C: Int, _ PW: Int, _ KH: Int, _ KW: Int, _ sx: Int,
-                      _ w: UnsafePointer<Float>, _ P: Int, _ lanes: Int, _ bias: UnsafePointer<Float>, _ relu: Bool,
-                      _ out: UnsafeMutablePointer<Float>, _ CO: Int, _ valid: Int) {
-        let b0 = load(bias, lanes)
+    static func body1<W: Wide>(_ x: UnsafePointer<Float>, _ n: Int, _ C: Int, _ PW: Int, _ KH: Int, _ KW: Int, _ sx: Int,
+                      _ w: UnsafePointer<W>, _ P: Int, _ lanes: Int, _ bias: UnsafePointer<Float>, _ scales: UnsafePointer<Float>?,
+                      _ relu: Bool, _ out: UnsafeMutablePointer<Float>, _ CO: Int, _ valid: Int) {
+        let b0 = start(bias, lanes, scales)
         var a0 = b0, a1 = b0, a2 = b0, a3 = b0, a4 = b0, a5 = b0, a6 = b0, a7 = b0
         let (o1, o2, o3, o4, o5, o6, o7) = pixelOffsets(n, step: sx * C)
         // A window row's KW pixels × C channels are contiguous in the input
@@ -129,7 +174,7 @@ public enum ConvTile512 {
             let xp = x + ky * PW * C
             var wp = w + ky * run * P
             for ci in 0..<run {
-                let w0 = load(wp, lanes)
+                let w0 = W.load16(wp, lanes)
                 a0 = a0.addingProduct(F16(repeating: xp[ci]), w0)
                 a1 = a1.addingProduct(F16(repeating: xp[ci + o1]), w0)
                 a2 = a2.addingProduct(F16(repeating: xp[ci + o2]), w0)
@@ -140,6 +185,11 @@ public enum ConvTile512 {
                 a7 = a7.addingProduct(F16(repeating: xp[ci + o7]), w0)
                 wp += P
             }
+        }
+        if scales != nil {
+            a0 = scaled(a0, bias, lanes, scales); a1 = scaled(a1, bias, lanes, scales); a2 = scaled(a2, bias, lanes, scales)
+            a3 = scaled(a3, bias, lanes, scales); a4 = scaled(a4, bias, lanes, scales); a5 = scaled(a5, bias, lanes, scales)
+            a6 = scaled(a6, bias, lanes, scales); a7 = scaled(a7, bias, lanes, scales)
         }
         let v = min(16, valid)
         finish(a0, relu: relu, to: out, valid: v)

@@ -36,13 +36,27 @@ enum ConvKernel {
     }
 
     /// One output row `oy` (all ox, all channels) from the padded input;
-    /// `wide`: with the AVX-512 tiles (8 pixels × 32 channels).
+    /// `wide`: with the AVX-512 tiles (8 pixels × 32 channels). The weights
+    /// may be stored as float32, half or int8 (`Step.packed`).
     static func row(_ s: Step, oy: Int, padded p: UnsafePointer<Float>, output y: UnsafeMutablePointer<Float>, wide: Bool) {
+        switch s.storedWeights {
+        case .f32(let w): row(s, oy: oy, padded: p, output: y, wide: wide, weights: w, scales: nil)
+        case .f16(let w): row(s, oy: oy, padded: p, output: y, wide: wide, weights: w, scales: nil)
+        case .i8(let w, let scales): row(s, oy: oy, padded: p, output: y, wide: wide, weights: w, scales: scales)
+        }
+    }
+
+    /// `scales`: int8 weights' per-channel scales (the sums start at zero and
+    /// become sum × scale + bias); nil for float weights (sums start at the bias).
+    private static func row<W: WeightElement>(
+        _ s: Step, oy: Int, padded p: UnsafePointer<Float>, output y: UnsafeMutablePointer<Float>, wide: Bool,
+        weights w: UnsafePointer<W>, scales: UnsafePointer<Float>?
+    ) {
         let C = s.inShape.c
         let PW = s.inShape.w + s.padLeft + s.padRight
         let (_, OW, CO) = s.outShape
         let P = s.paddedOut
-        let w = s.weights!, b = s.bias!
+        let b = s.bias!
         let KH = s.kernelH, KW = s.kernelW, sx = s.strideW
         let inRow0 = p + (oy * s.strideH) * PW * C
         let outRow = y + oy * OW * CO
@@ -53,8 +67,9 @@ enum ConvKernel {
                 var cb = 0
                 while cb < CO {
                     let span = min(32, P - cb)
-                    ConvTile512.tile(inRow0 + ox * sx * C, n: n, C: C, PW: PW, KH: KH, KW: KW, sx: sx, w: w + cb, P: P, span: span,
-                                     bias: b + cb, relu: s.relu, out: outRow + ox * CO + cb, CO: CO, valid: min(span, CO - cb))
+                    W.tile512(inRow0 + ox * sx * C, n: n, C: C, PW: PW, KH: KH, KW: KW, sx: sx, w: w + cb, P: P, span: span,
+                                     bias: b + cb, scales: scales.map { $0 + cb }, relu: s.relu, out: outRow + ox * CO + cb, CO: CO,
+                                     valid: min(span, CO - cb))
                     cb += span
                 }
                 ox += n
@@ -67,20 +82,34 @@ enum ConvKernel {
             var cb = 0
             while cb < CO {
                 let wide = cb + 8 < CO     // 16 channels (second vector has real outputs)
+                let sc = scales.map { $0 + cb }
                 if n == 6 && !wide {
                     tile6x8(inRow0 + ox * sx * C, C: C, PW: PW, KH: KH, KW: KW, sx: sx, w: w + cb, P: P,
-                            bias: b + cb, relu: s.relu, out: outRow + ox * CO + cb, CO: CO, valid: CO - cb)
+                            bias: b + cb, scales: sc, relu: s.relu, out: outRow + ox * CO + cb, CO: CO, valid: CO - cb)
                 } else if n == 6 {
                     tile6x16(inRow0 + ox * sx * C, C: C, PW: PW, KH: KH, KW: KW, sx: sx, w: w + cb, P: P,
-                             bias: b + cb, relu: s.relu, out: outRow + ox * CO + cb, CO: CO, valid: CO - cb)
+                             bias: b + cb, scales: sc, relu: s.relu, out: outRow + ox * CO + cb, CO: CO, valid: CO - cb)
                 } else {
                     tileNx8or16(inRow0 + ox * sx * C, n: n, wide: wide, C: C, PW: PW, KH: KH, KW: KW, sx: sx,
-                                w: w + cb, P: P, bias: b + cb, relu: s.relu, out: outRow + ox * CO + cb, CO: CO, valid: CO - cb)
+                                w: w + cb, P: P, bias: b + cb, scales: sc, relu: s.relu, out: outRow + ox * CO + cb, CO: CO, valid: CO - cb)
                 }
                 cb += wide ? 16 : 8
             }
             ox += n
         }
+    }
+
+    /// Where a tile's sums start: the bias, or zero when int8 scales follow.
+    @inline(__always)
+    static func start(_ bias: UnsafePointer<Float>, _ scales: UnsafePointer<Float>?) -> F8 {
+        scales == nil ? load(bias) : F8(repeating: 0)
+    }
+
+    /// int8: sum × scale + bias (one FMA per vector); float weights: as is.
+    @inline(__always)
+    static func scaled(_ v: F8, _ bias: UnsafePointer<Float>, _ scales: UnsafePointer<Float>?) -> F8 {
+        guard let scales else { return v }
+        return load(bias).addingProduct(v, load(scales))
     }
 
     @inline(__always)
@@ -93,10 +122,10 @@ enum ConvKernel {
     }
 
     /// 6 pixels × 16 channels.
-    static func tile6x16(_ x: UnsafePointer<Float>, C: Int, PW: Int, KH: Int, KW: Int, sx: Int,
-                         w: UnsafePointer<Float>, P: Int, bias: UnsafePointer<Float>, relu: Bool,
+    static func tile6x16<W: WeightElement>(_ x: UnsafePointer<Float>, C: Int, PW: Int, KH: Int, KW: Int, sx: Int,
+                         w: UnsafePointer<W>, P: Int, bias: UnsafePointer<Float>, scales: UnsafePointer<Float>?, relu: Bool,
                          out: UnsafeMutablePointer<Float>, CO: Int, valid: Int) {
-        let b0 = load(bias), b1 = load(bias + 8)
+        let b0 = start(bias, scales), b1 = start(bias + 8, scales)
         var a00 = b0, a01 = b1, a10 = b0, a11 = b1, a20 = b0, a21 = b1
         var a30 = b0, a31 = b1, a40 = b0, a41 = b1, a50 = b0, a51 = b1
         let step = sx * C
@@ -105,7 +134,7 @@ enum ConvKernel {
             let xp = x + ky * PW * C
             var wp = w + ky * run * P
             for ci in 0..<run {
-                let w0 = load(wp), w1 = load(wp + 8)
+                let w0 = W.load8(wp), w1 = W.load8(wp + 8)
                 let x0 = F8(repeating: xp[ci]), x1 = F8(repeating: xp[ci + step]), x2 = F8(repeating: xp[ci + 2 * step])
                 a00 = a00.addingProduct(x0, w0); a01 = a01.addingProduct(x0, w1)
                 a10 = a10.addingProduct(x1, w0); a11 = a11.addingProduct(x1, w1)
@@ -117,6 +146,12 @@ enum ConvKernel {
                 wp += P
             }
         }
+        if let scales {
+            let s0 = load(scales), s1 = load(scales + 8), c0 = load(bias), c1 = load(bias + 8)
+            a00 = c0.addingProduct(a00, s0); a01 = c1.addingProduct(a01, s1); a10 = c0.addingProduct(a10, s0); a11 = c1.addingProduct(a11, s1)
+            a20 = c0.addingProduct(a20, s0); a21 = c1.addingProduct(a21, s1); a30 = c0.addingProduct(a30, s0); a31 = c1.addingProduct(a31, s1)
+            a40 = c0.addingProduct(a40, s0); a41 = c1.addingProduct(a41, s1); a50 = c0.addingProduct(a50, s0); a51 = c1.addingProduct(a51, s1)
+        }
         let v2 = valid - 8
         finish(a00, relu: relu, to: out, valid: 8); finish(a01, relu: relu, to: out + 8, valid: v2)
         finish(a10, relu: relu, to: out + CO, valid: 8); finish(a11, relu: relu, to: out + CO + 8, valid: v2)
@@ -127,10 +162,10 @@ enum ConvKernel {
     }
 
     /// 6 pixels × 8 channels (the last 8 of a Cout that is not a multiple of 16).
-    static func tile6x8(_ x: UnsafePointer<Float>, C: Int, PW: Int, KH: Int, KW: Int, sx: Int,
-                        w: UnsafePointer<Float>, P: Int, bias: UnsafePointer<Float>, relu: Bool,
+    static func tile6x8<W: WeightElement>(_ x: UnsafePointer<Float>, C: Int, PW: Int, KH: Int, KW: Int, sx: Int,
+                        w: UnsafePointer<W>, P: Int, bias: UnsafePointer<Float>, scales: UnsafePointer<Float>?, relu: Bool,
                         out: UnsafeMutablePointer<Float>, CO: Int, valid: Int) {
-        let b0 = load(bias)
+        let b0 = start(bias, scales)
         var a0 = b0, a1 = b0, a2 = b0, a3 = b0, a4 = b0, a5 = b0
         let step = sx * C
         let run = KW * C     // a window row: KW pixels × C channels, contiguous in input and weights
@@ -138,7 +173,7 @@ enum ConvKernel {
             let xp = x + ky * PW * C
             var wp = w + ky * run * P
             for ci in 0..<run {
-                let w0 = load(wp)
+                let w0 = W.load8(wp)
                 a0 = a0.addingProduct(F8(repeating: xp[ci]), w0)
                 a1 = a1.addingProduct(F8(repeating: xp[ci + step]), w0)
                 a2 = a2.addingProduct(F8(repeating: xp[ci + 2 * step]), w0)
@@ -148,6 +183,8 @@ enum ConvKernel {
                 wp += P
             }
         }
+        a0 = scaled(a0, bias, scales); a1 = scaled(a1, bias, scales); a2 = scaled(a2, bias, scales)
+        a3 = scaled(a3, bias, scales); a4 = scaled(a4, bias, scales); a5 = scaled(a5, bias, scales)
         let v = min(8, valid)
         finish(a0, relu: relu, to: out, valid: v); finish(a1, relu: relu, to: out + CO, valid: v)
         finish(a2, relu: relu, to: out + 2 * CO, valid: v); finish(a3, relu: relu, to: out + 3 * CO, valid: v)
@@ -155,11 +192,11 @@ enum ConvKernel {
     }
 
     /// Remainders: n (1...6) pixels × 8 or 16 channels, one pixel at a time.
-    static func tileNx8or16(_ x: UnsafePointer<Float>, n: Int, wide: Bool, C: Int, PW: Int, KH: Int, KW: Int, sx: Int,
-                            w: UnsafePointer<Float>, P: Int, bias: UnsafePointer<Float>, relu: Bool,
+    static func tileNx8or16<W: WeightElement>(_ x: UnsafePointer<Float>, n: Int, wide: Bool, C: Int, PW: Int, KH: Int, KW: Int, sx: Int,
+                            w: UnsafePointer<W>, P: Int, bias: UnsafePointer<Float>, scales: UnsafePointer<Float>?, relu: Bool,
                             out: UnsafeMutablePointer<Float>, CO: Int, valid: Int) {
         for j in 0..<n {
-            var a0 = load(bias), a1 = wide ? load(bias + 8) : F8(repeating: 0)
+            var a0 = start(bias, scales), a1 = wide ? start(bias + 8, scales) : F8(repeating: 0)
             let xj = x + j * sx * C
             let run = KW * C
             for ky in 0..<KH {
@@ -168,13 +205,15 @@ enum ConvKernel {
                 if wide {
                     for ci in 0..<run {
                         let v = F8(repeating: xp[ci])
-                        a0 = a0.addingProduct(v, load(wp)); a1 = a1.addingProduct(v, load(wp + 8))
+                        a0 = a0.addingProduct(v, W.load8(wp)); a1 = a1.addingProduct(v, W.load8(wp + 8))
                         wp += P
                     }
                 } else {
-                    for ci in 0..<run { a0 = a0.addingProduct(F8(repeating: xp[ci]), load(wp)); wp += P }
+                    for ci in 0..<run { a0 = a0.addingProduct(F8(repeating: xp[ci]), W.load8(wp)); wp += P }
                 }
             }
+            a0 = scaled(a0, bias, scales)
+            if wide { a1 = scaled(a1, bias + 8, scales.map { $0 + 8 }) }
             finish(a0, relu: relu, to: out + j * CO, valid: min(8, valid))
             if wide { finish(a1, relu: relu, to: out + j * CO + 8, valid: valid - 8) }
         }

@@ -6,9 +6,21 @@
 enum DenseKernel {
     typealias F8 = SIMD8<Float>
 
-    /// Rows [r0, r1) into partial[0..<P).
+    /// Rows [r0, r1) into partial[0..<P). The weights may be stored as
+    /// float32, half or int8 (`Step.packed`): reduced weights halve or
+    /// quarter the bytes this memory-bound loop streams. int8 sums are
+    /// unscaled here; `reduce` applies the per-channel scales.
     static func partial(_ s: Step, input x: UnsafePointer<Float>, rows r0: Int, _ r1: Int, into acc: UnsafeMutablePointer<Float>) {
-        let P = s.paddedOut, w = s.weights!
+        switch s.storedWeights {
+        case .f32(let w): partial(s, weights: w, input: x, rows: r0, r1, into: acc)
+        case .f16(let w): partial(s, weights: w, input: x, rows: r0, r1, into: acc)
+        case .i8(let w, _): partial(s, weights: w, input: x, rows: r0, r1, into: acc)
+        }
+    }
+
+    private static func partial<W: WeightElement>(_ s: Step, weights w: UnsafePointer<W>, input x: UnsafePointer<Float>,
+                                                  rows r0: Int, _ r1: Int, into acc: UnsafeMutablePointer<Float>) {
+        let P = s.paddedOut
         acc.update(repeating: 0, count: P)
         var i = r0
         while i < r1 {
@@ -29,8 +41,8 @@ enum DenseKernel {
                 var o = 0
                 while o < P {
                     var a = load(acc + o)
-                    a = a.addingProduct(v0, load(w0 + o)); a = a.addingProduct(v1, load(w1 + o))
-                    a = a.addingProduct(v2, load(w2 + o)); a = a.addingProduct(v3, load(w3 + o))
+                    a = a.addingProduct(v0, W.load8(w0 + o)); a = a.addingProduct(v1, W.load8(w1 + o))
+                    a = a.addingProduct(v2, W.load8(w2 + o)); a = a.addingProduct(v3, W.load8(w3 + o))
                     store(a, acc + o)
                     o += 8
                 }
@@ -40,18 +52,28 @@ enum DenseKernel {
                     let r = k == 0 ? idx.0 : k == 1 ? idx.1 : idx.2
                     let v = F8(repeating: x[r]), wr = w + r * P
                     var o = 0
-                    while o < P { store(load(acc + o).addingProduct(v, load(wr + o)), acc + o); o += 8 }
+                    while o < P { store(load(acc + o).addingProduct(v, W.load8(wr + o)), acc + o); o += 8 }
                 }
             }
         }
     }
 
-    /// y = bias + Σ partials, ReLU if fused; only the real outputs are stored.
+    /// y = bias + Σ partials (× scale for int8), ReLU if fused; only the
+    /// real outputs are stored.
     static func reduce(_ s: Step, partials: UnsafePointer<Float>, count: Int, stride: Int, output y: UnsafeMutablePointer<Float>) {
         let b = s.bias!
+        var scales: UnsafePointer<Float>? = nil
+        if case .i8(_, let sc) = s.storedWeights { scales = sc }
         for o in 0..<s.outShape.c {
-            var v = b[o]
-            for k in 0..<count { v += partials[k * stride + o] }
+            var v: Float
+            if let scales {
+                var sum: Float = 0
+                for k in 0..<count { sum += partials[k * stride + o] }
+                v = b[o] + sum * scales[o]
+            } else {
+                v = b[o]
+                for k in 0..<count { v += partials[k * stride + o] }
+            }
             y[o] = s.relu ? max(v, 0) : v
         }
     }

@@ -11,11 +11,34 @@ struct Step: @unchecked Sendable {
     var inShape: (h: Int, w: Int, c: Int)
     var outShape: (h: Int, w: Int, c: Int)
     var count: Int             // elements of the output (for element-wise kernels)
+    /// float32 weights (nil when they are stored reduced: see `packed`).
     var weights: UnsafePointer<Float>? = nil
+    /// The weights as stored, whatever their element type.
+    var packed: PackedWeights? = nil
     var bias: UnsafePointer<Float>? = nil
     var paddedOut = 0          // row length of the weight matrix (multiple of 8)
     var kernelH = 1, kernelW = 1, strideH = 1, strideW = 1, padTop = 0, padLeft = 0, padBottom = 0, padRight = 0
     var relu = false
+
+    /// `packed`, or the float32 `weights` of a step built without it (tests).
+    var storedWeights: PackedWeights { packed ?? .f32(weights!) }
+}
+
+/// A direct-convolution or dense layer's weights as stored in the file:
+/// float32, IEEE half, or int8 with one float32 scale per output channel
+/// (value = q × scale). The kernels widen to float32 as they load.
+enum PackedWeights: @unchecked Sendable {
+    case f32(UnsafePointer<Float>)
+    case f16(UnsafePointer<Float16>)
+    case i8(UnsafePointer<Int8>, scales: UnsafePointer<Float>)
+
+    var elementType: ElementType {
+        switch self {
+        case .f32: return .f32
+        case .f16: return .f16
+        case .i8: return .i8
+        }
+    }
 }
 
 /// Why a model file cannot be run; the structure passed the format checks but
@@ -41,6 +64,30 @@ enum PlanBuilder {
             }
             func expectParams(_ k: Int) throws {
                 guard n.params.count == k else { throw fail("has \(n.params.count) weight tensors, expected \(k)") }
+            }
+            /// A float32 tensor (bias, scales, Winograd weights).
+            func float32(_ param: Int, _ what: String) throws -> UnsafePointer<Float> {
+                let t = h.tensors[n.params[param]]
+                guard t.elementType == .f32 else { throw fail("\(what) '\(t.name)' is \(t.elementType.rawValue), expected float32") }
+                return UnsafePointer(file.tensor(n.params[param]).baseAddress!)
+            }
+            /// The weights of a direct convolution or dense layer: float32 or
+            /// f16 with [weights, bias], int8 with [weights, bias, scales].
+            func packedWeights(outPadded: Int) throws -> PackedWeights {
+                guard !n.params.isEmpty else { throw fail("has no weight tensors") }
+                let t = h.tensors[n.params[0]]
+                try expectParams(t.elementType == .i8 ? 3 : 2)
+                let raw = file.tensorBytes(n.params[0]).baseAddress!
+                switch t.elementType {
+                case .f32: return .f32(raw.assumingMemoryBound(to: Float.self))
+                case .f16: return .f16(raw.assumingMemoryBound(to: Float16.self))
+                case .i8:
+                    let sc = h.tensors[n.params[2]]
+                    guard sc.shape == [outPadded], sc.layout == .vectorPad8 else {
+                        throw fail("int8 scales \(sc.shape) (\(sc.layout.rawValue)), expected [\(outPadded)] (vector_pad8)")
+                    }
+                    return .i8(raw.assumingMemoryBound(to: Int8.self), scales: try float32(2, "int8 scales"))
+                }
             }
             // A kernel must never write over what it reads.
             for v in ins where overlaps(v, out) && n.kernel != .relu {
@@ -84,19 +131,20 @@ enum PlanBuilder {
                         throw fail("weights \(w.shape) (\(w.layout.rawValue)) do not fit [36, \(cinPad), \(padded)]")
                     }
                     guard b.shape == [padded] else { throw fail("bias shape \(b.shape), expected [\(padded)]") }
-                    s.weights = UnsafePointer(file.tensor(n.params[0]).baseAddress)
-                    s.bias = UnsafePointer(file.tensor(n.params[1]).baseAddress)
+                    s.weights = try float32(0, "Winograd weights")
+                    s.bias = try float32(1, "bias")
                     s.paddedOut = padded
                 } else if n.kernel == .conv2dDirect {
-                    try expectParams(2)
-                    let w = h.tensors[n.params[0]], b = h.tensors[n.params[1]]
                     let padded = (o.c + 7) / 8 * 8
+                    let packed = try packedWeights(outPadded: padded)
+                    let w = h.tensors[n.params[0]], b = h.tensors[n.params[1]]
                     guard w.shape == [n.kernelH, n.kernelW, i.c, padded], w.layout == .hwioCoutPad8 else {
                         throw fail("weights \(w.shape) (\(w.layout.rawValue)) do not fit [\(n.kernelH), \(n.kernelW), \(i.c), \(padded)]")
                     }
                     guard b.shape == [padded] else { throw fail("bias shape \(b.shape), expected [\(padded)]") }
-                    s.weights = UnsafePointer(file.tensor(n.params[0]).baseAddress)
-                    s.bias = UnsafePointer(file.tensor(n.params[1]).baseAddress)
+                    s.packed = packed
+                    if case .f32(let p) = packed { s.weights = p }
+                    s.bias = try float32(1, "bias")
                     s.paddedOut = padded
                 } else {
                     try expectParams(0)
@@ -107,15 +155,16 @@ enum PlanBuilder {
                 }
             case .dense:
                 try expectInputs(1...1)
-                try expectParams(2)
-                let w = h.tensors[n.params[0]], b = h.tensors[n.params[1]]
                 let inCount = ins[0].elementCount, outCount = out.elementCount, padded = (outCount + 7) / 8 * 8
+                let packed = try packedWeights(outPadded: padded)
+                let w = h.tensors[n.params[0]], b = h.tensors[n.params[1]]
                 guard w.shape == [inCount, padded], w.layout == .ioOutPad8 else {
                     throw fail("weights \(w.shape) do not fit [\(inCount), \(padded)]")
                 }
                 guard b.shape == [padded] else { throw fail("bias shape \(b.shape), expected [\(padded)]") }
-                s.weights = UnsafePointer(file.tensor(n.params[0]).baseAddress)
-                s.bias = UnsafePointer(file.tensor(n.params[1]).baseAddress)
+                s.packed = packed
+                if case .f32(let p) = packed { s.weights = p }
+                s.bias = try float32(1, "bias")
                 s.paddedOut = padded
                 s.inShape = (1, 1, inCount); s.outShape = (1, 1, outCount)
             case .add:

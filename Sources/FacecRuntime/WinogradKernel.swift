@@ -85,7 +85,7 @@ enum WinogradKernel {
                 while cb < c1 {
                     let span = min(32, c1 - cb)
                     ConvTile512.tile(a + r * K, n: n, C: K, PW: 0, KH: 1, KW: 1, sx: 1, w: b + cb, P: width, span: span,
-                                     bias: zeros, relu: false, out: m + r * P + cb, CO: P, valid: span)
+                                     bias: zeros, scales: nil, relu: false, out: m + r * P + cb, CO: P, valid: span)
                     cb += span
                 }
                 r += n
@@ -100,13 +100,13 @@ enum WinogradKernel {
                 let wide = cb + 8 < c1
                 if n == 6 && wide {
                     ConvKernel.tile6x16(a + r * K, C: K, PW: 0, KH: 1, KW: 1, sx: 1, w: b + cb, P: width,
-                                        bias: zeros, relu: false, out: m + r * P + cb, CO: P, valid: 16)
+                                        bias: zeros, scales: nil, relu: false, out: m + r * P + cb, CO: P, valid: 16)
                 } else if n == 6 {
                     ConvKernel.tile6x8(a + r * K, C: K, PW: 0, KH: 1, KW: 1, sx: 1, w: b + cb, P: width,
-                                       bias: zeros, relu: false, out: m + r * P + cb, CO: P, valid: 8)
+                                       bias: zeros, scales: nil, relu: false, out: m + r * P + cb, CO: P, valid: 8)
                 } else {
                     ConvKernel.tileNx8or16(a + r * K, n: n, wide: wide, C: K, PW: 0, KH: 1, KW: 1, sx: 1, w: b + cb, P: width,
-                                           bias: zeros, relu: false, out: m + r * P + cb, CO: P, valid: wide ? 16 : 8)
+                                           bias: zeros, scales: nil, relu: false, out: m + r * P + cb, CO: P, valid: wide ? 16 : 8)
                 }
                 cb += wide ? 16 : 8
             }

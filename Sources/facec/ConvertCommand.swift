@@ -17,6 +17,7 @@ struct ConvertCommand: Command {
             .option("embedding", help: "VGG-Face embedding: fc7 (4096-d after ReLU, L2-normalised; deepface; the default) or fc8 (2622-d before softmax)."),
             .option("normalization", help: "VGG-Face from Keras: deepface input normalisation, base (BGR /255; the default) or vggface (BGR 0..255 minus the Caffe mean)."),
             .option("kernels", help: "Kernel strategy: auto (the default: Winograd F(4x4,3x3) for 3x3 stride-1 convolutions with >= 16 input channels) or direct (every convolution direct, the most exact)."),
+            .option("weights", help: "Weight storage: f32 (the default), f16 (IEEE half, about half the size; arithmetic stays float32) or int8 (symmetric per output channel, about a quarter; a layer whose weights lose over 2% RMS stays f16). Reduced precision runs every convolution direct."),
             .option("detector", help: "Face detector to compile into the model: none (the default), or opencv (deepface's default: OpenCV's Haar cascades, with eye alignment), so that 'facec run' takes whole photos."),
             .option("face-cascade", help: "With --detector opencv: the frontal-face cascade XML (default: \(OpenCVCascade.debianDirectory)/\(OpenCVCascade.faceFile))."),
             .option("eye-cascade", help: "With --detector opencv: the eye cascade XML (default: \(OpenCVCascade.debianDirectory)/\(OpenCVCascade.eyeFile))."),
@@ -28,6 +29,7 @@ struct ConvertCommand: Command {
     let embedding: VGGDescriptor
     let normalization: DeepfaceNormalization
     let kernels: KernelStrategy
+    let weights: WeightPrecision
     let detector: DetectorChoice
     let faceCascade, eyeCascade: String?
     let quiet: Bool
@@ -39,6 +41,7 @@ struct ConvertCommand: Command {
         embedding = try a.choice("embedding", VGGDescriptor.self) ?? .fc7
         normalization = try a.choice("normalization", DeepfaceNormalization.self) ?? .base
         kernels = try a.choice("kernels", KernelStrategy.self) ?? .auto
+        weights = try a.choice("weights", WeightPrecision.self) ?? .f32
         detector = try a.choice("detector", DetectorChoice.self) ?? .none
         faceCascade = a.string("face-cascade")
         eyeCascade = a.string("eye-cascade")
@@ -57,7 +60,9 @@ struct ConvertCommand: Command {
         let (graph, description) = try ModelImporter.load(path: input, options: options)
         var compiled: CompiledModel
         do {
-            compiled = try Compiler.compile(graph, description, options: kernels == .direct ? .direct : CompileOptions())
+            var compileOptions = kernels == .direct ? CompileOptions.direct : CompileOptions()
+            compileOptions.weights = weights
+            compiled = try Compiler.compile(graph, description, options: compileOptions)
         } catch let e as GraphError {
             throw ImportError(input, e.description)
         }
@@ -68,7 +73,8 @@ struct ConvertCommand: Command {
         bar?.finish()
         if !quiet {
             let withDetector = header.detector.map { " + \($0.kind) face detector (\($0.face.stumps.count)+\($0.eye.stumps.count) weak classifiers)" } ?? ""
-            print("wrote \(out): \(header.modelName)\(withDetector), \(header.nodes.count) nodes, output \(header.output.name) [\(header.output.dim)], \(size) bytes, arena \(header.arenaBytes) bytes")
+            let precision = weights == .f32 ? "" : ", \(weights.rawValue) weights"
+            print("wrote \(out): \(header.modelName)\(withDetector)\(precision), \(header.nodes.count) nodes, output \(header.output.name) [\(header.output.dim)], \(size) bytes, arena \(header.arenaBytes) bytes")
         }
     }
 

@@ -115,7 +115,7 @@ import FacecImporters
         try ModelWriter.write(header: good, producers: producers, to: out)
         let back = try ModelFile(path: out)
         #expect(back.header.detector == good.detector)
-        #expect(back.preamble.minor == 1)
+        #expect(back.preamble.minor == Preamble.currentMinor)
         #expect(back.header.detector?.source.contains("haarcascade_frontalface_default.xml sha256 ") == true)
         func rejected(_ mutate: (inout DetectorSpec) -> Void, _ text: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
             var h = good

@@ -124,6 +124,36 @@ typedef enum _Fgraph__TensorLayout {
   FGRAPH__TENSOR_LAYOUT__TENSOR_LAYOUT_WINOGRAD_F43_C32 = 5
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(FGRAPH__TENSOR_LAYOUT)
 } Fgraph__TensorLayout;
+/*
+ * How a tensor's elements are stored (format 1.2). Weights may be stored
+ * reduced (`facec convert --weights f16|int8`); biases, scales and Winograd
+ * weights are always float32. The kernels widen to float32 as they load.
+ */
+typedef enum _Fgraph__ElementType {
+  /*
+   * IEEE binary32, little-endian
+   */
+  FGRAPH__ELEMENT_TYPE__ELEMENT_F32 = 0,
+  /*
+   * IEEE binary16, little-endian
+   */
+  FGRAPH__ELEMENT_TYPE__ELEMENT_F16 = 1,
+  /*
+   * int8, symmetric per output channel: value = q * scale[channel], with the
+   * scales in the node's third parameter ([CoutPad8] float32); q in -127...127.
+   */
+  FGRAPH__ELEMENT_TYPE__ELEMENT_I8 = 2
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(FGRAPH__ELEMENT_TYPE)
+} Fgraph__ElementType;
+/*
+ * The weight precision a model was converted with (format 1.2).
+ */
+typedef enum _Fgraph__WeightPrecision {
+  FGRAPH__WEIGHT_PRECISION__WEIGHT_PRECISION_F32 = 0,
+  FGRAPH__WEIGHT_PRECISION__WEIGHT_PRECISION_F16 = 1,
+  FGRAPH__WEIGHT_PRECISION__WEIGHT_PRECISION_INT8 = 2
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(FGRAPH__WEIGHT_PRECISION)
+} Fgraph__WeightPrecision;
 
 /* --- messages --- */
 
@@ -215,13 +245,17 @@ struct  Fgraph__Tensor
    */
   uint64_t offset;
   /*
-   * bytes, = 4 * product(shape) (float32 LE)
+   * bytes, = element size * product(shape)
    */
   uint64_t length;
+  /*
+   * format 1.2; float32 before
+   */
+  Fgraph__ElementType element_type;
 };
 #define FGRAPH__TENSOR__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fgraph__tensor__descriptor) \
-    , (char *)protobuf_c_empty_string, 0,NULL, FGRAPH__TENSOR_LAYOUT__TENSOR_LAYOUT_PLAIN, 0, 0 }
+    , (char *)protobuf_c_empty_string, 0,NULL, FGRAPH__TENSOR_LAYOUT__TENSOR_LAYOUT_PLAIN, 0, 0, FGRAPH__ELEMENT_TYPE__ELEMENT_F32 }
 
 
 struct  Fgraph__Value
@@ -263,7 +297,7 @@ struct  Fgraph__Node
    */
   uint32_t output;
   /*
-   * tensor indices (weights, bias)
+   * tensor indices (weights, bias[, int8 scales])
    */
   size_t n_params;
   uint32_t *params;
@@ -285,10 +319,15 @@ struct  Fgraph__Node
    * 2 x multiply-adds
    */
   uint64_t flops;
+  /*
+   * Format 1.2: |stored weights - float32 weights| / |float32 weights| (RMS,
+   * measured by the compiler; 0 for float32).
+   */
+  float weight_error;
 };
 #define FGRAPH__NODE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fgraph__node__descriptor) \
-    , (char *)protobuf_c_empty_string, FGRAPH__KERNEL__KERNEL_UNSPECIFIED, 0,NULL, 0, 0,NULL, FGRAPH__ACTIVATION__ACTIVATION_NONE, 0, 0, 0, 0, 0, 0, 0, 0, 0,NULL, 0 }
+    , (char *)protobuf_c_empty_string, FGRAPH__KERNEL__KERNEL_UNSPECIFIED, 0,NULL, 0, 0,NULL, FGRAPH__ACTIVATION__ACTIVATION_NONE, 0, 0, 0, 0, 0, 0, 0, 0, 0,NULL, 0, 0 }
 
 
 /*
@@ -415,10 +454,15 @@ struct  Fgraph__Header
    * format 1.1: present when the model detects faces itself
    */
   Fgraph__Detector *detector;
+  /*
+   * Format 1.2: what `convert --weights` asked for. Each weight tensor's own
+   * element_type says what it got (int8 layers that lose too much stay f16).
+   */
+  Fgraph__WeightPrecision weight_precision;
 };
 #define FGRAPH__HEADER__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fgraph__header__descriptor) \
-    , NULL, NULL, FGRAPH__METRIC__METRIC_COSINE, 0,NULL, NULL, 0,NULL, 0,NULL, 0,NULL, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0,NULL, 0, 0, NULL }
+    , NULL, NULL, FGRAPH__METRIC__METRIC_COSINE, 0,NULL, NULL, 0,NULL, 0,NULL, 0,NULL, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0,NULL, 0, 0, NULL, FGRAPH__WEIGHT_PRECISION__WEIGHT_PRECISION_F32 }
 
 
 /* Fgraph__InputSpec methods */
@@ -655,6 +699,8 @@ extern const ProtobufCEnumDescriptor    fgraph__metric__descriptor;
 extern const ProtobufCEnumDescriptor    fgraph__kernel__descriptor;
 extern const ProtobufCEnumDescriptor    fgraph__activation__descriptor;
 extern const ProtobufCEnumDescriptor    fgraph__tensor_layout__descriptor;
+extern const ProtobufCEnumDescriptor    fgraph__element_type__descriptor;
+extern const ProtobufCEnumDescriptor    fgraph__weight_precision__descriptor;
 extern const ProtobufCMessageDescriptor fgraph__input_spec__descriptor;
 extern const ProtobufCMessageDescriptor fgraph__output_spec__descriptor;
 extern const ProtobufCMessageDescriptor fgraph__threshold__descriptor;
