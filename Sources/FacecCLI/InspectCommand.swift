@@ -69,16 +69,16 @@ struct InspectCommand: Command {
         return out.joined(separator: "\n")
     }
 
-    /// "int8 (asked): 14 layers int8, 2 f16 (weight error above 2%)", etc.
+    /// "int8 (asked); layers: 14 i8, 2 f16; ...": what `convert --weights`
+    /// asked for, what each layer got, and the compiler's error estimate.
     static func precisionSummary(_ h: ModelHeader) -> String {
         var counts: [ElementType: Int] = [:]
         for n in h.nodes where !n.params.isEmpty { counts[h.tensors[n.params[0]].elementType, default: 0] += 1 }
         let layers = ElementType.allCases.compactMap { t in counts[t].map { "\($0) \(t.rawValue)" } }.joined(separator: ", ")
-        let worst = h.nodes.map(\.weightError).max() ?? 0
         var text = "\(h.weightPrecision.rawValue) (asked); layers: \(layers.isEmpty ? "none" : layers)"
-        if h.weightPrecision != .f32 { text += "; largest weight error \(format2(Double(worst) * 100))% (RMS, relative)" }
-        if h.weightPrecision == .int8, counts[.i8, default: 0] < counts.values.reduce(0, +) {
-            text += "; layers above 2% int8 error stay f16 (f32 beyond half's range)"
+        if h.weightPrecision != .f32 {
+            let estimate = h.nodes.reduce(0.0) { $0 + Double($1.weightError) * Double($1.weightError) }.squareRoot()
+            text += "; estimated output error \(format2(estimate * 100))% (root sum of squares of the layers' weight errors)"
         }
         return text
     }

@@ -65,6 +65,7 @@ public enum Compiler {
         guard live.contains(where: { g.nodes[$0].kind == .input }) else {
             throw GraphError(layer: d.name, "the network has no input layer")
         }
+        let stored = try storedPrecision(g, live: live, options.weights)
         for i in live {
             let n = g.nodes[i]
             let step = nodes.count
@@ -90,7 +91,7 @@ public enum Compiler {
                 // dense layer on the NHWC flatten ([KH*KW*Cin] rows in HWIO order).
                 let kernel = n.weights[0], cout = n.shape[2]
                 let inCount = kernel.shape[0] * kernel.shape[1] * kernel.shape[2]
-                try emitDense(&e, n, kernel: kernel, inCount: inCount, out: cout, precision: options.weights, addTensor)
+                try emitDense(&e, n, kernel: kernel, inCount: inCount, out: cout, choice: stored[i] ?? .init(type: .f32), addTensor)
                 e.fused.insert("conv as dense (kernel covers the input)", at: 0)
             case .conv(let geo) where options.winograd && options.weights == .f32 && geo.kernelH == 3 && geo.kernelW == 3 && geo.strideH == 1 && geo.strideW == 1
                 && n.weights[0].shape[2] >= options.winogradMinInputChannels:
@@ -100,6 +101,7 @@ public enum Compiler {
                 setGeometry(&e, geo)
                 let w = addTensor(n.name + "/kernel", [36, cinPad, padded], .winogradF43C32, .f32) { sink in
                     let u = WinogradWeights.transform(try kernel.load(), cin: cin, cout: cout, cinPad: cinPad, coutPad: padded)
+                    kernel.release()
                     try u.withUnsafeBufferPointer { try sink($0) }
                 }
                 let b = addTensor(n.name + "/bias", [padded], .vectorPad8, .f32) { sink in
@@ -114,11 +116,11 @@ public enum Compiler {
                 e.kernel = .conv2dDirect
                 setGeometry(&e, geo)
                 e.params = try emitWeights(&e, n, kernel: kernel, shape: [geo.kernelH, geo.kernelW, cin, padded], layout: .hwioCoutPad8,
-                                           out: cout, padded: padded, precision: options.weights, addTensor)
+                                           out: cout, padded: padded, choice: stored[i] ?? .init(type: .f32), addTensor)
                 e.flops = 2 * n.shape[0] * n.shape[1] * cout * geo.kernelH * geo.kernelW * cin
             case .dense:
                 let kernel = n.weights[0]
-                try emitDense(&e, n, kernel: kernel, inCount: kernel.shape[0], out: n.shape[0], precision: options.weights, addTensor)
+                try emitDense(&e, n, kernel: kernel, inCount: kernel.shape[0], out: n.shape[0], choice: stored[i] ?? .init(type: .f32), addTensor)
             case .maxPool(let geo): e.kernel = .maxPool; setGeometry(&e, geo)
             case .avgPool(let geo): e.kernel = .avgPool; setGeometry(&e, geo)
             case .zeroPad(let geo): e.kernel = .zeroPad; setGeometry(&e, geo)
@@ -164,16 +166,34 @@ public enum Compiler {
             && geo.kernelH == input[0] && geo.kernelW == input[1] && output[0] == 1 && output[1] == 1
     }
 
+    /// Per weighted node (convolution or dense), the stored precision the
+    /// quantiser planned for `--weights` (empty for float32).
+    private static func storedPrecision(_ g: PlanGraph, live: [Int], _ precision: WeightPrecision) throws -> [Int: WeightQuantization.Choice] {
+        guard precision != .f32 else { return [:] }
+        let weighted = live.filter {
+            switch g.nodes[$0].kind {
+            case .conv, .dense: return true
+            default: return false
+            }
+        }
+        let analyses = try weighted.map { i -> WeightQuantization.Analysis in
+            let kernel = g.nodes[i].weights[0]
+            return try WeightQuantization.analyse(kernel, paddedColumns: roundUp8(kernel.shape.last!))
+        }
+        let choices = WeightQuantization.plan(analyses, precision: precision, budget: WeightQuantization.budget(precision))
+        return Dictionary(uniqueKeysWithValues: zip(weighted, choices))
+    }
+
     typealias AddTensor = (String, [Int], TensorLayout, ElementType, @escaping ModelWriter.TensorProducer) -> Int
 
     /// Dense weights [In][OutPad8] (row-major: streams from any source; the
     /// runtime splits rows across threads), bias padded to 8.
     private static func emitDense(_ e: inout NodeEntry, _ n: PlanNode, kernel: WeightTensor, inCount: Int, out: Int,
-                                  precision: WeightPrecision, _ addTensor: AddTensor) throws {
+                                  choice: WeightQuantization.Choice, _ addTensor: AddTensor) throws {
         let padded = roundUp8(out)
         e.kernel = .dense
         e.params = try emitWeights(&e, n, kernel: kernel, shape: [inCount, padded], layout: .ioOutPad8, out: out, padded: padded,
-                                   precision: precision, addTensor)
+                                   choice: choice, addTensor)
         e.flops = 2 * inCount * out
     }
 
@@ -181,18 +201,19 @@ public enum Compiler {
     /// padded to `padded`) in the precision the quantiser chose for them, the
     /// bias, and for int8 the per-channel scales: the node's params.
     private static func emitWeights(_ e: inout NodeEntry, _ n: PlanNode, kernel: WeightTensor, shape: [Int], layout: TensorLayout,
-                                    out: Int, padded: Int, precision: WeightPrecision, _ addTensor: AddTensor) throws -> [Int] {
-        let choice = try WeightQuantization.choose(kernel, precision: precision, paddedColumns: padded)
+                                    out: Int, padded: Int, choice: WeightQuantization.Choice, _ addTensor: AddTensor) throws -> [Int] {
         e.weightError = Float(choice.relativeError)
         let w: Int
         if choice.type == .i8 {
             let scales = choice.scales
             w = addTensor(n.name + "/kernel", shape, layout, .i8) { sink in
                 try WeightQuantization.quantized(kernel, scales: scales, padded: padded, into: sink)
+                kernel.release()
             }
         } else {
             w = addTensor(n.name + "/kernel", shape, layout, choice.type) { sink in
                 try WeightLayout.padLastAxis(kernel, to: padded, into: sink)
+                kernel.release()
             }
         }
         let b = addTensor(n.name + "/bias", [padded], .vectorPad8, .f32) { sink in

@@ -12,6 +12,10 @@ public struct WeightTensor {
     /// Yields all values in row-major order, in chunks of whole rows of the
     /// last axis (a source may transpose chunk by chunk).
     public var stream: (ModelWriter.TensorSink) throws -> Void
+    /// Called once the writer has streamed the tensor for the last time, so
+    /// a source can drop its copy (the compiler may stream a tensor more than
+    /// once before: the quantiser measures the weights first).
+    public var release: () -> Void = {}
 
     public init(name: String, shape: [Int], stream: @escaping (ModelWriter.TensorSink) throws -> Void) {
         self.name = name; self.shape = shape; self.stream = stream

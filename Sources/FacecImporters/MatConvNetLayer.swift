@@ -100,10 +100,10 @@ struct MatConvNetLayer {
         let shape = try filterShape(filters)
         let Cout = shape[3]
         let layerName = name
-        let kernel = WeightTensor(name: "\(name).filters", shape: shape) { sink in
+        var kernel = WeightTensor(name: "\(name).filters", shape: shape) { sink in
             try filters.streamHWIO(into: sink)
-            filters.releaseData()   // converted: do not hold the model twice
         }
+        kernel.release = { filters.releaseData() }   // written: do not hold the model twice
         var tensors = [kernel]
         if let biases {
             guard biases.isNumeric, biases.count == Cout else {

@@ -189,7 +189,8 @@ def main():
                         print(f"# {j.get('variant', j['runtime'])}: {j['error']}", file=sys.stderr)
                         continue
                     rows.append(dict(name=j["runtime"], prec=prec or j["precision"], t=t, med=j["median_ms"],
-                                     min=j["min_ms"], ips=j.get("img_per_s") or a.batch / j["median_ms"] * 1e3))
+                                     min=j["min_ms"], ips=j.get("img_per_s") or a.batch / j["median_ms"] * 1e3,
+                                     err=j.get("rel_err"), cos=j.get("cosine")))
 
         def facec_row(p, t):
             return next((r for r in rows if r["name"] == "facec" and r["prec"] == p and r["t"] == t), None)
@@ -218,6 +219,15 @@ def main():
                 cell = f"{ours['med'] / r['med']:.2f}" if fill else ""
                 line += f" {cell:>11}" if cols == ["f32"] else f" {cell:>10}"
             print(line.rstrip())
+
+        if reduced:  # the quantised peers' own check against Keras (first image of the timed batch)
+            seen = {}
+            for r in rows:
+                if r["name"] != "facec" and r["prec"] != "f32" and r.get("err") is not None:
+                    seen.setdefault((r["name"], r["prec"]), r)
+            if seen:
+                print("# quantised peers vs Keras fp32 on the reference input (rel err, cosine): " + "; ".join(
+                    f"{n} {p} {r['err']:.2e}, {r['cos']:.8f}" for (n, p), r in seen.items()))
 
         def tput(ours, theirs):
             return (f"; throughput {ours['ips']:.0f} vs {theirs['ips']:.0f} img/s -> {ours['ips'] / theirs['ips']:.2f}x"

@@ -13,10 +13,15 @@ Prints one JSON object per variant per line on stdout (progress on stderr):
 or {"runtime": ..., "variant": ..., "error": "..."} for a variant that failed (the others still
 run; the exit status is then 1). Bad options exit with status 2.
 
-The models (the same Keras model as the peers' fp32 files: /work/shared/peers/models.py,
-models.build(net), seed 0), built on first use and cached in ~/.cache/facec-bench/quantized/
-(each file written as .part and renamed; a lock serialises concurrent builds; rebuilt when
-missing, or when the peers' exports or this recipe change):
+The peers' cache ($FACEC_PEERS_CACHE or ~/.cache/facec-peers; their bench.sh is run once if
+it lacks <net>.onnx or the reference files) and the peers' code ($FACEC_PEERS_DIR or
+../shared/peers next to the repository) are read, never written.
+
+The models (the same Keras model as the peers' fp32 files: the peers' models.py,
+models.build(net), seed 0) are built on first use, each in its own process (TensorFlow's
+output goes to build.log), and cached in ~/.cache/facec-bench/quantized/ (each file written
+as .part and renamed; a lock serialises concurrent builds; rebuilt when missing, or when the
+peers' exports or RECIPE below change; delete the directory to start over):
   tflite-fp16  <net>_fp16_b<B>.tflite   TFLiteConverter.from_keras_model(models.build(net) with a
                static batch B), optimizations=[tf.lite.Optimize.DEFAULT],
                target_spec.supported_types=[tf.float16]. Weights and biases are stored as fp16
@@ -34,6 +39,9 @@ missing, or when the peers' exports or this recipe change):
                what TFLite's dynamic range does for dense layers, costs nothing in speed here and
                lowered DeepID's error (1.39e-2 -> 1.31e-2). reduce_range is not needed: the
                quantised GEMMs use VNNI (no 16-bit saturation) on this CPU.
+               ORT quantises activations per tensor over the whole batch, so with B > 1 the
+               reference image's error depends on the other images (DeepID: 1.31e-2 at B=1,
+               1.16e-2 at B=16); TFLite's is per image (7.61e-3 at both).
 
 Timing is exactly the peers' runner.py, each variant in its own process: load, one checked call
 on bench_input(net, B) (its first image is the reference image), a warm-up of
