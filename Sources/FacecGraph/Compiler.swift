@@ -21,8 +21,12 @@ public struct CompileOptions: Sendable {
     /// precision runs direct convolutions: Winograd's transformed weights are
     /// 4× the size of the 3×3 kernels, which would undo the saving.
     public var weights: WeightPrecision
-    public init(winograd: Bool = true, winogradMinInputChannels: Int = 16, weights: WeightPrecision = .f32) {
+    /// The estimated relative output error reduced weights may cost
+    /// (`--error-budget`; nil: the precision's default).
+    public var errorBudget: Double?
+    public init(winograd: Bool = true, winogradMinInputChannels: Int = 16, weights: WeightPrecision = .f32, errorBudget: Double? = nil) {
         self.winograd = winograd; self.winogradMinInputChannels = winogradMinInputChannels; self.weights = weights
+        self.errorBudget = errorBudget
     }
     /// Every convolution direct: the most exact plan.
     public static let direct = CompileOptions(winograd: false)
@@ -65,7 +69,8 @@ public enum Compiler {
         guard live.contains(where: { g.nodes[$0].kind == .input }) else {
             throw GraphError(layer: d.name, "the network has no input layer")
         }
-        let stored = try storedPrecision(g, live: live, options.weights)
+        let stored = try storedPrecision(g, live: live, options.weights, budget: options.errorBudget
+            ?? WeightQuantization.budget(options.weights, outputCount: g.nodes[g.output].shape.reduce(1, *)))
         for i in live {
             let n = g.nodes[i]
             let step = nodes.count
@@ -168,7 +173,8 @@ public enum Compiler {
 
     /// Per weighted node (convolution or dense), the stored precision the
     /// quantiser planned for `--weights` (empty for float32).
-    private static func storedPrecision(_ g: PlanGraph, live: [Int], _ precision: WeightPrecision) throws -> [Int: WeightQuantization.Choice] {
+    private static func storedPrecision(_ g: PlanGraph, live: [Int], _ precision: WeightPrecision,
+                                        budget: Double) throws -> [Int: WeightQuantization.Choice] {
         guard precision != .f32 else { return [:] }
         let weighted = live.filter {
             switch g.nodes[$0].kind {
@@ -180,7 +186,7 @@ public enum Compiler {
             let kernel = g.nodes[i].weights[0]
             return try WeightQuantization.analyse(kernel, paddedColumns: roundUp8(kernel.shape.last!))
         }
-        let choices = WeightQuantization.plan(analyses, precision: precision, budget: WeightQuantization.budget(precision))
+        let choices = WeightQuantization.plan(analyses, precision: precision, budget: budget)
         return Dictionary(uniqueKeysWithValues: zip(weighted, choices))
     }
 

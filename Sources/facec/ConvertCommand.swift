@@ -18,6 +18,7 @@ struct ConvertCommand: Command {
             .option("normalization", help: "VGG-Face from Keras: deepface input normalisation, base (BGR /255; the default) or vggface (BGR 0..255 minus the Caffe mean)."),
             .option("kernels", help: "Kernel strategy: auto (the default: Winograd F(4x4,3x3) for 3x3 stride-1 convolutions with >= 16 input channels) or direct (every convolution direct, the most exact)."),
             .option("weights", help: "Weight storage: f32 (the default), f16 (IEEE half, about half the size; arithmetic stays float32) or int8 (symmetric per output channel, about a quarter; a layer whose weights lose over 2% RMS stays f16). Reduced precision runs every convolution direct."),
+            .option("error-budget", help: "With --weights f16|int8: the estimated relative output error the reduced weights may cost (root sum of squares of the layers' measured weight errors); layers are kept at higher precision, smallest cost first, until the estimate is within it. Default: 0.0007 for f16, 0.02 for int8 (less for outputs of under 64 values)."),
             .option("detector", help: "Face detector to compile into the model: none (the default), or opencv (deepface's default: OpenCV's Haar cascades, with eye alignment), so that 'facec run' takes whole photos."),
             .option("face-cascade", help: "With --detector opencv: the frontal-face cascade XML (default: \(OpenCVCascade.debianDirectory)/\(OpenCVCascade.faceFile))."),
             .option("eye-cascade", help: "With --detector opencv: the eye cascade XML (default: \(OpenCVCascade.debianDirectory)/\(OpenCVCascade.eyeFile))."),
@@ -30,6 +31,7 @@ struct ConvertCommand: Command {
     let normalization: DeepfaceNormalization
     let kernels: KernelStrategy
     let weights: WeightPrecision
+    let errorBudget: Double?
     let detector: DetectorChoice
     let faceCascade, eyeCascade: String?
     let quiet: Bool
@@ -42,6 +44,11 @@ struct ConvertCommand: Command {
         normalization = try a.choice("normalization", DeepfaceNormalization.self) ?? .base
         kernels = try a.choice("kernels", KernelStrategy.self) ?? .auto
         weights = try a.choice("weights", WeightPrecision.self) ?? .f32
+        errorBudget = try a.double("error-budget")
+        if let b = errorBudget {
+            guard b.isFinite, b >= 0 else { throw UsageError("--error-budget must be a number >= 0") }
+            guard weights != .f32 else { throw UsageError("--error-budget goes with --weights f16 or int8") }
+        }
         detector = try a.choice("detector", DetectorChoice.self) ?? .none
         faceCascade = a.string("face-cascade")
         eyeCascade = a.string("eye-cascade")
@@ -62,6 +69,7 @@ struct ConvertCommand: Command {
         do {
             var compileOptions = kernels == .direct ? CompileOptions.direct : CompileOptions()
             compileOptions.weights = weights
+            compileOptions.errorBudget = errorBudget
             compiled = try Compiler.compile(graph, description, options: compileOptions)
         } catch let e as GraphError {
             throw ImportError(input, e.description)
