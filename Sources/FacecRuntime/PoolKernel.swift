@@ -36,6 +36,18 @@ enum PoolKernel {
                 UnsafeMutableRawPointer(out + c).storeBytes(of: acc, as: F8.self)
                 c += 8
             }
+            if c + 4 <= C {   // DeepID's 20, 40, 60 channels end in 4
+                var acc = SIMD4<Float>(repeating: isMax ? -.infinity : 0)
+                for iy in y0..<y1 {
+                    for ix in x0..<x1 {
+                        let v = UnsafeRawPointer(x + (iy * W + ix) * C + c).loadUnaligned(as: SIMD4<Float>.self)
+                        acc = isMax ? acc.replacing(with: v, where: v .> acc) : acc + v
+                    }
+                }
+                if !isMax { acc *= SIMD4<Float>(repeating: inv) }
+                UnsafeMutableRawPointer(out + c).storeBytes(of: acc, as: SIMD4<Float>.self)
+                c += 4
+            }
             while c < C {
                 var acc: Float = isMax ? -.infinity : 0
                 for iy in y0..<y1 {

@@ -17,6 +17,9 @@ final class WorkerPool: @unchecked Sendable {
     private var count = 0
     private var body: ((Int, Int) -> Void)? = nil
     private var shuttingDown = false
+    /// Set per layer by the instance: run the next jobs on the caller alone
+    /// (a layer too small to pay for waking and joining the workers).
+    var serial = false
     private var mutex = pthread_mutex_t()
     private var wake = pthread_cond_t()
 
@@ -57,7 +60,7 @@ final class WorkerPool: @unchecked Sendable {
     /// The same, also passing the index (0..<threads) of the thread running
     /// each item, for per-thread scratch.
     func parallelForWithThread(_ count: Int, _ body: (Int, Int) -> Void) {
-        if threads == 1 || count <= 1 {
+        if threads == 1 || count <= 1 || serial {
             for i in 0..<count { body(i, 0) }
             return
         }
