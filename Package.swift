@@ -4,7 +4,7 @@ import PackageDescription
 // Module map (see ARCHITECTURE.md):
 //   importers (FacecImporters: Keras HDF5, MatConvNet MAT v5/v7 and v7.3) -> graph IR + compiler (FacecGraph)
 //   -> .fgraph format (FacecFormat) -> runtime kernels (FacecRuntime)
-//   image I/O (FacecImage), verification (FacecVerify), CLI (facec).
+//   image I/O (FacecImage), verification (FacecVerify), galleries (FacecGallery), CLI (facec).
 // The runtime side (FacecFormat, FacecRuntime, FacecImage, FacecVerify) never
 // depends on HDF5 or matio: an edge box needs only those.
 // The kernels are built for x86-64-v3 (AVX2 + FMA): without it Swift's SIMD
@@ -60,6 +60,11 @@ let package = Package(
                        providers: [.apt(["libprotobuf-c-dev"])]),
         .systemLibrary(name: "CWebP", pkgConfig: "libwebpdemux",
                        providers: [.apt(["libwebp-dev"])]),
+        // The embedded gallery (facec gallery/find) and its scale-out store.
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3",
+                       providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq",
+                       providers: [.apt(["libpq-dev"])]),
         // PNG decoding/encoding in C: libpng reports errors by longjmp.
         .target(name: "CPNG", linkerSettings: [.linkedLibrary("png16")]),
 
@@ -88,6 +93,11 @@ let package = Package(
         .target(name: "FacecDetect", dependencies: ["FacecFormat", "FacecImage"],
                 swiftSettings: [.unsafeFlags(kernelFlags)] + kernelSpeed),
         .target(name: "FacecVerify", dependencies: ["FacecRuntime", "FacecImage", "FacecDetect"]),
+        // Recognition against a gallery of known faces: the stores (SQLite
+        // embedded, PostgreSQL + pgvector), incremental adding and exact
+        // SIMD search. Only `facec` links it (not the edge runtime).
+        .target(name: "FacecGallery", dependencies: ["CSQLite", "CLibPQ", "FacecFormat", "FacecRuntime", "FacecDetect", "FacecVerify"],
+                swiftSettings: [.unsafeFlags(kernelFlags)] + kernelSpeed),
         // The runtime subcommands (run, verify, detect, inspect, check, bench),
         // shared by both executables.
         .target(name: "FacecCLI", dependencies: [
@@ -98,7 +108,7 @@ let package = Package(
         .target(name: "FacecCAPI", dependencies: ["CFacecAPI", "FacecFormat", "FacecRuntime", "FacecImage", "FacecDetect", "FacecVerify"]),
         // The full toolchain: convert plus the runtime subcommands.
         .executableTarget(name: "facec", dependencies: [
-            "FacecCLI", "FacecImporters", "FacecGraph", "FacecFormat",
+            "FacecCLI", "FacecImporters", "FacecGraph", "FacecFormat", "FacecGallery",
         ]),
         // The runtime-only executable: must never depend on FacecImporters,
         // FacecGraph, CHDF5, CMatio, CDeflate or CZlib (PackageGraphTests).
@@ -113,7 +123,7 @@ let package = Package(
         // MatV5ReaderTests); nothing else links them.
         .testTarget(name: "FacecTests", dependencies: [
             "CHDF5", "CMatio", "CZlib", "FacecImporters", "FacecGraph", "FacecFormat", "FacecRuntime",
-            "FacecImage", "FacecDetect", "FacecVerify",
+            "FacecImage", "FacecDetect", "FacecVerify", "FacecGallery",
         ], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v5]

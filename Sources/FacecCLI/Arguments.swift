@@ -160,10 +160,27 @@ enum CommandLineParser {
         if first == "--version" { return .help("\(program.name) \(Program.version)") }
         if first == "help" {
             guard tokens.count > 1 else { return .help(Help.root(program)) }
+            let name = tokens.count > 2 ? "\(tokens[1]) \(tokens[2])" : tokens[1]
+            if let c = program.commands.first(where: { $0.spec.name == name }) {
+                return .help(Help.command(c.spec, program: program.name))
+            }
             return .help(Help.command(try command(tokens[1], program).spec, program: program.name))
         }
-        let type = try command(first, program)
-        let rest = Array(tokens.dropFirst())
+        // Two-word subcommands ("gallery add"): the longer name wins.
+        let twoWords = tokens.count > 1 ? "\(first) \(tokens[1])" : ""
+        let family = program.commands.map { $0.spec.name }.filter { $0.hasPrefix(first + " ") }
+        var type: any Command.Type
+        var rest: [String]
+        if let c = program.commands.first(where: { $0.spec.name == twoWords }) {
+            type = c
+            rest = Array(tokens.dropFirst(2))
+        } else if !family.isEmpty {
+            let names = family.map { String($0.dropFirst(first.count + 1)) }.joined(separator: ", ")
+            throw UsageError(tokens.count > 1 ? "unknown subcommand '\(twoWords)' (\(first) takes \(names))" : "'\(first)' needs one of \(names)")
+        } else {
+            type = try command(first, program)
+            rest = Array(tokens.dropFirst())
+        }
         let optionsPart = rest.firstIndex(of: "--").map { rest[..<$0] } ?? rest[...]
         if optionsPart.contains("-h") || optionsPart.contains("--help") { return .help(Help.command(type.spec, program: program.name)) }
         return .run(try type.init(try parse(rest, spec: type.spec)))

@@ -2,26 +2,26 @@ import FacecDetect
 import FacecRuntime
 import FacecVerify
 
-enum FaceDetectorChoice: String, CaseIterable { case opencv, skip }
+public enum FaceDetectorChoice: String, CaseIterable { case opencv, skip }
 
 /// The options that choose how photos become faces, shared by run, verify and detect.
-struct FaceOptions {
-    static let options: [OptionSpec] = [
+public struct FaceOptions {
+    public static let options: [OptionSpec] = [
         .option("detector", help: "opencv (deepface's default: detect and align every face) or skip (each photo is already a face crop). Default: opencv when the model carries a detector (convert --detector opencv), else skip."),
         .flag("no-enforce-detection", help: "A photo without a face is used whole (deepface's enforce_detection=False) instead of being an error."),
     ]
 
-    let detector: FaceDetectorChoice?
+    public let detector: FaceDetectorChoice?
     let noEnforceDetection: Bool
 
-    init(_ a: ParsedArguments) throws {
+    public init(_ a: ParsedArguments) throws {
         detector = try a.choice("detector", FaceDetectorChoice.self)
         noEnforceDetection = a.flag("no-enforce-detection")
     }
 
     /// `threadsPerPhoto`: threads one photo's face search may use (when
     /// photos run in parallel, each gets its share).
-    func mode(for model: Model, path: String, threadsPerPhoto: Int = 1) throws -> FaceMode {
+    public func mode(for model: Model, path: String, threadsPerPhoto: Int = 1) throws -> FaceMode {
         switch detector ?? (model.header.detector == nil ? .skip : .opencv) {
         case .skip:
             return .skip
@@ -39,23 +39,23 @@ struct FaceOptions {
 /// one-shot process more than the whole network (measured: DeepID on one
 /// photo 4.5 ms on 1 thread, 6.9 ms on 2), so it runs on one unless
 /// --threads asks for more.
-func networkThreads(_ model: Model, perPhoto: Int, explicit: Bool) -> Int {
+public func networkThreads(_ model: Model, perPhoto: Int, explicit: Bool) -> Int {
     explicit || model.header.totalFlops >= 100_000_000 ? perPhoto : 1
 }
 
 /// Threads split between photos in parallel and each photo's face search.
-func threadSplit(threads: Int, photos: Int) -> (photoWorkers: Int, perPhoto: Int) {
+public func threadSplit(threads: Int, photos: Int) -> (photoWorkers: Int, perPhoto: Int) {
     let workers = max(1, min(threads, photos))
     return (workers, max(1, threads / workers))
 }
 
-enum FaceJSON {
+public enum FaceJSON {
     /// deepface's facial_area: x, y, w, h, left_eye and right_eye as [x, y] or null.
-    static func area(_ a: FacialArea) -> String {
+    public static func area(_ a: FacialArea) -> String {
         func point(_ p: PixelPoint?) -> String { p.map { "[\($0.x),\($0.y)]" } ?? "null" }
         return JSONText.object([("x", "\(a.x)"), ("y", "\(a.y)"), ("w", "\(a.width)"), ("h", "\(a.height)"),
                                 ("left_eye", point(a.leftEye)), ("right_eye", point(a.rightEye))])
     }
 
-    static func milliseconds(_ ms: Double) -> String { JSONText.number((ms * 1e3).rounded() / 1e3) }
+    public static func milliseconds(_ ms: Double) -> String { JSONText.number((ms * 1e3).rounded() / 1e3) }
 }

@@ -1,7 +1,7 @@
 /// Minimal JSON writing for the CLI's line-oriented output (no Foundation
 /// formatting surprises: floats print in Swift's shortest round-trip form).
-enum JSONText {
-    static func string(_ s: String) -> String {
+public enum JSONText {
+    public static func string(_ s: String) -> String {
         var out = "\""
         for u in s.unicodeScalars {
             switch u {
@@ -17,12 +17,12 @@ enum JSONText {
         return out + "\""
     }
 
-    static func number(_ x: Double) -> String { x.isFinite ? "\(x)" : "null" }
-    static func number(_ x: Float) -> String { x.isFinite ? "\(x)" : "null" }
-    static func array(_ xs: [Float]) -> String { "[" + xs.map { number($0) }.joined(separator: ",") + "]" }
+    public static func number(_ x: Double) -> String { x.isFinite ? "\(x)" : "null" }
+    public static func number(_ x: Float) -> String { x.isFinite ? "\(x)" : "null" }
+    public static func array(_ xs: [Float]) -> String { "[" + xs.map { number($0) }.joined(separator: ",") + "]" }
 
     /// An object from ordered (key, already-encoded value) pairs.
-    static func object(_ fields: [(String, String)]) -> String {
+    public static func object(_ fields: [(String, String)]) -> String {
         "{" + fields.map { "\(string($0.0)):\($0.1)" }.joined(separator: ",") + "}"
     }
 }

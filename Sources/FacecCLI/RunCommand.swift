@@ -166,8 +166,8 @@ struct RunCommand: Command {
 
 /// Small outputs (.npy, .csv) written via a temporary file and rename, so a
 /// failure leaves no half-written file.
-enum AtomicFile {
-    static func write(_ bytes: [UInt8], to path: String) throws {
+public enum AtomicFile {
+    public static func write(_ bytes: [UInt8], to path: String) throws {
         let temp = path + ".tmp.\(getpid())"
         let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw VerifyError(path, "cannot create: \(String(cString: strerror(errno)))") }

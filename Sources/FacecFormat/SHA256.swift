@@ -3,8 +3,8 @@ import CChecksum
 import Glibc
 #endif
 
-/// SHA-256 (FIPS 180-4) of a source weight file, recorded in the model's
-/// provenance; computed in CChecksum (SHA extensions when the CPU has them).
+/// SHA-256 (FIPS 180-4): of a source weight file (recorded in the model's
+/// provenance) and of gallery photos; computed in CChecksum (SHA extensions when the CPU has them).
 /// Checked against known vectors and sha256sum in tests.
 public struct SHA256 {
     private var state = facec_sha256()
@@ -26,20 +26,16 @@ public struct SHA256 {
     public static var usesExtensions: Bool { facec_sha256_uses_extensions() != 0 }
     public static func usePortable(_ portable: Bool) { facec_sha256_force_portable(portable ? 1 : 0) }
 
-    /// Digest of a whole file, read in 4 MB chunks.
-    public static func hexDigestBytes(ofFile path: String) throws -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw ImportError(path, "cannot open: \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        var hasher = SHA256()
+    /// Feeds everything readable from `fd` (in 4 MB chunks); on a read
+    /// failure returns its errno and the state is unusable.
+    public mutating func update(readingAll fd: Int32) -> Int32? {
         var buffer = [UInt8](repeating: 0, count: 1 << 22)
         while true {
             let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if n < 0 && errno == EINTR { continue }
-            guard n >= 0 else { throw ImportError(path, "read failed: \(String(cString: strerror(errno)))") }
-            if n == 0 { break }
-            buffer.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+            if n < 0 { return errno }
+            if n == 0 { return nil }
+            buffer.withUnsafeBytes { update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
         }
-        return hasher.finish()
     }
 }
