@@ -1,97 +1,102 @@
-/// Dot products of a few queries against a block of gallery rows: the inner
-/// loop of exact search. Memory-bound for one query (each row is read once,
-/// 8 lanes at a time, 4 rows in flight); for several queries a block of rows
-/// stays in cache while every query passes over it, and 4 rows × 2 queries
-/// share their loads (8 independent FMA chains).
+/// Dot products of queries against groups of 8 gallery rows in FaceMatrix's
+/// packed layout: the inner loop of exact search. Each vector load is one
+/// dimension of 8 rows, multiplied by that dimension of a query broadcast to
+/// all lanes. Several queries share each load (3 groups × 4 queries: 12
+/// independent FMA chains, the register file of AVX2), so a batch of queries
+/// runs near the FMA peak while one query is bound by memory bandwidth.
 enum DotKernel {
-    /// out[q * rowCount + r] = queries[q] · rows[r] for q < queryCount, r < rowCount.
-    static func dots(queries: UnsafePointer<Float>, queryCount: Int, rows: UnsafePointer<Float>, rowCount: Int,
+    static let lanes = FaceMatrix.lanes
+
+    /// out[q * groupCount * 8 + r] = queries[q] · row r of the groups, for
+    /// q < queryCount and r < groupCount * 8 (padding rows give 0).
+    static func dots(queries: UnsafePointer<Float>, queryCount: Int, groups: UnsafePointer<Float>, groupCount: Int,
                      dim: Int, out: UnsafeMutablePointer<Float>) {
+        let rowCount = groupCount * lanes
         var q = 0
-        while q + 2 <= queryCount {
-            var r = 0
-            while r + 4 <= rowCount {
-                dots4x2(rows + r * dim, queries + q * dim, dim: dim, out + q * rowCount + r, stride: rowCount)
-                r += 4
+        while q < queryCount {
+            let qn = min(4, queryCount - q)
+            var g = 0
+            if qn == 4 {
+                while g + 3 <= groupCount {
+                    tile3x4(groups + g * lanes * dim, queries + q * dim, dim: dim, out + q * rowCount + g * lanes, stride: rowCount)
+                    g += 3
+                }
             }
-            while r < rowCount {
-                out[q * rowCount + r] = dot(rows + r * dim, queries + q * dim, dim)
-                out[(q + 1) * rowCount + r] = dot(rows + r * dim, queries + (q + 1) * dim, dim)
-                r += 1
+            while g + 4 <= groupCount {
+                for j in 0..<qn {
+                    tile4x1(groups + g * lanes * dim, queries + (q + j) * dim, dim: dim, out + (q + j) * rowCount + g * lanes)
+                }
+                g += 4
             }
-            q += 2
-        }
-        if q < queryCount {
-            var r = 0
-            while r + 4 <= rowCount {
-                dots4x1(rows + r * dim, queries + q * dim, dim: dim, out + q * rowCount + r)
-                r += 4
+            while g < groupCount {
+                for j in 0..<qn {
+                    tile1x1(groups + g * lanes * dim, queries + (q + j) * dim, dim: dim, out + (q + j) * rowCount + g * lanes)
+                }
+                g += 1
             }
-            while r < rowCount {
-                out[q * rowCount + r] = dot(rows + r * dim, queries + q * dim, dim)
-                r += 1
-            }
+            q += qn
         }
     }
 
     @inline(__always)
-    private static func load(_ p: UnsafePointer<Float>, _ k: Int) -> SIMD8<Float> {
-        UnsafeRawPointer(p + k).loadUnaligned(as: SIMD8<Float>.self)
+    private static func load(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
+        UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
     }
 
     @inline(__always)
-    private static func dots4x2(_ rows: UnsafePointer<Float>, _ qs: UnsafePointer<Float>, dim: Int,
+    private static func store(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
+    }
+
+    @inline(__always)
+    private static func tile3x4(_ g: UnsafePointer<Float>, _ qs: UnsafePointer<Float>, dim: Int,
                                 _ out: UnsafeMutablePointer<Float>, stride: Int) {
-        let r0 = rows, r1 = rows + dim, r2 = rows + 2 * dim, r3 = rows + 3 * dim
-        let q0 = qs, q1 = qs + dim
-        var a00 = SIMD8<Float>(), a10 = SIMD8<Float>(), a20 = SIMD8<Float>(), a30 = SIMD8<Float>()
-        var a01 = SIMD8<Float>(), a11 = SIMD8<Float>(), a21 = SIMD8<Float>(), a31 = SIMD8<Float>()
-        var k = 0
-        while k + 8 <= dim {
-            let x0 = load(q0, k), x1 = load(q1, k)
-            let w0 = load(r0, k), w1 = load(r1, k), w2 = load(r2, k), w3 = load(r3, k)
-            a00 = a00.addingProduct(w0, x0); a01 = a01.addingProduct(w0, x1)
-            a10 = a10.addingProduct(w1, x0); a11 = a11.addingProduct(w1, x1)
-            a20 = a20.addingProduct(w2, x0); a21 = a21.addingProduct(w2, x1)
-            a30 = a30.addingProduct(w3, x0); a31 = a31.addingProduct(w3, x1)
-            k += 8
+        let g0 = g, g1 = g + lanes * dim, g2 = g + 2 * lanes * dim
+        let q0 = qs, q1 = qs + dim, q2 = qs + 2 * dim, q3 = qs + 3 * dim
+        var a00 = SIMD8<Float>(), a01 = SIMD8<Float>(), a02 = SIMD8<Float>(), a03 = SIMD8<Float>()
+        var a10 = SIMD8<Float>(), a11 = SIMD8<Float>(), a12 = SIMD8<Float>(), a13 = SIMD8<Float>()
+        var a20 = SIMD8<Float>(), a21 = SIMD8<Float>(), a22 = SIMD8<Float>(), a23 = SIMD8<Float>()
+        for k in 0..<dim {
+            let w0 = load(g0 + k * lanes), w1 = load(g1 + k * lanes), w2 = load(g2 + k * lanes)
+            var x = SIMD8<Float>(repeating: q0[k])
+            a00 = a00.addingProduct(w0, x); a10 = a10.addingProduct(w1, x); a20 = a20.addingProduct(w2, x)
+            x = SIMD8<Float>(repeating: q1[k])
+            a01 = a01.addingProduct(w0, x); a11 = a11.addingProduct(w1, x); a21 = a21.addingProduct(w2, x)
+            x = SIMD8<Float>(repeating: q2[k])
+            a02 = a02.addingProduct(w0, x); a12 = a12.addingProduct(w1, x); a22 = a22.addingProduct(w2, x)
+            x = SIMD8<Float>(repeating: q3[k])
+            a03 = a03.addingProduct(w0, x); a13 = a13.addingProduct(w1, x); a23 = a23.addingProduct(w2, x)
         }
-        var s = (a00.sum(), a10.sum(), a20.sum(), a30.sum(), a01.sum(), a11.sum(), a21.sum(), a31.sum())
-        while k < dim {
-            s.0 += r0[k] * q0[k]; s.1 += r1[k] * q0[k]; s.2 += r2[k] * q0[k]; s.3 += r3[k] * q0[k]
-            s.4 += r0[k] * q1[k]; s.5 += r1[k] * q1[k]; s.6 += r2[k] * q1[k]; s.7 += r3[k] * q1[k]
-            k += 1
-        }
-        out[0] = s.0; out[1] = s.1; out[2] = s.2; out[3] = s.3
-        out[stride] = s.4; out[stride + 1] = s.5; out[stride + 2] = s.6; out[stride + 3] = s.7
+        store(a00, out); store(a10, out + lanes); store(a20, out + 2 * lanes)
+        store(a01, out + stride); store(a11, out + stride + lanes); store(a21, out + stride + 2 * lanes)
+        store(a02, out + 2 * stride); store(a12, out + 2 * stride + lanes); store(a22, out + 2 * stride + 2 * lanes)
+        store(a03, out + 3 * stride); store(a13, out + 3 * stride + lanes); store(a23, out + 3 * stride + 2 * lanes)
     }
 
+    /// Four groups, one query (a single search: bound by memory, four loads in flight).
     @inline(__always)
-    private static func dots4x1(_ rows: UnsafePointer<Float>, _ q: UnsafePointer<Float>, dim: Int, _ out: UnsafeMutablePointer<Float>) {
-        let r0 = rows, r1 = rows + dim, r2 = rows + 2 * dim, r3 = rows + 3 * dim
+    private static func tile4x1(_ g: UnsafePointer<Float>, _ q: UnsafePointer<Float>, dim: Int, _ out: UnsafeMutablePointer<Float>) {
+        let step = lanes * dim
         var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
-        var k = 0
-        while k + 8 <= dim {
-            let x = load(q, k)
-            a0 = a0.addingProduct(load(r0, k), x); a1 = a1.addingProduct(load(r1, k), x)
-            a2 = a2.addingProduct(load(r2, k), x); a3 = a3.addingProduct(load(r3, k), x)
-            k += 8
+        for k in 0..<dim {
+            let x = SIMD8<Float>(repeating: q[k]), p = g + k * lanes
+            a0 = a0.addingProduct(load(p), x); a1 = a1.addingProduct(load(p + step), x)
+            a2 = a2.addingProduct(load(p + 2 * step), x); a3 = a3.addingProduct(load(p + 3 * step), x)
         }
-        var s = (a0.sum(), a1.sum(), a2.sum(), a3.sum())
-        while k < dim {
-            s.0 += r0[k] * q[k]; s.1 += r1[k] * q[k]; s.2 += r2[k] * q[k]; s.3 += r3[k] * q[k]
-            k += 1
-        }
-        out[0] = s.0; out[1] = s.1; out[2] = s.2; out[3] = s.3
+        store(a0, out); store(a1, out + lanes); store(a2, out + 2 * lanes); store(a3, out + 3 * lanes)
     }
 
+    /// One group, one query: two chains over alternate dimensions.
     @inline(__always)
-    static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ dim: Int) -> Float {
-        var acc = SIMD8<Float>()
+    private static func tile1x1(_ g: UnsafePointer<Float>, _ q: UnsafePointer<Float>, dim: Int, _ out: UnsafeMutablePointer<Float>) {
+        var a = SIMD8<Float>(), b = SIMD8<Float>()
         var k = 0
-        while k + 8 <= dim { acc = acc.addingProduct(load(a, k), load(b, k)); k += 8 }
-        var s = acc.sum()
-        while k < dim { s += a[k] * b[k]; k += 1 }
-        return s
+        while k + 2 <= dim {
+            a = a.addingProduct(load(g + k * lanes), SIMD8<Float>(repeating: q[k]))
+            b = b.addingProduct(load(g + (k + 1) * lanes), SIMD8<Float>(repeating: q[k + 1]))
+            k += 2
+        }
+        if k < dim { a = a.addingProduct(load(g + k * lanes), SIMD8<Float>(repeating: q[k])) }
+        store(a + b, out)
     }
 }

@@ -31,7 +31,7 @@ public enum ExactSearch {
                                    keep: threshold == nil ? top! + rankMargin : nil, threads: threads)
         return queries.indices.map { q in
             var found = survivors[q].map { row -> Match in
-                Match(row: row, distance: Distance.distance(queries[q], Array(m.row(row)), metric: metric))
+                Match(row: row, distance: Distance.distance(queries[q], m.row(row), metric: metric))
             }
             if let t = threshold { found.removeAll { !($0.distance <= t) } }
             found.sort { $0.distance != $1.distance ? $0.distance < $1.distance : $0.row < $1.row }
@@ -44,32 +44,37 @@ public enum ExactSearch {
     /// distance) filtered by the threshold with a margin, or the `keep` best.
     static func candidates(_ queries: [[Float]], in m: FaceMatrix, metric: Metric, threshold: Double?, keep: Int?,
                            threads: Int) -> [[Int]] {
-        let n = m.count, d = m.dim, nq = queries.count
+        let n = m.count, d = m.dim, nq = queries.count, lanes = FaceMatrix.lanes
         guard n > 0, nq > 0 else { return Array(repeating: [], count: nq) }
         let flat = queries.flatMap { $0 }
         let qNorms = queries.map { q in q.reduce(Float(0)) { $0 + $1 * $1 } }
-        let workers = max(1, min(threads, (n + blockRows - 1) / blockRows))
-        let perWorker = (n + workers - 1) / workers
+        let groups = m.groups, blockGroups = blockRows / lanes
+        let workers = max(1, min(threads, (groups + blockGroups - 1) / blockGroups))
+        let perWorker = (groups + workers - 1) / workers
         let results = Shared<[[[Selected]]]>(Array(repeating: [], count: workers))
-        m.embeddings.withUnsafeBufferPointer { rows in
+        m.packed.withUnsafeBufferPointer { packed in
             m.squaredNorms.withUnsafeBufferPointer { norms in
-                flat.withUnsafeBufferPointer { qs in
-                    let rows = rows.baseAddress!, norms = norms.baseAddress!, qs = qs.baseAddress!
-                    DispatchQueue.concurrentPerform(iterations: workers) { w in
-                        let start = w * perWorker, end = min(n, start + perWorker)
-                        var selectors = (0..<nq).map { Selector(keep: keep, threshold: threshold, metric: metric, queryNorm: qNorms[$0]) }
-                        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: nq * blockRows)
-                        defer { scratch.deallocate() }
-                        var r0 = start
-                        while r0 < end {
-                            let count = min(blockRows, end - r0)
-                            DotKernel.dots(queries: qs, queryCount: nq, rows: rows + r0 * d, rowCount: count, dim: d, out: scratch)
-                            for q in 0..<nq {
-                                for r in 0..<count { selectors[q].offer(row: r0 + r, dot: scratch[q * count + r], rowNorm: norms[r0 + r]) }
+                m.inverseNorms.withUnsafeBufferPointer { inverse in
+                    flat.withUnsafeBufferPointer { qs in
+                        let packed = packed.baseAddress!, qs = qs.baseAddress!
+                        DispatchQueue.concurrentPerform(iterations: workers) { w in
+                            let first = w * perWorker, end = min(groups, first + perWorker)
+                            var selectors = (0..<nq).map { Selector(keep: keep, threshold: threshold, metric: metric, queryNorm: qNorms[$0]) }
+                            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: nq * blockRows)
+                            defer { scratch.deallocate() }
+                            var g0 = first
+                            while g0 < end {
+                                let count = min(blockGroups, end - g0)
+                                DotKernel.dots(queries: qs, queryCount: nq, groups: packed + g0 * lanes * d, groupCount: count, dim: d, out: scratch)
+                                let r0 = g0 * lanes, rows = min(count * lanes, n - r0)
+                                for q in 0..<nq {
+                                    selectors[q].offer(dots: scratch + q * count * lanes, firstRow: r0, count: rows,
+                                                       norms: norms.baseAddress! + r0, inverseNorms: inverse.baseAddress! + r0)
+                                }
+                                g0 += count
                             }
-                            r0 += count
+                            results.set(w, selectors.map { $0.finish() })
                         }
-                        results.set(w, selectors.map { $0.finish() })
                     }
                 }
             }
@@ -89,13 +94,8 @@ public enum ExactSearch {
     public static func nearestRows(_ queries: [[Float]], in m: FaceMatrix, top: Int, threads: Int) -> [[Int]] {
         let keep = candidates(queries, in: m, metric: .cosine, threshold: nil, keep: top, threads: threads)
         return queries.indices.map { q in
-            let qn = queries[q].reduce(Float(0)) { $0 + $1 * $1 }
-            return keep[q].map { r -> (Int, Float) in
-                let row = Array(m.row(r))
-                var dot: Float = 0
-                for k in row.indices { dot += row[k] * queries[q][k] }
-                return (r, 1 - dot / (qn * m.squaredNorms[r]).squareRoot())
-            }.sorted { $0.1 != $1.1 ? $0.1 < $1.1 : $0.0 < $1.0 }.map(\.0)
+            keep[q].map { r -> (Int, Double) in (r, Distance.distance(queries[q], m.row(r), metric: .cosine)) }
+                .sorted { $0.1 != $1.1 ? $0.1 < $1.1 : $0.0 < $1.0 }.map(\.0)
         }
     }
 }
@@ -105,12 +105,14 @@ struct Selected {
     let key: Float
 }
 
-/// One query's filter on one worker: computes the float32 key of each row and
-/// keeps it if it may be within the threshold, or among the `keep` best.
+/// One query's filter on one worker: computes the float32 key of each row of
+/// a block (8 rows per vector) and keeps the rows that may be within the
+/// threshold, or among the `keep` best.
 struct Selector {
     let keep: Int?
     let metric: Metric
     let queryNorm: Float
+    let queryInverseNorm: Float
     /// For a threshold: the largest key that may still be within it.
     let bound: Float
     var kept: [Selected] = []
@@ -119,6 +121,7 @@ struct Selector {
 
     init(keep: Int?, threshold: Double?, metric: Metric, queryNorm: Float) {
         self.keep = keep; self.metric = metric; self.queryNorm = queryNorm
+        queryInverseNorm = queryNorm > 0 ? 1 / queryNorm.squareRoot() : 0
         // float32 dot products of a few thousand terms are good to ~1e-6
         // relative; 1e-4 leaves a wide margin (survivors are recomputed).
         let t = Float(threshold ?? .infinity)
@@ -129,30 +132,50 @@ struct Selector {
         }
     }
 
-    /// cosine: 1 − cos; euclidean: squared distance; euclidean_l2: 2 − 2 cos.
+    /// cosine: 1 − cos; euclidean: squared distance (less a margin that
+    /// grows with the norms); euclidean_l2: 2 − 2 cos. A zero row has cos 0.
     @inline(__always)
-    func key(dot: Float, rowNorm: Float) -> Float {
+    func keys(_ dot: SIMD8<Float>, _ norm: SIMD8<Float>, _ inverse: SIMD8<Float>) -> SIMD8<Float> {
         switch metric {
-        case .euclidean: return queryNorm + rowNorm - 2 * dot
-        case .cosine, .euclideanL2:
-            let p = queryNorm * rowNorm
-            let c: Float = p > 0 ? 1 - dot / p.squareRoot() : 1
-            return metric == .cosine ? c : 2 * c
+        case .euclidean:
+            let q = SIMD8<Float>(repeating: queryNorm)
+            let k = q + norm - 2 * dot
+            return keep == nil ? k - 1e-5 * (q + norm) : k
+        case .cosine: return 1 - dot * inverse * queryInverseNorm
+        case .euclideanL2: return 2 - 2 * dot * inverse * queryInverseNorm
         }
     }
 
     @inline(__always)
-    mutating func offer(row: Int, dot: Float, rowNorm: Float) {
-        let k = key(dot: dot, rowNorm: rowNorm)
-        if let keep {
-            guard k <= cutoff else { return }
-            kept.append(Selected(row: Int32(row), key: k))
-            if kept.count >= 2 * keep + 64 { trim(to: keep) }
-        } else {
-            // Euclidean keys carry an error proportional to the norms.
-            let slack: Float = metric == .euclidean ? 1e-5 * (queryNorm + rowNorm) : 0
-            if k - slack <= bound { kept.append(Selected(row: Int32(row), key: k)) }
+    mutating func offer(dots: UnsafePointer<Float>, firstRow: Int, count: Int,
+                        norms: UnsafePointer<Float>, inverseNorms: UnsafePointer<Float>) {
+        var i = 0
+        while i < count {
+            let n = min(8, count - i)
+            var dot = SIMD8<Float>(), norm = SIMD8<Float>(), inverse = SIMD8<Float>()
+            if n == 8 {
+                dot = UnsafeRawPointer(dots + i).loadUnaligned(as: SIMD8<Float>.self)
+                norm = UnsafeRawPointer(norms + i).loadUnaligned(as: SIMD8<Float>.self)
+                inverse = UnsafeRawPointer(inverseNorms + i).loadUnaligned(as: SIMD8<Float>.self)
+            } else {
+                for l in 0..<n { dot[l] = dots[i + l]; norm[l] = norms[i + l]; inverse[l] = inverseNorms[i + l] }
+            }
+            let k = keys(dot, norm, inverse)
+            let limit = SIMD8<Float>(repeating: keep == nil ? bound : cutoff)
+            let pass = k .<= limit
+            if any(pass) {
+                for l in 0..<n where pass[l] { take(row: firstRow + i + l, key: k[l]) }
+            }
+            i += 8
         }
+    }
+
+    @inline(__always)
+    private mutating func take(row: Int, key: Float) {
+        guard let keep else { kept.append(Selected(row: Int32(row), key: key)); return }
+        guard key <= cutoff else { return }
+        kept.append(Selected(row: Int32(row), key: key))
+        if kept.count >= 2 * keep + 64 { trim(to: keep) }
     }
 
     private mutating func trim(to keep: Int) {

@@ -1,30 +1,38 @@
 import FacecDetect
 
-/// All faces of a gallery in memory for exact search: embeddings row by row
-/// in one contiguous float32 array (what the search kernel streams), their
-/// norms, and per row the photo and facial area it came from.
+/// All faces of a gallery in memory for exact search, laid out the way the
+/// search kernel reads them: rows in groups of 8, each group stored dimension
+/// by dimension with the 8 rows side by side ([group][dim][8], zero-padded),
+/// so one vector load holds one dimension of 8 faces and the kernel needs no
+/// horizontal sums. Per row also its norm and the photo and facial area it came from.
 public struct FaceMatrix: Sendable {
+    public static let lanes = 8
     public let dim: Int
-    public private(set) var embeddings: [Float] = []
+    /// [⌈count/8⌉][dim][8] floats.
+    public private(set) var packed: [Float] = []
     public private(set) var squaredNorms: [Float] = []
+    /// 1/‖row‖ (0 for an all-zero row): cosine keys need no division.
+    public private(set) var inverseNorms: [Float] = []
     public private(set) var photos: [String] = []
     public private(set) var people: [String] = []
     /// Row -> index into `photos`/`people`.
     public private(set) var photoOfRow: [Int32] = []
     public private(set) var areas: [FacialArea] = []
     public var count: Int { photoOfRow.count }
+    public var groups: Int { (count + Self.lanes - 1) / Self.lanes }
 
     public init(dim: Int) { self.dim = dim }
 
-    /// Starts a photo; its faces follow with `append(face:)`.
+    /// Starts a photo; its faces follow with `append`.
     public mutating func beginPhoto(path: String, person: String) {
         photos.append(path)
         people.append(person)
     }
 
     public mutating func reserve(faces: Int) {
-        embeddings.reserveCapacity(faces * dim)
+        packed.reserveCapacity((faces + Self.lanes - 1) / Self.lanes * Self.lanes * dim)
         squaredNorms.reserveCapacity(faces)
+        inverseNorms.reserveCapacity(faces)
         photoOfRow.reserveCapacity(faces)
         areas.reserveCapacity(faces)
     }
@@ -32,15 +40,33 @@ public struct FaceMatrix: Sendable {
     /// A face of the last photo begun; `embedding` holds `dim` floats.
     public mutating func append(area: FacialArea, embedding: UnsafeBufferPointer<Float>) {
         precondition(embedding.count == dim && !photos.isEmpty)
-        embeddings.append(contentsOf: embedding)
-        var s: Float = 0
-        for x in embedding { s += x * x }
-        squaredNorms.append(s)
+        appendRow(embedding)
         photoOfRow.append(Int32(photos.count - 1))
         areas.append(area)
     }
 
-    public func row(_ i: Int) -> ArraySlice<Float> { embeddings[(i * dim)..<((i + 1) * dim)] }
+    private mutating func appendRow(_ e: UnsafeBufferPointer<Float>) {
+        let i = squaredNorms.count, lane = i % Self.lanes
+        if lane == 0 { packed.append(contentsOf: repeatElement(0, count: Self.lanes * dim)) }
+        let base = (i / Self.lanes) * Self.lanes * dim
+        var s: Float = 0
+        let dim = self.dim
+        packed.withUnsafeMutableBufferPointer { p in
+            for k in 0..<dim {
+                p[base + k * Self.lanes + lane] = e[k]
+                s += e[k] * e[k]
+            }
+        }
+        squaredNorms.append(s)
+        inverseNorms.append(s > 0 ? 1 / s.squareRoot() : 0)
+    }
+
+    /// Row i's embedding.
+    public func row(_ i: Int) -> [Float] {
+        let base = (i / Self.lanes) * Self.lanes * dim, lane = i % Self.lanes
+        return (0..<dim).map { packed[base + $0 * Self.lanes + lane] }
+    }
+
     public func path(ofRow i: Int) -> String { photos[Int(photoOfRow[i])] }
     public func person(ofRow i: Int) -> String { people[Int(photoOfRow[i])] }
 }
@@ -50,13 +76,11 @@ extension FaceMatrix {
     public init(dim: Int, rows: [Float]) {
         precondition(dim > 0 && rows.count % dim == 0)
         self.init(dim: dim)
-        beginPhoto(path: "-", person: "-")
         let n = rows.count / dim
-        embeddings = rows
-        squaredNorms = (0..<n).map { i in
-            var s: Float = 0
-            for k in (i * dim)..<((i + 1) * dim) { s += rows[k] * rows[k] }
-            return s
+        reserve(faces: n)
+        beginPhoto(path: "-", person: "-")
+        rows.withUnsafeBufferPointer { all in
+            for i in 0..<n { appendRow(UnsafeBufferPointer(rebasing: all[(i * dim)..<((i + 1) * dim)])) }
         }
         photoOfRow = Array(repeating: 0, count: n)
         areas = Array(repeating: FacialArea(x: 0, y: 0, width: 0, height: 0), count: n)

@@ -15,20 +15,23 @@ import FacecVerify
     }
 
     /// Non-negative like ReLU outputs, clustered so that thresholds select a few.
-    static func gallery(rows: Int, dim: Int, seed: UInt64) -> FaceMatrix {
+    /// The search's packed matrix, and the same rows kept plainly for the brute force.
+    static func gallery(rows: Int, dim: Int, seed: UInt64) -> (FaceMatrix, [[Float]]) {
         var r = Random(state: seed)
         let centres = (0..<8).map { _ in (0..<dim).map { _ in r.next() * 4 } }
         var m = FaceMatrix(dim: dim)
+        var plain: [[Float]] = []
         for i in 0..<rows {
             m.beginPhoto(path: "p\(i)", person: "c\(i % 8)")
             let e = centres[i % 8].map { max(0, $0 + (r.next() - 0.5) * 0.6) }
             e.withUnsafeBufferPointer { m.append(area: .init(x: i, y: 0, width: 1, height: 1), embedding: $0) }
+            plain.append(e)
         }
-        return m
+        return (m, plain)
     }
 
-    static func bruteForce(_ q: [Float], _ m: FaceMatrix, metric: Metric, threshold: Double?, top: Int?) -> [Match] {
-        var all = (0..<m.count).map { Match(row: $0, distance: Distance.distance(q, Array(m.row($0)), metric: metric)) }
+    static func bruteForce(_ q: [Float], _ rows: [[Float]], metric: Metric, threshold: Double?, top: Int?) -> [Match] {
+        var all = rows.indices.map { Match(row: $0, distance: Distance.distance(q, rows[$0], metric: metric)) }
         if let t = threshold { all = all.filter { $0.distance <= t } }
         all.sort { $0.distance != $1.distance ? $0.distance < $1.distance : $0.row < $1.row }
         if let top { all = Array(all.prefix(top)) }
@@ -37,18 +40,19 @@ import FacecVerify
 
     @Test(arguments: [(160, Metric.cosine), (160, .euclidean), (160, .euclideanL2), (13, .cosine), (13, .euclidean), (4096, .euclideanL2)])
     func matchesBruteForce(dim: Int, metric: Metric) {
-        let m = Self.gallery(rows: dim > 1000 ? 300 : 2000, dim: dim, seed: UInt64(dim))
+        let (m, rows) = Self.gallery(rows: dim > 1000 ? 300 : 2003, dim: dim, seed: UInt64(dim))
+        #expect((0..<m.count).allSatisfy { m.row($0) == rows[$0] })
         var r = Random(state: 99)
         // Queries: noisy copies of rows, one far away, and an exact duplicate of row 5.
-        var queries = (0..<4).map { k in Array(m.row(k * 7)).map { max(0, $0 + (r.next() - 0.5) * 0.2) } }
+        var queries = (0..<4).map { k in rows[k * 7].map { max(0, $0 + (r.next() - 0.5) * 0.2) } }
         queries.append((0..<dim).map { _ in r.next() * 10 })
-        queries.append(Array(m.row(5)))
+        queries.append(rows[5])
         for q in queries {
-            let distances = (0..<m.count).map { Distance.distance(q, Array(m.row($0)), metric: metric) }.sorted()
+            let distances = rows.map { Distance.distance(q, $0, metric: metric) }.sorted()
             // A threshold that keeps a few dozen rows, and one right on a stored distance.
             for t in [distances[min(40, distances.count - 1)], distances[3]] {
                 for top in [nil, 5] as [Int?] {
-                    let expected = Self.bruteForce(q, m, metric: metric, threshold: t, top: top)
+                    let expected = Self.bruteForce(q, rows, metric: metric, threshold: t, top: top)
                     for threads in [1, 2] {
                         let got = ExactSearch.search([q], in: m, metric: metric, threshold: t, top: top, threads: threads)[0]
                         #expect(got == expected, "dim \(dim) \(metric) threshold \(t) top \(String(describing: top)) threads \(threads)")
@@ -57,7 +61,7 @@ import FacecVerify
             }
             // deepface's similarity_search: the K nearest, no threshold.
             let nearest = ExactSearch.search([q], in: m, metric: metric, threshold: nil, top: 10, threads: 2)[0]
-            #expect(nearest == Self.bruteForce(q, m, metric: metric, threshold: nil, top: 10))
+            #expect(nearest == Self.bruteForce(q, rows, metric: metric, threshold: nil, top: 10))
         }
         // Several queries at once give what each gives alone.
         let batch = ExactSearch.search(queries, in: m, metric: metric, threshold: nil, top: 7, threads: 2)
