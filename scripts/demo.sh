@@ -17,3 +17,10 @@ echo "--- one embedding per face (first values shown):"
 "$facec" run out/deepid-random.fgraph Weights/demo-couple.jpg | sed -E 's/("embedding":\[([^,]*,){4})[^]]*\]/\1...]/'
 echo "--- verification: the closest pair of faces of two photos:"
 "$facec" verify out/deepid-random.fgraph Weights/demo-face.jpg Weights/demo-couple.jpg
+echo "--- recognition: a gallery from a folder laid out PERSON/photo.jpg, then find on a new photo:"
+rm -rf out/people out/people.db out/people.db-wal out/people.db-shm
+mkdir -p out/people/angelina-jolie out/people/couple
+cp Weights/demo-face.jpg out/people/angelina-jolie/
+cp Weights/demo-couple.jpg out/people/couple/
+"$facec" gallery add out/deepid-random.fgraph out/people.db out/people
+"$facec" find out/deepid-random.fgraph Weights/demo-face2.jpg --gallery out/people.db
