@@ -36,7 +36,8 @@ final class PostgresConnection {
         guard let c = conn else { throw GalleryError(location, "the connection is closed") }
         let cStrings = params.map { $0.map { strdup($0) } ?? nil }
         defer { cStrings.forEach { free($0) } }
-        let result: OpaquePointer? = cStrings.withUnsafeBufferPointer { p in
+        // Without parameters: the simple protocol, which also takes several statements.
+        let result: OpaquePointer? = params.isEmpty ? PQexec(c, sql) : cStrings.withUnsafeBufferPointer { p in
             p.baseAddress!.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: max(1, p.count)) { values in
                 PQexecParams(c, sql, Int32(params.count), nil, params.isEmpty ? nil : values, nil, nil, 0)
             }
