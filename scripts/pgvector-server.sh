@@ -198,6 +198,19 @@ grant_traverse() {
     done
 }
 
+# Closes every descriptor above 2 in this (sub)shell. The postmaster outlives
+# this script and would keep any inherited one open: a caller that spawned us
+# without closing its other descriptors (Foundation's Process, for one) and
+# reads our stdout to EOF would wait for the server to stop.
+close_extra_fds() {
+    local fd n
+    for fd in /proc/$BASHPID/fd/*; do
+        n=${fd##*/}
+        [[ $n =~ ^[0-9]+$ ]] && [ "$n" -gt 2 ] && eval "exec $n>&-" 2>/dev/null
+    done
+    return 0
+}
+
 free_port() {
     "$(venv_python)" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
@@ -299,7 +312,7 @@ EOF
         local try_port=${port:-$(free_port)}
         echo "port = $try_port" >"$data/facec-port.conf"
         [ -z "$user" ] || chown "$user:" "$data/facec-port.conf"
-        if as_user "$user" "$bindir/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 start >/dev/null 2>&1; then
+        if (close_extra_fds; as_user "$user" "$bindir/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 start) >/dev/null 2>&1 </dev/null; then
             port=$try_port; started=1; break
         fi
         # A port taken between free_port and bind: try another one.

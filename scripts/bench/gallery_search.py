@@ -163,7 +163,7 @@ def run_facec(args, paths: dict, truth: np.ndarray, threads: int, workdir: Path)
     ids_out = workdir / f"facec_ids_t{threads}.npy"
     ids_out.unlink(missing_ok=True)
     cmd = [str(exe), "gallery", "bench", str(paths["gallery"]), str(paths["queries"]),
-           "--top", "10", "--metric", "cosine", "--threads", str(threads), "--ids", str(ids_out)]
+           "--top", "10", "--threads", str(threads), "--ids", str(ids_out)]
     row["command"] = " ".join(cmd)
     t0 = time.perf_counter()
     try:
