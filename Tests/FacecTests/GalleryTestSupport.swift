@@ -26,9 +26,16 @@ enum GalleryBackend: String, CaseIterable, CustomTestStringConvertible, Sendable
 /// unprivileged user when the tests run as root; stopped when the process exits).
 final class PostgresTestServer: @unchecked Sendable {
     static let script = TestPaths.repo.appendingPathComponent("scripts/pgvector-server.sh").path
-    static var venv: String { ProcessInfo.processInfo.environment["FACEC_PG_VENV"] ?? "/root/.cache/facec-pg-venv" }
-    /// Opt-in (FACEC_PG_TESTS=1): the tests hung waiting for the start script in this session; not yet in CI.
-    static var installed: Bool { ProcessInfo.processInfo.environment["FACEC_PG_TESTS"] == "1" && FileManager.default.fileExists(atPath: venv + "/bin/python") }
+    /// The venv scripts/pgvector-server.sh installs into (same default as the script).
+    static var venv: String {
+        let env = ProcessInfo.processInfo.environment
+        if let v = env["FACEC_PG_VENV"] { return v }
+        return (getuid() == 0 ? "/root" : env["HOME"] ?? "/root") + "/.cache/facec-pg-venv"
+    }
+    /// True when `scripts/pgvector-server.sh install` has run on this machine.
+    static var installed: Bool { FileManager.default.fileExists(atPath: venv + "/bin/python") }
+    /// CI sets FACEC_PG_REQUIRED=1 so a failed install fails the run instead of skipping PostgreSQL.
+    static var required: Bool { ProcessInfo.processInfo.environment["FACEC_PG_REQUIRED"] == "1" }
 
     static let shared: PostgresTestServer = {
         let s = PostgresTestServer()
