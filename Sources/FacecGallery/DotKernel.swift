@@ -4,12 +4,14 @@
 /// all lanes. Several queries share each load (3 groups × 4 queries: 12
 /// independent FMA chains, the register file of AVX2), so a batch of queries
 /// runs near the FMA peak while one query is bound by memory bandwidth.
+/// The rows are float32 or half (FaceMatrix.halfPacked: widened by one
+/// vcvtph2ps per load, all arithmetic float32).
 enum DotKernel {
     static let lanes = FaceMatrix.lanes
 
     /// out[q * groupCount * 8 + r] = queries[q] · row r of the groups, for
     /// q < queryCount and r < groupCount * 8 (padding rows give 0).
-    static func dots(queries: UnsafePointer<Float>, queryCount: Int, groups: UnsafePointer<Float>, groupCount: Int,
+    static func dots<E: PackedValue>(queries: UnsafePointer<Float>, queryCount: Int, groups: UnsafePointer<E>, groupCount: Int,
                      dim: Int, out: UnsafeMutablePointer<Float>) {
         let rowCount = groupCount * lanes
         var q = 0
@@ -39,9 +41,7 @@ enum DotKernel {
     }
 
     @inline(__always)
-    private static func load(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
-        UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
-    }
+    private static func load<E: PackedValue>(_ p: UnsafePointer<E>) -> SIMD8<Float> { E.load8(p) }
 
     @inline(__always)
     private static func store(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
@@ -49,7 +49,7 @@ enum DotKernel {
     }
 
     @inline(__always)
-    private static func tile3x4(_ g: UnsafePointer<Float>, _ qs: UnsafePointer<Float>, dim: Int,
+    private static func tile3x4<E: PackedValue>(_ g: UnsafePointer<E>, _ qs: UnsafePointer<Float>, dim: Int,
                                 _ out: UnsafeMutablePointer<Float>, stride: Int) {
         let g0 = g, g1 = g + lanes * dim, g2 = g + 2 * lanes * dim
         let q0 = qs, q1 = qs + dim, q2 = qs + 2 * dim, q3 = qs + 3 * dim
@@ -75,7 +75,7 @@ enum DotKernel {
 
     /// Four groups, one query (a single search: bound by memory, four loads in flight).
     @inline(__always)
-    private static func tile4x1(_ g: UnsafePointer<Float>, _ q: UnsafePointer<Float>, dim: Int, _ out: UnsafeMutablePointer<Float>) {
+    private static func tile4x1<E: PackedValue>(_ g: UnsafePointer<E>, _ q: UnsafePointer<Float>, dim: Int, _ out: UnsafeMutablePointer<Float>) {
         let step = lanes * dim
         var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
         for k in 0..<dim {
@@ -88,7 +88,7 @@ enum DotKernel {
 
     /// One group, one query: two chains over alternate dimensions.
     @inline(__always)
-    private static func tile1x1(_ g: UnsafePointer<Float>, _ q: UnsafePointer<Float>, dim: Int, _ out: UnsafeMutablePointer<Float>) {
+    private static func tile1x1<E: PackedValue>(_ g: UnsafePointer<E>, _ q: UnsafePointer<Float>, dim: Int, _ out: UnsafeMutablePointer<Float>) {
         var a = SIMD8<Float>(), b = SIMD8<Float>()
         var k = 0
         while k + 2 <= dim {
@@ -98,5 +98,22 @@ enum DotKernel {
         }
         if k < dim { a = a.addingProduct(load(g + k * lanes), SIMD8<Float>(repeating: q[k])) }
         store(a + b, out)
+    }
+}
+
+/// An element type of the packed gallery rows: 8 consecutive values widened to float32.
+protocol PackedValue {
+    static func load8(_ p: UnsafePointer<Self>) -> SIMD8<Float>
+}
+
+extension Float: PackedValue {
+    @inline(__always)
+    static func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self) }
+}
+
+extension Float16: PackedValue {
+    @inline(__always)
+    static func load8(_ p: UnsafePointer<Float16>) -> SIMD8<Float> {
+        SIMD8<Float>(UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float16>.self))
     }
 }

@@ -5,11 +5,23 @@ import FacecDetect
 /// by dimension with the 8 rows side by side ([group][dim][8], zero-padded),
 /// so one vector load holds one dimension of 8 faces and the kernel needs no
 /// horizontal sums. Per row also its norm and the photo and facial area it came from.
+///
+/// The same layout is kept in IEEE half precision for the search's first
+/// pass: a single query over a large gallery is bound by memory bandwidth,
+/// and half the bytes is half the time. Each row records how far its half
+/// copy is from the float32 one (‖x − half(x)‖), so the search can widen its
+/// margin by exactly that much and stay exact (ExactSearch).
 public struct FaceMatrix: Sendable {
     public static let lanes = 8
     public let dim: Int
     /// [⌈count/8⌉][dim][8] floats.
     public private(set) var packed: [Float] = []
+    /// `packed` rounded to half precision; empty when a value is outside half's range.
+    public private(set) var halfPacked: [Float16] = []
+    /// Per row ‖x − half(x)‖ (Euclidean, float32 rounded up).
+    public private(set) var halfErrors: [Float] = []
+    /// False once a value did not fit in half precision: the search then reads `packed`.
+    public private(set) var halfUsable = true
     public private(set) var squaredNorms: [Float] = []
     /// 1/‖row‖ (0 for an all-zero row): cosine keys need no division.
     public private(set) var inverseNorms: [Float] = []
@@ -31,6 +43,10 @@ public struct FaceMatrix: Sendable {
 
     public mutating func reserve(faces: Int) {
         packed.reserveCapacity((faces + Self.lanes - 1) / Self.lanes * Self.lanes * dim)
+        if halfUsable {
+            halfPacked.reserveCapacity((faces + Self.lanes - 1) / Self.lanes * Self.lanes * dim)
+            halfErrors.reserveCapacity(faces)
+        }
         squaredNorms.reserveCapacity(faces)
         inverseNorms.reserveCapacity(faces)
         photoOfRow.reserveCapacity(faces)
@@ -59,6 +75,26 @@ public struct FaceMatrix: Sendable {
         }
         squaredNorms.append(s)
         inverseNorms.append(s > 0 ? 1 / s.squareRoot() : 0)
+        if halfUsable { appendHalfRow(e, index: i) }
+    }
+
+    private mutating func appendHalfRow(_ e: UnsafeBufferPointer<Float>, index i: Int) {
+        let lane = i % Self.lanes, dim = self.dim
+        if lane == 0 { halfPacked.append(contentsOf: repeatElement(0, count: Self.lanes * dim)) }
+        let base = (i / Self.lanes) * Self.lanes * dim
+        var err: Double = 0, fits = true
+        halfPacked.withUnsafeMutableBufferPointer { p in
+            for k in 0..<dim {
+                let h = Float16(e[k])
+                guard h.isFinite else { fits = false; return }
+                p[base + k * Self.lanes + lane] = h
+                let d = Double(e[k]) - Double(Float(h))
+                err += d * d
+            }
+        }
+        guard fits else { halfUsable = false; halfPacked = []; halfErrors = []; return }
+        // Rounded up (plus a relative ulp) so the margin is never too small.
+        halfErrors.append(Float(err.squareRoot()).nextUp * (1 + 1e-6))
     }
 
     /// Row i's embedding.

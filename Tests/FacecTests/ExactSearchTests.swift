@@ -70,6 +70,63 @@ import FacecVerify
         }
     }
 
+    /// Rows that differ from each other by less than half precision's step:
+    /// the first pass (half rows) cannot tell them apart, so only its error
+    /// bound keeps the true nearest among the survivors.
+    @Test(arguments: [Metric.cosine, .euclidean, .euclideanL2])
+    func nearTiesBelowHalfPrecision(metric: Metric) {
+        var r = Random(state: 7)
+        let dim = 160
+        let base = (0..<dim).map { _ in 1 + r.next() }
+        var m = FaceMatrix(dim: dim)
+        var rows: [[Float]] = []
+        for i in 0..<1000 {
+            // Steps of ~1e-5 on values near 1.5, where half's spacing is ~1e-3.
+            let e = base.map { $0 + (r.next() - 0.5) * 2e-5 }
+            m.beginPhoto(path: "p\(i)", person: "x")
+            e.withUnsafeBufferPointer { m.append(area: .init(x: i, y: 0, width: 1, height: 1), embedding: $0) }
+            rows.append(e)
+        }
+        #expect(m.halfUsable)
+        let q = base.map { $0 + (r.next() - 0.5) * 1e-4 }
+        for top in [1, 10] {
+            let got = ExactSearch.search([q], in: m, metric: metric, threshold: nil, top: top, threads: 2)[0]
+            #expect(got == Self.bruteForce(q, rows, metric: metric, threshold: nil, top: top), "\(metric) top \(top)")
+        }
+        let t = Self.bruteForce(q, rows, metric: metric, threshold: nil, top: 30).last!.distance
+        let within = ExactSearch.search([q], in: m, metric: metric, threshold: t, top: nil, threads: 1)[0]
+        #expect(within == Self.bruteForce(q, rows, metric: metric, threshold: t, top: nil))
+    }
+
+    /// Each row's recorded half error bounds its true distance from the half copy.
+    @Test func halfErrorsBoundTheRounding() {
+        let (m, rows) = Self.gallery(rows: 203, dim: 13, seed: 3)
+        #expect(m.halfUsable && m.halfErrors.count == m.count)
+        for (i, row) in rows.enumerated() {
+            let base = (i / FaceMatrix.lanes) * FaceMatrix.lanes * m.dim, lane = i % FaceMatrix.lanes
+            let err = (0..<m.dim).reduce(0.0) { s, k in
+                let d = Double(row[k]) - Double(Float(m.halfPacked[base + k * FaceMatrix.lanes + lane]))
+                return s + d * d
+            }.squareRoot()
+            #expect(err <= Double(m.halfErrors[i]) && m.halfErrors[i] <= Float(err) * 1.001 + 1e-30)
+        }
+    }
+
+    /// A value beyond half's range (65504) turns the half copy off; the search reads float32.
+    @Test func valuesBeyondHalfRangeSearchInFloat32() {
+        var (m, rows) = Self.gallery(rows: 300, dim: 16, seed: 5)
+        let big = (0..<16).map { Float($0) * 1e5 }
+        m.beginPhoto(path: "big", person: "big")
+        big.withUnsafeBufferPointer { m.append(area: .init(x: 0, y: 0, width: 1, height: 1), embedding: $0) }
+        rows.append(big)
+        #expect(!m.halfUsable && m.halfPacked.isEmpty)
+        for metric in [Metric.cosine, .euclidean, .euclideanL2] {
+            let q = rows[17].map { $0 + 0.01 }
+            #expect(ExactSearch.search([q], in: m, metric: metric, threshold: nil, top: 5, threads: 2)[0]
+                == Self.bruteForce(q, rows, metric: metric, threshold: nil, top: 5))
+        }
+    }
+
     @Test func emptyGalleryFindsNothing() {
         let m = FaceMatrix(dim: 8)
         #expect(ExactSearch.search([[Float](repeating: 1, count: 8)], in: m, metric: .cosine, threshold: 0.5, top: nil, threads: 2) == [[]])

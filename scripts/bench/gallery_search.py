@@ -39,7 +39,7 @@ Engines (rows of each table):
              2048), efSearch = the smallest of the sweep reaching --target-recall.
   pg exact   pgvector sequential scan, ORDER BY embedding <=> q LIMIT 10, index
              scans off, max_parallel_workers_per_gather = T-1.
-  pg hnsw    pgvector HNSW (vector_cosine_ops, m=16, ef_construction=64, built with
+  pg hnsw    pgvector HNSW (vector_cosine_ops, m=--pg-m, ef_construction=--pg-efc, built with
              max_parallel_maintenance_workers = build threads - 1, under
              --pg-hnsw-timeout), hnsw.ef_search raised until recall >= target.
              pgvector indexes at most 2,000 dimensions of `vector`: n/a at 4096.
@@ -403,14 +403,15 @@ def pgvector_rows(args, url: str, kind: str, g: np.ndarray, q: np.ndarray, truth
         conn.execute("RESET enable_bitmapscan")
 
         # HNSW.
-        hn: dict = {"m": 16, "ef_construction": 64, "build_threads": args.build_threads}
+        hn: dict = {"m": args.pg_m, "ef_construction": args.pg_efc, "build_threads": args.build_threads}
+        hmode = f"hnsw m={args.pg_m} efc={args.pg_efc}"
         info["hnsw"] = hn
         if dim > 2000:
             hn["skipped"] = f"pgvector's HNSW indexes at most 2,000 dimensions of vector (4,000 of halfvec); dim {dim}"
         elif n > args.pg_hnsw_max:
             hn["skipped"] = f"n > --pg-hnsw-max {args.pg_hnsw_max}"
         if "skipped" in hn:
-            rows.append({"engine": "pgvector", "mode": "hnsw m=16 efc=64", "threads": max(args.threads),
+            rows.append({"engine": "pgvector", "mode": hmode, "threads": max(args.threads),
                          "skipped": hn["skipped"]})
             log(f"  pgvector hnsw: skipped: {hn['skipped']}")
         else:
@@ -420,14 +421,14 @@ def pgvector_rows(args, url: str, kind: str, g: np.ndarray, q: np.ndarray, truth
             t0 = time.perf_counter()
             try:
                 conn.execute(f"CREATE INDEX {table}_hnsw ON {table} USING hnsw (embedding vector_cosine_ops) "
-                             "WITH (m = 16, ef_construction = 64)")
+                             f"WITH (m = {args.pg_m}, ef_construction = {args.pg_efc})")
                 hn["build_s"] = time.perf_counter() - t0
             except psycopg.errors.QueryCanceled:
                 hn["skipped"] = f"build cancelled after --pg-hnsw-timeout {args.pg_hnsw_timeout:.0f} s"
             finally:
                 conn.execute("SET statement_timeout = 0")
             if "skipped" in hn:
-                rows.append({"engine": "pgvector", "mode": "hnsw m=16 efc=64", "threads": max(args.threads),
+                rows.append({"engine": "pgvector", "mode": hmode, "threads": max(args.threads),
                              "skipped": hn["skipped"]})
                 log(f"  pgvector hnsw: {hn['skipped']}")
             else:
@@ -458,7 +459,7 @@ def pgvector_rows(args, url: str, kind: str, g: np.ndarray, q: np.ndarray, truth
                 conn.execute(f"SET hnsw.ef_search = {chosen}")
                 plan = pg_plan(conn, table)
                 hn["plan"] = plan
-                mode = f"hnsw m=16 efc=64 ef_search={chosen}"
+                mode = f"{hmode} ef_search={chosen}"
                 if not hn["target_reached"]:
                     mode += " (target recall not reached)"
                 for t in args.threads:
@@ -558,6 +559,8 @@ def parse_args(argv=None):
     ap.add_argument("--pg-hnsw-timeout", type=float, default=600, help="seconds; a longer HNSW build is cancelled")
     ap.add_argument("--pg-exact-queries", type=int, default=10**9, help="at most this many queries for pgvector exact")
     ap.add_argument("--pg-maintenance-work-mem", default="4GB")
+    ap.add_argument("--pg-m", type=int, default=16, help="pgvector HNSW m (pgvector's default 16)")
+    ap.add_argument("--pg-efc", type=int, default=64, help="pgvector HNSW ef_construction (pgvector's default 64)")
     ap.add_argument("--keep-tables", action="store_true")
     ap.add_argument("--faiss-efc", default="40,100,200", help="HNSW efConstruction values tried in order")
     ap.add_argument("--faiss-ef-cap", type=int, default=512,
