@@ -35,8 +35,8 @@ public final class InMemorySearcher: FaceSearcher {
 extension Gallery {
     /// The searcher for a store: PostgreSQL searches in the database; an
     /// SQLite gallery is read into memory once and searched there.
-    public static func searcher(for store: any GalleryStore, mode: SearchMode, threads: Int) throws -> any FaceSearcher {
-        if let pg = store as? PostgresGallery { return PostgresSearcher(gallery: pg, mode: mode) }
+    public static func searcher(for store: any GalleryStore, mode: SearchMode, threads: Int, efSearch: Int? = nil) throws -> any FaceSearcher {
+        if let pg = store as? PostgresGallery { return PostgresSearcher(gallery: pg, mode: mode, efSearch: efSearch) }
         guard mode == .exact else {
             throw GalleryError(store.location, "--search hnsw needs a PostgreSQL gallery (an embedded gallery is searched exactly, on all cores)")
         }

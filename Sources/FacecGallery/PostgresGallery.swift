@@ -134,20 +134,45 @@ final class PostgresGallery: GalleryStore {
         return GalleryStats(photos: Int(r[0]), photosWithoutFace: Int(r[1]), faces: Int(r[2]), people: Int(r[3]), model: model, bytes: r[4])
     }
 
-    /// Builds the HNSW index `find --search hnsw` uses for `metric`.
-    func createIndex(metric: Metric) throws {
+    /// Builds the HNSW index `find --search hnsw` uses for `metric`
+    /// (replacing one built before with other parameters).
+    func createIndex(metric: Metric, parameters: HNSWParameters) throws {
         let ops = metric == .euclidean ? "vector_l2_ops" : "vector_cosine_ops"
-        try db.query("CREATE INDEX IF NOT EXISTS facec_faces_hnsw_\(ops) ON facec_faces USING hnsw (embedding \(ops))")
+        try db.query("DROP INDEX IF EXISTS facec_faces_hnsw_\(ops)")
+        try db.query("CREATE INDEX facec_faces_hnsw_\(ops) ON facec_faces USING hnsw (embedding \(ops)) "
+                     + "WITH (m = \(parameters.m), ef_construction = \(parameters.efConstruction))")
     }
 }
 
 extension Gallery {
     /// `gallery index`: PostgreSQL galleries only.
-    public static func createIndex(_ store: any GalleryStore, metric: Metric) throws {
+    public static func createIndex(_ store: any GalleryStore, metric: Metric, parameters: HNSWParameters = .init()) throws {
         guard let pg = store as? PostgresGallery else {
             throw GalleryError(store.location, "an embedded gallery needs no index (it is searched exactly on all cores); HNSW indexes are for PostgreSQL galleries")
         }
-        try pg.createIndex(metric: metric)
+        try pg.createIndex(metric: metric, parameters: parameters)
+    }
+}
+
+/// pgvector's HNSW knobs: the graph's degree and build beam (`gallery index`),
+/// and the search beam (`find --search hnsw`). Wider is slower and recalls more.
+public struct HNSWParameters: Sendable, Equatable {
+    public var m = 16
+    public var efConstruction = 64
+    /// nil: max(100, 2 × the rows asked for).
+    public var efSearch: Int? = nil
+    public init(m: Int = 16, efConstruction: Int = 64, efSearch: Int? = nil) {
+        self.m = m; self.efConstruction = efConstruction; self.efSearch = efSearch
+    }
+
+    /// pgvector's limits, checked before a statement is sent.
+    public func validate() -> String? {
+        guard (2...100).contains(m) else { return "--m must be in 2...100 (pgvector's limits), got \(m)" }
+        guard (4...1000).contains(efConstruction), efConstruction >= 2 * m else {
+            return "--ef-construction must be in 4...1000 and at least 2 × m (pgvector's limits), got \(efConstruction)"
+        }
+        if let e = efSearch, !(1...1000).contains(e) { return "--ef-search must be in 1...1000 (pgvector's limits), got \(e)" }
+        return nil
     }
 }
 
@@ -158,7 +183,8 @@ extension Gallery {
 final class PostgresSearcher: FaceSearcher {
     let gallery: PostgresGallery
     let mode: SearchMode
-    init(gallery: PostgresGallery, mode: SearchMode) { self.gallery = gallery; self.mode = mode }
+    let efSearch: Int?
+    init(gallery: PostgresGallery, mode: SearchMode, efSearch: Int?) { self.gallery = gallery; self.mode = mode; self.efSearch = efSearch }
 
     func search(_ queries: [[Float]], metric: Metric, threshold: Double?, top: Int?) throws -> [[FoundFace]] {
         try queries.map { try searchOne($0, metric: metric, threshold: threshold, top: top) }
@@ -190,7 +216,7 @@ final class PostgresSearcher: FaceSearcher {
                 try gallery.db.query("SET LOCAL enable_indexscan = off")
                 try gallery.db.query("SET LOCAL enable_bitmapscan = off")
             } else {
-                try gallery.db.query("SET LOCAL hnsw.ef_search = \(max(100, 2 * (limit ?? 100)))")
+                try gallery.db.query("SET LOCAL hnsw.ef_search = \(efSearch ?? min(1000, max(100, 2 * (limit ?? 100))))")
             }
             return try gallery.db.query(sql, params)
         }

