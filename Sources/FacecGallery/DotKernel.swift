@@ -24,6 +24,15 @@ enum DotKernel {
                     g += 3
                 }
             }
+            if qn < 4 {
+                // Few queries: memory-bound; eight groups keep eight loads in flight.
+                while g + 8 <= groupCount {
+                    for j in 0..<qn {
+                        tile8x1(groups + g * lanes * dim, queries + (q + j) * dim, dim: dim, out + (q + j) * rowCount + g * lanes)
+                    }
+                    g += 8
+                }
+            }
             while g + 4 <= groupCount {
                 for j in 0..<qn {
                     tile4x1(groups + g * lanes * dim, queries + (q + j) * dim, dim: dim, out + (q + j) * rowCount + g * lanes)
@@ -84,6 +93,23 @@ enum DotKernel {
             a2 = a2.addingProduct(load(p + 2 * step), x); a3 = a3.addingProduct(load(p + 3 * step), x)
         }
         store(a0, out); store(a1, out + lanes); store(a2, out + 2 * lanes); store(a3, out + 3 * lanes)
+    }
+
+    /// Eight groups, one query: eight loads in flight per dimension.
+    @inline(__always)
+    private static func tile8x1<E: PackedValue>(_ g: UnsafePointer<E>, _ q: UnsafePointer<Float>, dim: Int, _ out: UnsafeMutablePointer<Float>) {
+        let step = lanes * dim
+        var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
+        var a4 = SIMD8<Float>(), a5 = SIMD8<Float>(), a6 = SIMD8<Float>(), a7 = SIMD8<Float>()
+        for k in 0..<dim {
+            let x = SIMD8<Float>(repeating: q[k]), p = g + k * lanes
+            a0 = a0.addingProduct(load(p), x); a1 = a1.addingProduct(load(p + step), x)
+            a2 = a2.addingProduct(load(p + 2 * step), x); a3 = a3.addingProduct(load(p + 3 * step), x)
+            a4 = a4.addingProduct(load(p + 4 * step), x); a5 = a5.addingProduct(load(p + 5 * step), x)
+            a6 = a6.addingProduct(load(p + 6 * step), x); a7 = a7.addingProduct(load(p + 7 * step), x)
+        }
+        store(a0, out); store(a1, out + lanes); store(a2, out + 2 * lanes); store(a3, out + 3 * lanes)
+        store(a4, out + 4 * lanes); store(a5, out + 5 * lanes); store(a6, out + 6 * lanes); store(a7, out + 7 * lanes)
     }
 
     /// One group, one query: two chains over alternate dimensions.

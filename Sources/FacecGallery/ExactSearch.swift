@@ -53,7 +53,10 @@ public enum ExactSearch {
         let n = m.count, nq = queries.count
         guard n > 0, nq > 0 else { return Array(repeating: [], count: nq) }
         let perWorker: [[[Selected]]]
-        if m.halfUsable {
+        // Half rows for few queries (memory-bound: half the bytes); float32
+        // rows for a batch, which is bound by arithmetic, not memory, and
+        // would only pay for the widening.
+        if m.halfUsable && nq < 4 {
             perWorker = m.halfPacked.withUnsafeBufferPointer { packed in
                 m.halfErrors.withUnsafeBufferPointer { errors in
                     scan(queries, packed.baseAddress!, errors: errors.baseAddress, in: m, metric: metric,
@@ -80,14 +83,16 @@ public enum ExactSearch {
         let flat = queries.flatMap { $0 }
         let qNorms = queries.map { q in q.reduce(Float(0)) { $0 + $1 * $1 } }
         let groups = m.groups, blockGroups = blockRows / lanes
-        let workers = max(1, min(threads, (groups + blockGroups - 1) / blockGroups))
+        // A worker per ~4M multiply-adds at least: below that, waking a thread costs more than it saves.
+        let work = n * d * nq
+        let workers = max(1, min(threads, (groups + blockGroups - 1) / blockGroups, work / (4 << 20)))
         let perWorker = (groups + workers - 1) / workers
         let results = Shared<[[[Selected]]]>(Array(repeating: [], count: workers))
         m.squaredNorms.withUnsafeBufferPointer { norms in
             m.inverseNorms.withUnsafeBufferPointer { inverse in
                 flat.withUnsafeBufferPointer { qs in
                     let qs = qs.baseAddress!
-                    DispatchQueue.concurrentPerform(iterations: workers) { w in
+                    let body = { (w: Int) in
                         let first = w * perWorker, end = min(groups, first + perWorker)
                         var selectors = (0..<nq).map { Selector(keep: keep, threshold: threshold, metric: metric, queryNorm: qNorms[$0]) }
                         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: nq * blockRows)
@@ -106,6 +111,7 @@ public enum ExactSearch {
                         }
                         results.set(w, selectors.map { $0.finish() })
                     }
+                    if workers == 1 { body(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: body) }
                 }
             }
         }
