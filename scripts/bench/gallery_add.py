@@ -101,16 +101,17 @@ def main() -> None:
     src = sorted(photos.glob("person00000/*.jpg"))[0]
     im = Image.open(src)
     new_photo = new_dir / "new.jpg"
-    Image.fromarray(255 - np.asarray(im)).save(new_photo, quality=90)  # distinct content
+    mirrored = np.ascontiguousarray(np.asarray(im)[:, ::-1])
+    Image.fromarray(mirrored).save(new_photo, quality=90)  # distinct content, still a face
     step("one new photo, whole folder given", [fx, "gallery", "add", args.model, str(gallery), str(photos), *th])
     new2 = new_dir / "new2.jpg"
-    Image.fromarray(np.asarray(im)[:, ::-1]).save(new2, quality=90)
+    Image.fromarray((mirrored * 0.9).astype(np.uint8)).save(new2, quality=90)
     step("one new photo, only its path given", [fx, "gallery", "add", args.model, str(gallery), str(new2), "--person", "person-new", *th])
     single = work / "single.db"
     for suffix in ("", "-wal", "-shm"):
         Path(str(single) + suffix).unlink(missing_ok=True)
     new3 = new_dir / "new3.jpg"
-    Image.fromarray(np.asarray(im)[::-1, :]).save(new3, quality=90)
+    Image.fromarray((mirrored * 0.8).astype(np.uint8)).save(new3, quality=90)
     step("reference: one photo into an empty gallery", [fx, "gallery", "add", args.model, str(single), str(new3), *th])
     step("stats", [fx, "gallery", "stats", str(gallery)])
     shutil.rmtree(new_dir, ignore_errors=True)
