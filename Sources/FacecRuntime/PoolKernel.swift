@@ -6,19 +6,59 @@ enum PoolKernel {
     typealias F8 = SIMD8<Float>
 
     static func row(_ s: Step, oy: Int, isMax: Bool, input x: UnsafePointer<Float>, output y: UnsafeMutablePointer<Float>) {
+        if isMax && s.kernelH == 2 && s.kernelW == 2 && s.inShape.c % 4 == 0 {
+            maxRow2x2(s, oy: oy, input: x, output: y)
+            return
+        }
         // Two copies of the loop, so neither tests `isMax` per element.
         if isMax { rowImpl(s, oy: oy, isMax: true, input: x, output: y) } else { rowImpl(s, oy: oy, isMax: false, input: x, output: y) }
+    }
+
+    /// The common case (DeepID's and VGG-Face's pools): a 2×2 max window.
+    /// Windows wholly inside the input take four loads per vector with no
+    /// window loops (the general loop spends most of its time on loop
+    /// control at this size); windows cut by padding or the edge go the
+    /// general way.
+    static func maxRow2x2(_ s: Step, oy: Int, input x: UnsafePointer<Float>, output y: UnsafeMutablePointer<Float>) {
+        let (H, W, C) = s.inShape
+        let OW = s.outShape.w
+        let iy0 = oy * s.strideH - s.padTop
+        guard iy0 >= 0, iy0 + 2 <= H else { rowImpl(s, oy: oy, isMax: true, input: x, output: y); return }
+        let rowStride = W * C
+        for ox in 0..<OW {
+            let ix0 = ox * s.strideW - s.padLeft
+            let out = y + (oy * OW + ox) * C
+            guard ix0 >= 0, ix0 + 2 <= W else { pixel(s, oy: oy, ox: ox, isMax: true, input: x, output: y); continue }
+            let p = x + (iy0 * W + ix0) * C
+            var c = 0
+            while c + 8 <= C {
+                let a = F8.load(p + c), b = F8.load(p + C + c), d = F8.load(p + rowStride + c), e = F8.load(p + rowStride + C + c)
+                UnsafeMutableRawPointer(out + c).storeBytes(of: F8.maximum(a, b, d, e), as: F8.self)
+                c += 8
+            }
+            if c < C {   // C % 4 == 0: one half vector left
+                typealias F4 = SIMD4<Float>
+                let a = F4.load(p + c), b = F4.load(p + C + c), d = F4.load(p + rowStride + c), e = F4.load(p + rowStride + C + c)
+                UnsafeMutableRawPointer(out + c).storeBytes(of: F4.maximum(a, b, d, e), as: F4.self)
+            }
+        }
+    }
+
+    /// One output pixel by the general loop.
+    static func pixel(_ s: Step, oy: Int, ox: Int, isMax: Bool, input x: UnsafePointer<Float>, output y: UnsafeMutablePointer<Float>) {
+        rowImpl(s, oy: oy, isMax: isMax, input: x, output: y, columns: ox..<(ox + 1))
     }
 
     /// (stdlib's pointwiseMax is scalarised lane by lane; compare + blend is
     /// one vcmpps + vblendvps.)
     @inline(__always)
-    static func rowImpl(_ s: Step, oy: Int, isMax: Bool, input x: UnsafePointer<Float>, output y: UnsafeMutablePointer<Float>) {
+    static func rowImpl(_ s: Step, oy: Int, isMax: Bool, input x: UnsafePointer<Float>, output y: UnsafeMutablePointer<Float>,
+                        columns: Range<Int>? = nil) {
         let (H, W, C) = s.inShape
         let OW = s.outShape.w
         let iy0 = oy * s.strideH - s.padTop
         let y0 = max(0, iy0), y1 = min(H, iy0 + s.kernelH)
-        for ox in 0..<OW {
+        for ox in columns ?? 0..<OW {
             let ix0 = ox * s.strideW - s.padLeft
             let x0 = max(0, ix0), x1 = min(W, ix0 + s.kernelW)
             let out = y + (oy * OW + ox) * C
@@ -60,5 +100,38 @@ enum PoolKernel {
                 c += 1
             }
         }
+    }
+}
+
+// Concrete per width: a generic `extension SIMD` is not specialised here and runs 20× slower.
+extension SIMD8 where Scalar == Float {
+    @inline(__always)
+    static func load(_ p: UnsafePointer<Float>) -> Self { UnsafeRawPointer(p).loadUnaligned(as: Self.self) }
+
+    /// The max of four windows' values as the general loop takes it: from
+    /// −∞, each value replacing the running max where it is greater (one
+    /// compare + blend each), so a NaN never wins, exactly as there.
+    @inline(__always)
+    static func maximum(_ a: Self, _ b: Self, _ c: Self, _ d: Self) -> Self {
+        var m = Self(repeating: -.infinity)
+        m = m.replacing(with: a, where: a .> m)
+        m = m.replacing(with: b, where: b .> m)
+        m = m.replacing(with: c, where: c .> m)
+        return m.replacing(with: d, where: d .> m)
+    }
+}
+
+extension SIMD4 where Scalar == Float {
+    @inline(__always)
+    static func load(_ p: UnsafePointer<Float>) -> Self { UnsafeRawPointer(p).loadUnaligned(as: Self.self) }
+
+    /// As SIMD8's.
+    @inline(__always)
+    static func maximum(_ a: Self, _ b: Self, _ c: Self, _ d: Self) -> Self {
+        var m = Self(repeating: -.infinity)
+        m = m.replacing(with: a, where: a .> m)
+        m = m.replacing(with: b, where: b .> m)
+        m = m.replacing(with: c, where: c .> m)
+        return m.replacing(with: d, where: d .> m)
     }
 }
