@@ -6,7 +6,7 @@ enum PoolKernel {
     typealias F8 = SIMD8<Float>
 
     static func row(_ s: Step, oy: Int, isMax: Bool, input x: UnsafePointer<Float>, output y: UnsafeMutablePointer<Float>) {
-        if isMax && s.kernelH == 2 && s.kernelW == 2 && s.inShape.c % 4 == 0 {
+        if isMax && s.kernelH == 2 && s.kernelW == 2 && s.inShape.c >= 8 && s.inShape.c % 4 == 0 {
             maxRow2x2(s, oy: oy, input: x, output: y)
             return
         }
@@ -31,15 +31,13 @@ enum PoolKernel {
             guard ix0 >= 0, ix0 + 2 <= W else { pixel(s, oy: oy, ox: ox, isMax: true, input: x, output: y); continue }
             let p = x + (iy0 * W + ix0) * C
             var c = 0
-            while c + 8 <= C {
-                let a = F8.load(p + c), b = F8.load(p + C + c), d = F8.load(p + rowStride + c), e = F8.load(p + rowStride + C + c)
-                UnsafeMutableRawPointer(out + c).storeBytes(of: F8.maximum(a, b, d, e), as: F8.self)
+            while c < C {
+                // C % 8 == 4 (DeepID's 20, 40, 60): the last vector overlaps the one
+                // before it and rewrites 4 channels with the same values.
+                let k = min(c, C - 8)
+                let a = F8.load(p + k), b = F8.load(p + C + k), d = F8.load(p + rowStride + k), e = F8.load(p + rowStride + C + k)
+                UnsafeMutableRawPointer(out + k).storeBytes(of: F8.maximum(a, b, d, e), as: F8.self)
                 c += 8
-            }
-            if c < C {   // C % 4 == 0: one half vector left
-                typealias F4 = SIMD4<Float>
-                let a = F4.load(p + c), b = F4.load(p + C + c), d = F4.load(p + rowStride + c), e = F4.load(p + rowStride + C + c)
-                UnsafeMutableRawPointer(out + c).storeBytes(of: F4.maximum(a, b, d, e), as: F4.self)
             }
         }
     }
@@ -103,7 +101,7 @@ enum PoolKernel {
     }
 }
 
-// Concrete per width: a generic `extension SIMD` is not specialised here and runs 20× slower.
+// SIMD8 only: a generic `extension SIMD` is not specialised here and runs 20× slower.
 extension SIMD8 where Scalar == Float {
     @inline(__always)
     static func load(_ p: UnsafePointer<Float>) -> Self { UnsafeRawPointer(p).loadUnaligned(as: Self.self) }
@@ -111,21 +109,6 @@ extension SIMD8 where Scalar == Float {
     /// The max of four windows' values as the general loop takes it: from
     /// −∞, each value replacing the running max where it is greater (one
     /// compare + blend each), so a NaN never wins, exactly as there.
-    @inline(__always)
-    static func maximum(_ a: Self, _ b: Self, _ c: Self, _ d: Self) -> Self {
-        var m = Self(repeating: -.infinity)
-        m = m.replacing(with: a, where: a .> m)
-        m = m.replacing(with: b, where: b .> m)
-        m = m.replacing(with: c, where: c .> m)
-        return m.replacing(with: d, where: d .> m)
-    }
-}
-
-extension SIMD4 where Scalar == Float {
-    @inline(__always)
-    static func load(_ p: UnsafePointer<Float>) -> Self { UnsafeRawPointer(p).loadUnaligned(as: Self.self) }
-
-    /// As SIMD8's.
     @inline(__always)
     static func maximum(_ a: Self, _ b: Self, _ c: Self, _ d: Self) -> Self {
         var m = Self(repeating: -.infinity)
