@@ -193,32 +193,44 @@ final class PostgresSearcher: FaceSearcher {
     private func searchOne(_ q: [Float], metric: Metric, threshold: Double?, top: Int?) throws -> [FoundFace] {
         let op = metric == .euclidean ? "<->" : "<=>"
         let distance = "(f.embedding \(op) $1::vector)"
-        var sql = "SELECT \(PostgresGallery.faceColumns), f.id FROM facec_faces f JOIN facec_photos p ON p.id = f.photo"
-        var params = [VectorText.encode(q)]
+        let select = "SELECT \(PostgresGallery.faceColumns), f.id, \(distance) FROM facec_faces f JOIN facec_photos p ON p.id = f.photo"
+        let vector = VectorText.encode(q)
+        /// How far pgvector's float32 distance may be from deepface's (a wide margin, as in memory).
+        func slack(_ d: Double) -> Double { metric == .euclidean ? 1e-4 * d + 1e-4 : 1e-4 }
+        /// The database's distance of `t` (euclidean_l2 ranks as cosine: ‖â − b̂‖² = 2 − 2 cos).
+        func databaseDistance(_ t: Double) -> Double { metric == .euclideanL2 ? t * t / 2 : t }
+        func fetch(within bound: Double?, limit: Int?) throws -> [[String?]] {
+            var sql = select, params = [vector]
+            if let bound { sql += " WHERE \(distance) <= $2::float8"; params.append("\(bound)") }
+            sql += " ORDER BY \(distance), f.id"
+            if let limit { sql += " LIMIT \(limit)" }
+            return try gallery.db.transaction {
+                if mode == .exact {
+                    // Exact: a sequential scan, whatever indexes exist.
+                    try gallery.db.query("SET LOCAL enable_indexscan = off")
+                    try gallery.db.query("SET LOCAL enable_bitmapscan = off")
+                } else {
+                    try gallery.db.query("SET LOCAL hnsw.ef_search = \(efSearch ?? min(1000, max(100, 2 * (limit ?? 100))))")
+                }
+                return try gallery.db.query(sql, params)
+            }
+        }
+        var rows: [[String?]]
         if let t = threshold, mode == .exact {
             // The database's float32 distance against the threshold, with a margin.
-            let bound: Double
-            switch metric {
-            case .cosine: bound = t + 1e-4
-            case .euclidean: bound = t * (1 + 1e-4) + 1e-4
-            case .euclideanL2: bound = t * t / 2 + 1e-4
+            let d = databaseDistance(t)
+            rows = try fetch(within: d + slack(d), limit: nil)
+        } else {
+            // Ranking needs a count: K and spare rows. The index (hnsw) is approximate anyway.
+            let k = top ?? 100, limit = k + ExactSearch.rankMargin
+            rows = try fetch(within: nil, limit: limit)
+            // Exact: every row whose database distance is within twice the
+            // margin of the K-th one may be among deepface's K nearest. When
+            // the spare rows do not reach past that band, fetch the whole band.
+            if mode == .exact, rows.count == limit, let dk = Double(rows[k - 1][12] ?? ""), let last = Double(rows[limit - 1][12] ?? ""),
+               last <= dk + 2 * slack(dk) {
+                rows = try fetch(within: dk + 2 * slack(dk), limit: nil)
             }
-            sql += " WHERE \(distance) <= $2::float8"
-            params.append("\(bound)")
-        }
-        sql += " ORDER BY \(distance), f.id"
-        // Ranking (or the index) needs a count: K and a margin for float32 ties.
-        let limit = threshold == nil || mode == .hnsw ? (top ?? 100) + ExactSearch.rankMargin : nil
-        if let limit { sql += " LIMIT \(limit)" }
-        let rows: [[String?]] = try gallery.db.transaction {
-            if mode == .exact {
-                // Exact: a sequential scan, whatever indexes exist.
-                try gallery.db.query("SET LOCAL enable_indexscan = off")
-                try gallery.db.query("SET LOCAL enable_bitmapscan = off")
-            } else {
-                try gallery.db.query("SET LOCAL hnsw.ef_search = \(efSearch ?? min(1000, max(100, 2 * (limit ?? 100))))")
-            }
-            return try gallery.db.query(sql, params)
         }
         var found: [(FoundFace, Int64)] = []
         for r in rows {
