@@ -225,9 +225,21 @@ struct Selector {
     /// The keep-th smallest upper bound: at least `keep` rows have a key at
     /// most this, so no row whose lower bound exceeds it is among the `keep` nearest.
     static func upperCutoff(_ rows: [Selected], keep: Int) -> Float {
-        var uppers = rows.map(\.upper)
-        uppers.sort()
-        return uppers[keep - 1]
+        guard keep <= 64 else {
+            var uppers = rows.map(\.upper)
+            uppers.sort()
+            return uppers[keep - 1]
+        }
+        // A few (--top): insertion into a short sorted buffer, no sort of every row.
+        return withUnsafeTemporaryAllocation(of: Float.self, capacity: keep) { best in
+            best.initialize(repeating: .infinity)
+            for r in rows where r.upper < best[keep - 1] {
+                var i = keep - 1
+                while i > 0 && best[i - 1] > r.upper { best[i] = best[i - 1]; i -= 1 }
+                best[i] = r.upper
+            }
+            return best[keep - 1]
+        }
     }
 
     /// The rows of `rows` that may be among the `keep` nearest.
