@@ -76,6 +76,9 @@ let package = Package(
         .target(name: "CCommandLine"),
         // Start-up check for the instruction sets the kernels use.
         .target(name: "CCPUFeatures"),
+        // int8 convolutions with AVX-512 VNNI (vpdpbusd), which Swift cannot
+        // ask for: C with intrinsics, optimised in debug builds too.
+        .target(name: "CInt8Kernels", cSettings: [.unsafeFlags(["-O3"])]),
 
         .target(name: "FacecFormat", dependencies: ["FGraphSchema", "CChecksum"]),
         // Weight layout, hashing and image loops stay optimised in debug builds
@@ -85,7 +88,7 @@ let package = Package(
         // Optimised in debug builds too: the tests run full 224×224
         // networks, which unoptimised kernels make ~50× slower.
         .target(name: "FacecKernelsAVX512", dependencies: ["CCPUFeatures"], swiftSettings: [.unsafeFlags(avx512Flags)] + kernelSpeed),
-        .target(name: "FacecRuntime", dependencies: ["FacecFormat", "CCPUFeatures", "FacecKernelsAVX512"],
+        .target(name: "FacecRuntime", dependencies: ["FacecFormat", "CCPUFeatures", "FacecKernelsAVX512", "CInt8Kernels"],
                 swiftSettings: [.unsafeFlags(kernelFlags)] + kernelSpeed),
         .target(name: "FacecImage", dependencies: ["CTurboJPEG", "CPNG", "CWebP"], swiftSettings: optimisedInDebug),
         // Face detection and alignment as deepface's default pipeline (OpenCV

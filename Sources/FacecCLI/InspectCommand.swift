@@ -34,6 +34,7 @@ struct InspectCommand: Command {
         let th = Metric.allCases.compactMap { m in h.thresholds[m].map { "\(m.rawValue) \($0)" } }.joined(separator: ", ")
         out.append("metric     \(h.defaultMetric.rawValue) (thresholds: \(th.isEmpty ? "none" : th))")
         out.append("weights    \(Self.precisionSummary(h))")
+        if let activations = Self.activationSummary(h) { out.append("activations \(activations)") }
         if !h.classNames.isEmpty { out.append("classes    \(h.classNames.count)") }
         if let d = h.detector {
             func cascade(_ c: HaarCascade) -> String { "\(c.windowWidth)x\(c.windowHeight) window, \(c.stages.count) stages, \(c.stumps.count) stumps" }
@@ -81,6 +82,17 @@ struct InspectCommand: Command {
             text += "; estimated output error \(format2(estimate * 100))% (root sum of squares of the layers' weight errors)"
         }
         return text
+    }
+
+    /// How the int8 convolutions run on this CPU: on 8-bit activations with
+    /// VNNI, or weight-only. nil when the model has no int8 convolution.
+    static func activationSummary(_ h: ModelHeader) -> String? {
+        let int8Convs = h.nodes.filter { n in n.kernel == .conv2dDirect && n.params.first.map { h.tensors[$0].elementType == .i8 } == true }
+        guard !int8Convs.isEmpty else { return nil }
+        if KernelISA.best.int8Activations {
+            return "int8 per tensor, quantised per call, in the \(int8Convs.count) int8 convolutions (this CPU has AVX-512 VNNI); float32 elsewhere"
+        }
+        return "float32 (int8 weights widened in the kernels; 8-bit activations need AVX-512 VNNI, and this CPU runs \(KernelISA.best.rawValue))"
     }
 
     /// A node's stored weight type and its measured error, e.g. "i8 0.41%".

@@ -1,4 +1,5 @@
 import CCPUFeatures
+import CInt8Kernels
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -8,7 +9,12 @@ import Glibc
 /// AVX-512 the convolution and Winograd products switch to the 16-lane
 /// kernels of FacecKernelsAVX512, chosen here at run time from CPUID, so one
 /// binary runs on both. `FACEC_ISA=avx2` in the environment forces the 8-lane
-/// kernels.
+/// kernels, `FACEC_ISA=avx512` the 16-lane kernels without VNNI.
+///
+/// `avx512vnni` is `avx512` plus one thing: convolutions whose weights are
+/// int8 quantise their input activations to 8 bits per tensor, per call, and
+/// multiply with `vpdpbusd` (CInt8Kernels). Without VNNI, int8 weights are
+/// widened to float32 in the kernels (weight-only), as on every other set.
 ///
 /// `portable` is the path a non-x86 build (aarch64: Raspberry Pi, Jetson)
 /// runs, and its only one: the generic 8-lane Swift SIMD kernels with no
@@ -16,12 +22,13 @@ import Glibc
 /// On x86 `FACEC_ISA=portable` selects the same source (compiled for
 /// x86-64-v3), so the kernel tests run the path an ARM build takes.
 public enum KernelISA: String, Sendable, CaseIterable {
-    case portable, avx2, avx512
+    case portable, avx2, avx512, avx512vnni
 
     /// What this CPU supports, slowest first.
     public static let supported: [KernelISA] = {
         #if arch(x86_64)
-        return facec_cpu_has_avx512() != 0 ? [.portable, .avx2, .avx512] : [.portable, .avx2]
+        guard facec_cpu_has_avx512() != 0 else { return [.portable, .avx2] }
+        return facec_cpu_has_avx512_vnni() != 0 ? [.portable, .avx2, .avx512, .avx512vnni] : [.portable, .avx2, .avx512]
         #else
         return [.portable]
         #endif
@@ -37,13 +44,16 @@ public enum KernelISA: String, Sendable, CaseIterable {
     }()
 
     /// Floats per SIMD register of this set (for reports).
-    public var lanes: Int { self == .avx512 ? 16 : 8 }
+    public var lanes: Int { wide ? 16 : 8 }
 
     /// Whether the 16-lane kernels of FacecKernelsAVX512 run.
-    public var wide: Bool { self == .avx512 }
+    public var wide: Bool { self == .avx512 || self == .avx512vnni }
+
+    /// Whether int8-weight convolutions run on 8-bit activations (VNNI).
+    public var int8Activations: Bool { self == .avx512vnni }
 
     /// This core's measured FMA peak with this set's vectors, GFLOP/s.
     public func measuredPeak(seconds: Double) -> Double {
-        self == .avx512 ? facec_fma_peak_gflops_avx512(seconds) : facec_fma_peak_gflops(seconds)
+        wide ? facec_fma_peak_gflops_avx512(seconds) : facec_fma_peak_gflops(seconds)
     }
 }

@@ -8,12 +8,17 @@ import Glibc
 public final class Model: Sendable {
     public let file: ModelFile
     let steps: [Step]
+    /// Per step: its int8 weights re-laid for the VNNI tiles (only on CPUs
+    /// with VNNI, only int8 direct convolutions).
+    let int8Convs: [Int8ConvWeights?]
     public var header: ModelHeader { file.header }
     public var path: String { file.path }
 
     public init(path: String, verifyData: Bool = true) throws {
         file = try ModelFile(path: path, verifyData: verifyData)
         steps = try PlanBuilder.build(file)
+        let vnni = KernelISA.supported.contains(.avx512vnni)
+        int8Convs = steps.map { vnni ? Int8ConvWeights($0) : nil }
     }
 
     /// - Parameters:
@@ -36,8 +41,15 @@ public final class ModelInstance {
     /// Dense partial sums: one OutPad8 row per task.
     private let partials: UnsafeMutablePointer<Float>
     private let partialCapacity: Int
-    /// Zero-padded input copy for padded convolutions.
+    /// Zero-padded input copy for padded convolutions (float32, or u8 for
+    /// the VNNI int8 convolutions).
     private let padded: UnsafeMutablePointer<Float>
+    /// Per-task or per-part value ranges of a VNNI convolution (lo, hi).
+    private let ranges: UnsafeMutablePointer<Float>
+    /// Per value, its range when the layer that wrote it in this run knew it
+    /// (VNNI convolutions, and pooling or padding of such a value): the next
+    /// VNNI convolution then skips measuring its input.
+    private var valueRanges: [ValueRange?]
     private var inputPointers: [UnsafePointer<Float>] = []
     private let pool: WorkerPool
     /// Winograd tile-block scratch, one slice per thread.
@@ -82,7 +94,11 @@ public final class ModelInstance {
             default: return 0
             }
         }.max() ?? 0
-        padded = UnsafeMutablePointer<Float>.allocate(capacity: max(8, paddedCount))
+        let int8Bytes = zip(model.steps, model.int8Convs).map { s, w in w == nil ? 0 : Int8ConvWeights.paddedBytes(s) }.max() ?? 0
+        padded = UnsafeMutablePointer<Float>.allocate(capacity: max(8, paddedCount, (int8Bytes + 3) / 4))
+        let int8Tasks = zip(model.steps, model.int8Convs).map { s, w in w.map { Int8ConvKernel.tasks(s, $0) } ?? 0 }.max() ?? 0
+        ranges = UnsafeMutablePointer<Float>.allocate(capacity: 2 * max(pool.threads, int8Tasks))
+        valueRanges = Array(repeating: nil, count: model.header.values.count)
         let winogradSteps = model.steps.filter { $0.kernel == .conv2dWinogradF43 }.map { WinogradKernel.geometry($0) }
         let blockScratch = winogradSteps.filter { !WinogradKernel.usesWholeLayer($0) }.map(\.scratchFloats).max() ?? 0
         let layerScratch = winogradSteps.filter(WinogradKernel.usesWholeLayer).map { 36 * $0.tiles * ($0.cinPad + $0.coutPad) }.max() ?? 0
@@ -98,6 +114,7 @@ public final class ModelInstance {
         arena.deallocate()
         partials.deallocate()
         padded.deallocate()
+        ranges.deallocate()
         winograd.deallocate()
         zeros.deallocate()
     }
@@ -140,18 +157,30 @@ public final class ModelInstance {
         let timed = !times.isEmpty
         pointer(h.values[h.inputValue].arenaOffset).update(from: input.baseAddress!, count: input.count)
         defer { pool.serial = false }
+        if isa.int8Activations { for v in valueRanges.indices { valueRanges[v] = nil } }
         for (index, s) in model.steps.enumerated() {
             let start = timed ? monotonicSeconds() : 0
             pool.serial = !parallelSteps[index]
             let y = pointer(s.output)
             switch s.kernel {
-            case .conv2dDirect: conv(s, input: pointer(s.inputs[0]), output: y)
+            case .conv2dDirect:
+                if isa.int8Activations, let w = model.int8Convs[index] {
+                    let node = h.nodes[index]
+                    valueRanges[node.output] = Int8ConvKernel.run(
+                        s, w, input: pointer(s.inputs[0]), output: y, known: valueRanges[node.inputs[0]],
+                        padded: UnsafeMutableRawPointer(padded), ranges: ranges, pool: pool)
+                } else {
+                    conv(s, input: pointer(s.inputs[0]), output: y)
+                }
             case .conv2dWinogradF43: winogradConv(s, input: pointer(s.inputs[0]), output: y)
             case .dense: dense(s, input: pointer(s.inputs[0]), output: y)
             case .maxPool, .avgPool:
                 let x = UnsafePointer(pointer(s.inputs[0])), isMax = s.kernel == .maxPool
                 pool.parallelFor(s.outShape.h) { oy in PoolKernel.row(s, oy: oy, isMax: isMax, input: x, output: y) }
-            case .zeroPad: Kernels.zeroPad(s, input: pointer(s.inputs[0]), output: y)
+                if isMax { passRange(index) }   // a max is one of its inputs
+            case .zeroPad:
+                Kernels.zeroPad(s, input: pointer(s.inputs[0]), output: y)
+                passRange(index)   // adds zeros, which every quantisation range holds
             case .relu: Kernels.relu(s, input: pointer(s.inputs[0]), output: y)
             case .softmax: Kernels.softmax(s, input: pointer(s.inputs[0]), output: y)
             case .add:
@@ -171,8 +200,15 @@ public final class ModelInstance {
         } else {
             source = UnsafePointer(x)
         }
-        let wide = isa == .avx512
+        let wide = isa.wide
         pool.parallelFor(s.outShape.h) { oy in ConvKernel.row(s, oy: oy, padded: source, output: y, wide: wide) }
+    }
+
+    /// Node `index`'s output keeps its input's known range, if any.
+    private func passRange(_ index: Int) {
+        guard isa.int8Activations else { return }
+        let node = model.header.nodes[index]
+        valueRanges[node.output] = valueRanges[node.inputs[0]]
     }
 
     private func winogradConv(_ s: Step, input x: UnsafeMutablePointer<Float>, output y: UnsafeMutablePointer<Float>) {
@@ -181,7 +217,7 @@ public final class ModelInstance {
         let extraRight = max(0, g.paddedW - (s.inShape.w + s.padLeft + s.padRight))
         pad(s, input: x, extraBottom: extraBottom, extraRight: extraRight)
         let source = UnsafePointer(padded), scratch = winograd, stride = winogradStride, zeros = UnsafePointer(self.zeros)
-        let wide = isa == .avx512
+        let wide = isa.wide
         if WinogradKernel.usesWholeLayer(g) {
             let V = scratch, M = scratch + 36 * g.tiles * g.cinPad
             let tileTasks = min(g.tiles, pool.threads * 4)

@@ -35,7 +35,7 @@ import Testing
                     padded.withUnsafeMutableBufferPointer { pp in
                         ConvKernel.pad(s, input: xp.baseAddress!, into: pp.baseAddress!)
                         fast.withUnsafeMutableBufferPointer { fp in
-                            for oy in 0..<oh { ConvKernel.row(s, oy: oy, padded: pp.baseAddress!, output: fp.baseAddress!, wide: isa == .avx512) }
+                            for oy in 0..<oh { ConvKernel.row(s, oy: oy, padded: pp.baseAddress!, output: fp.baseAddress!, wide: isa.wide) }
                         }
                     }
                 }
@@ -133,7 +133,7 @@ extension KernelTests {
     }
 
     static func winogradCase(_ c: (Int, Int, Int, Int), isa: KernelISA, wholeLayer: Bool) {
-        let wide = isa == .avx512
+        let wide = isa.wide
         var rng = Rng(state: UInt64(c.0 * 31 + c.2 * 7 + c.3))
         let (h, w, cin, cout) = c
         let P = (cout + 7) / 8 * 8, CP = (cin + 7) / 8 * 8

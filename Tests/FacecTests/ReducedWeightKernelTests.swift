@@ -106,7 +106,7 @@ import Foundation
                         q.with(s, as: stored) { sq in
                             padded.withUnsafeBufferPointer { pp in
                                 fast.withUnsafeMutableBufferPointer { fp in
-                                    for oy in 0..<oh { ConvKernel.row(sq, oy: oy, padded: pp.baseAddress!, output: fp.baseAddress!, wide: isa == .avx512) }
+                                    for oy in 0..<oh { ConvKernel.row(sq, oy: oy, padded: pp.baseAddress!, output: fp.baseAddress!, wide: isa.wide) }
                                 }
                             }
                         }
