@@ -43,14 +43,18 @@ VNNI void facec_q8_quantize_row(const float *x, long W, long C, long C4, float i
         }
         return;
     }
+    /* Pixel by pixel, 16 channels at a time, masked: channels C..C4-1 get zp. */
     for (long p = 0; p < W; p++) {
         const float *xp = x + p * C;
         uint8_t *dp = dst + p * C4;
-        for (long c = 0; c < C; c++) {
-            long q = lrintf(xp[c] * inv) + zp;   /* round half to even, as cvtps */
-            dp[c] = (uint8_t)(q < 0 ? 0 : q > 255 ? 255 : q);
+        for (long c0 = 0; c0 < C4; c0 += 16) {
+            long real = C - c0, stored = C4 - c0;
+            __mmask16 in = real >= 16 ? (__mmask16)0xFFFF : real > 0 ? (__mmask16)((1u << real) - 1) : 0;
+            __mmask16 out = stored >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << stored) - 1);
+            __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(in, xp + c0), vinv)), vzp);
+            q = _mm512_mask_blend_epi32(in, vzp, _mm512_min_epi32(_mm512_max_epi32(q, v0), v255));
+            _mm_mask_storeu_epi8(dp + c0, out, _mm512_cvtepi32_epi8(q));
         }
-        for (long c = C; c < C4; c++) dp[c] = (uint8_t)zp;
     }
 }
 

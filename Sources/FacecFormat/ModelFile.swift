@@ -86,6 +86,20 @@ public final class ModelFile: @unchecked Sendable {
         return UnsafeRawBufferPointer(start: data.baseAddress!.advanced(by: t.offset), count: t.length)
     }
 
+    /// Tells the kernel that tensor `index`'s whole pages are not needed for
+    /// now (the runtime keeps its own re-laid copy): they leave this process's
+    /// resident memory, and come back from the file if read again. A hint; the
+    /// mapping and its contents stay valid.
+    public func releasePages(ofTensor index: Int) {
+        let bytes = tensorBytes(index)
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        guard page > 0, let start = bytes.baseAddress else { return }
+        let first = (Int(bitPattern: start) + page - 1) / page * page
+        let end = (Int(bitPattern: start) + bytes.count) / page * page
+        guard end > first, let p = UnsafeMutableRawPointer(bitPattern: first) else { return }
+        _ = madvise(p, end - first, MADV_DONTNEED)
+    }
+
     private static func checkLayout(_ p: Preamble, fileSize: Int, path: String) throws -> (header: Range<Int>, data: Range<Int>) {
         func bad(_ reason: String) -> FormatError { FormatError(path, reason) }
         guard p.headerOffset == UInt64(Preamble.size) else { throw bad("invalid model file: header offset \(p.headerOffset)") }

@@ -17,8 +17,12 @@ public final class Model: Sendable {
     public init(path: String, verifyData: Bool = true) throws {
         file = try ModelFile(path: path, verifyData: verifyData)
         steps = try PlanBuilder.build(file)
-        let vnni = KernelISA.supported.contains(.avx512vnni)
+        // Re-laid when this process will use VNNI (FACEC_ISA may say not);
+        // the file's pages of those weights then leave resident memory, so a
+        // model is held once (VGG-Face int8: 15 MB of convolution weights).
+        let vnni = KernelISA.best.int8Activations
         int8Convs = steps.map { vnni ? Int8ConvWeights($0) : nil }
+        for (n, w) in zip(file.header.nodes, int8Convs) where w != nil { file.releasePages(ofTensor: n.params[0]) }
     }
 
     /// - Parameters:
