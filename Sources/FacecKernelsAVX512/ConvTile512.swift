@@ -148,14 +148,21 @@ public enum ConvTile512 {
             a40 = scaled(a40, bias, 16, scales); a41 = scaled(a41, sb0, hi, ss); a50 = scaled(a50, bias, 16, scales); a51 = scaled(a51, sb0, hi, ss)
             a60 = scaled(a60, bias, 16, scales); a61 = scaled(a61, sb0, hi, ss); a70 = scaled(a70, bias, 16, scales); a71 = scaled(a71, sb0, hi, ss)
         }
+        // A partial second vector is stored whole when the tile holds every
+        // channel (valid == CO) and another pixel of the tile follows: its
+        // extra lanes land on that pixel's first channels, which its first
+        // vector, stored next, overwrites (DeepID Conv1, 20 channels: one
+        // vector store instead of 4 lane extracts per pixel). The tile's
+        // last pixel never overruns: the next may belong to another thread.
         let v0 = min(16, valid), v1 = valid - 16
-        finish(a00, relu: relu, to: out, valid: v0); finish(a01, relu: relu, to: out + 16, valid: v1)
-        if n > 1 { finish(a10, relu: relu, to: out + CO, valid: v0); finish(a11, relu: relu, to: out + CO + 16, valid: v1) }
-        if n > 2 { finish(a20, relu: relu, to: out + 2 * CO, valid: v0); finish(a21, relu: relu, to: out + 2 * CO + 16, valid: v1) }
-        if n > 3 { finish(a30, relu: relu, to: out + 3 * CO, valid: v0); finish(a31, relu: relu, to: out + 3 * CO + 16, valid: v1) }
-        if n > 4 { finish(a40, relu: relu, to: out + 4 * CO, valid: v0); finish(a41, relu: relu, to: out + 4 * CO + 16, valid: v1) }
-        if n > 5 { finish(a50, relu: relu, to: out + 5 * CO, valid: v0); finish(a51, relu: relu, to: out + 5 * CO + 16, valid: v1) }
-        if n > 6 { finish(a60, relu: relu, to: out + 6 * CO, valid: v0); finish(a61, relu: relu, to: out + 6 * CO + 16, valid: v1) }
+        let w1 = valid == CO ? 16 : v1
+        finish(a00, relu: relu, to: out, valid: v0); finish(a01, relu: relu, to: out + 16, valid: n > 1 ? w1 : v1)
+        if n > 1 { finish(a10, relu: relu, to: out + CO, valid: v0); finish(a11, relu: relu, to: out + CO + 16, valid: n > 2 ? w1 : v1) }
+        if n > 2 { finish(a20, relu: relu, to: out + 2 * CO, valid: v0); finish(a21, relu: relu, to: out + 2 * CO + 16, valid: n > 3 ? w1 : v1) }
+        if n > 3 { finish(a30, relu: relu, to: out + 3 * CO, valid: v0); finish(a31, relu: relu, to: out + 3 * CO + 16, valid: n > 4 ? w1 : v1) }
+        if n > 4 { finish(a40, relu: relu, to: out + 4 * CO, valid: v0); finish(a41, relu: relu, to: out + 4 * CO + 16, valid: n > 5 ? w1 : v1) }
+        if n > 5 { finish(a50, relu: relu, to: out + 5 * CO, valid: v0); finish(a51, relu: relu, to: out + 5 * CO + 16, valid: n > 6 ? w1 : v1) }
+        if n > 6 { finish(a60, relu: relu, to: out + 6 * CO, valid: v0); finish(a61, relu: relu, to: out + 6 * CO + 16, valid: n > 7 ? w1 : v1) }
         if n > 7 { finish(a70, relu: relu, to: out + 7 * CO, valid: v0); finish(a71, relu: relu, to: out + 7 * CO + 16, valid: v1) }
     }
 

@@ -22,7 +22,9 @@ import Testing
         for r in 0..<(k.0 * k.1 * cin) { for c in 0..<cout { wts[r * P + c] = rng.next() } }
         var bias = [Float](repeating: 0, count: P)
         for c in 0..<cout { bias[c] = rng.next() }
-        var fast = [Float](repeating: .nan, count: oh * ow * cout), ref = fast
+        var ref = [Float](repeating: .nan, count: oh * ow * cout)
+        // Sentinels past the end: a tile must never store outside the output.
+        var fast = ref + [Float](repeating: 12345, count: 32)
         var padded = [Float](repeating: .nan, count: (h + pad.0 + pad.1) * (w + pad.2 + pad.3) * cin)
         wts.withUnsafeBufferPointer { wp in
             bias.withUnsafeBufferPointer { bp in
@@ -35,12 +37,15 @@ import Testing
                     padded.withUnsafeMutableBufferPointer { pp in
                         ConvKernel.pad(s, input: xp.baseAddress!, into: pp.baseAddress!)
                         fast.withUnsafeMutableBufferPointer { fp in
-                            for oy in 0..<oh { ConvKernel.row(s, oy: oy, padded: pp.baseAddress!, output: fp.baseAddress!, wide: isa.wide) }
+                            // Bottom row first: a row must not lean on its successor being written later
+                            // (rows run on different threads in any order).
+                            for oy in (0..<oh).reversed() { ConvKernel.row(s, oy: oy, padded: pp.baseAddress!, output: fp.baseAddress!, wide: isa.wide) }
                         }
                     }
                 }
             }
         }
+        guard fast[ref.count...].allSatisfy({ $0 == 12345 }) else { return .infinity }
         var err = 0.0, scale = 0.0
         for i in ref.indices { err = max(err, Double(abs(fast[i] - ref[i]))); scale = max(scale, Double(abs(ref[i]))) }
         return fast.contains { $0.isNaN } ? .infinity : err / max(scale, 1e-30)
