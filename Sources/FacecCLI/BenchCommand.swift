@@ -105,6 +105,11 @@ struct BenchCommand: Command {
             print("\n#  node           kernel          ms        %      GFLOP/s")
             for (i, (node, ms)) in perLayer.enumerated() {
                 let g = ms > 0 ? Double(node.flops) / (ms / 1e3) / 1e9 : 0
+                if instance.runsWithPrevious(i) {
+                    print(InspectCommand.pad("\(i)", 3) + InspectCommand.pad(node.name, 15) + InspectCommand.pad(node.kernel.rawValue, 16)
+                          + "(run inside node \(i - 1): its time includes this one)")
+                    continue
+                }
                 print(InspectCommand.pad("\(i)", 3) + InspectCommand.pad(node.name, 15) + InspectCommand.pad(node.kernel.rawValue, 16)
                       + InspectCommand.pad(f(ms, 3), 10) + InspectCommand.pad(f(ms / total * 100, 1), 7) + f(g, 1))
             }

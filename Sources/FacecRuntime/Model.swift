@@ -65,6 +65,9 @@ public final class ModelInstance {
     public let isa: KernelISA
     /// Per step: whether it is worth splitting across the threads.
     private let parallelSteps: [Bool]
+    /// Per step: a convolution run together with the max pooling after it
+    /// (`ConvPoolKernel`), which is then skipped.
+    private let fusedWithPool: [Bool]
 
     /// Below this much work a layer runs on the calling thread alone: waking
     /// the workers and joining them costs more than the split saves (DeepID,
@@ -88,6 +91,11 @@ public final class ModelInstance {
         arena.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
         partialCapacity = max(8, model.steps.map(\.paddedOut).max() ?? 8)
         partials = UnsafeMutablePointer<Float>.allocate(capacity: partialCapacity * Self.denseTasks(pool.threads))
+        let fused = model.steps.indices.map { ConvPoolKernel.fusable(model.steps, $0, header: model.header, wide: isa.wide) }
+        fusedWithPool = fused
+        let planeCount = model.steps.indices.filter { fused[$0] }.map {
+            ConvPoolKernel.planarFloats(model.steps[$0], pooledWidth: model.steps[$0 + 1].outShape.w)
+        }.max() ?? 0
         let paddedCount = model.steps.map { s -> Int in
             switch s.kernel {
             case .conv2dDirect:
@@ -99,7 +107,7 @@ public final class ModelInstance {
             }
         }.max() ?? 0
         let int8Bytes = zip(model.steps, model.int8Convs).map { s, w in w == nil ? 0 : Int8ConvWeights.paddedBytes(s) }.max() ?? 0
-        padded = UnsafeMutablePointer<Float>.allocate(capacity: max(8, paddedCount, (int8Bytes + 3) / 4))
+        padded = UnsafeMutablePointer<Float>.allocate(capacity: max(8, paddedCount, planeCount, (int8Bytes + 3) / 4))
         let int8Tasks = zip(model.steps, model.int8Convs).map { s, w in w.map { Int8ConvKernel.tasks(s, $0) } ?? 0 }.max() ?? 0
         ranges = UnsafeMutablePointer<Float>.allocate(capacity: 2 * max(pool.threads, int8Tasks))
         valueRanges = Array(repeating: nil, count: model.header.values.count)
@@ -162,13 +170,19 @@ public final class ModelInstance {
         pointer(h.values[h.inputValue].arenaOffset).update(from: input.baseAddress!, count: input.count)
         defer { pool.serial = false }
         if isa.int8Activations { for v in valueRanges.indices { valueRanges[v] = nil } }
+        var skip = false
         for (index, s) in model.steps.enumerated() {
+            if skip { skip = false; continue }   // pooled by the convolution before it
             let start = timed ? monotonicSeconds() : 0
             pool.serial = !parallelSteps[index]
             let y = pointer(s.output)
             switch s.kernel {
             case .conv2dDirect:
-                if isa.int8Activations, let w = model.int8Convs[index] {
+                if fusedWithPool[index] {
+                    let pool = model.steps[index + 1]
+                    convPool(s, pool, input: pointer(s.inputs[0]), output: pointer(pool.output))
+                    skip = true
+                } else if isa.int8Activations, let w = model.int8Convs[index] {
                     let node = h.nodes[index]
                     valueRanges[node.output] = Int8ConvKernel.run(
                         s, w, input: pointer(s.inputs[0]), output: y, known: valueRanges[node.inputs[0]],
@@ -206,6 +220,17 @@ public final class ModelInstance {
         }
         let wide = isa.wide
         pool.parallelFor(s.outShape.h) { oy in ConvKernel.row(s, oy: oy, padded: source, output: y, wide: wide) }
+    }
+
+    /// Whether node `index` runs inside the node before it (a max pooling
+    /// fused into its convolution on this instance's instruction set).
+    public func runsWithPrevious(_ index: Int) -> Bool { index > 0 && fusedWithPool[index - 1] }
+
+    /// A convolution and the 2×2 max pooling after it, in one pass.
+    private func convPool(_ conv: Step, _ pool: Step, input x: UnsafeMutablePointer<Float>, output y: UnsafeMutablePointer<Float>) {
+        ConvPoolKernel.planes(conv, pooledWidth: pool.outShape.w, input: x, into: padded)
+        let planes = UnsafePointer(padded)
+        self.pool.parallelFor(pool.outShape.h) { py in ConvPoolKernel.row(conv, pool, py: py, planes: planes, output: y) }
     }
 
     /// Node `index`'s output keeps its input's known range, if any.
