@@ -20,9 +20,16 @@ public final class Model: Sendable {
         // Re-laid when this process will use VNNI (FACEC_ISA may say not);
         // the file's pages of those weights then leave resident memory, so a
         // model is held once (VGG-Face int8: 15 MB of convolution weights).
+        // Each tensor's pages go as soon as its copy exists: the peak holds
+        // one layer twice, not all of them.
         let vnni = KernelISA.best.int8Activations
-        int8Convs = steps.map { vnni ? Int8ConvWeights($0) : nil }
-        for (n, w) in zip(file.header.nodes, int8Convs) where w != nil { file.releasePages(ofTensor: n.params[0]) }
+        var relaid: [Int8ConvWeights?] = []
+        for (s, n) in zip(steps, file.header.nodes) {
+            let w = vnni ? Int8ConvWeights(s) : nil
+            if w != nil { file.releasePages(ofTensor: n.params[0]) }
+            relaid.append(w)
+        }
+        int8Convs = relaid
     }
 
     /// - Parameters:
