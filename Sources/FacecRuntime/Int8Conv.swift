@@ -19,10 +19,16 @@ final class Int8ConvWeights: @unchecked Sendable {
     let scales: UnsafeMutablePointer<Float>
     let bias: UnsafeMutablePointer<Float>
 
-    /// nil when the step is not an int8 direct convolution.
+    /// Products per output value above which an int32 sum of u8 × s8
+    /// products could overflow (255 · 127 · K < 2³¹).
+    static let maxProducts = Int(Int32.max) / (255 * 127)
+
+    /// nil when the step is not an int8 direct convolution, or one whose sums
+    /// could overflow int32 (it then stays weight-only).
     init?(_ s: Step) {
         guard s.kernel == .conv2dDirect, case .i8(let w, let sc)? = s.packed, let b = s.bias else { return nil }
         let (KH, KW, C, CO, P) = (s.kernelH, s.kernelW, s.inShape.c, s.outShape.c, s.paddedOut)
+        guard KH * KW * ((C + 3) / 4 * 4) <= Self.maxProducts else { return nil }
         c4 = (C + 3) / 4 * 4
         groups = KW * c4 / 4
         coutPad = (CO + 15) / 16 * 16

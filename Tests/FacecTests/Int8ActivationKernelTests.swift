@@ -166,6 +166,26 @@ struct Int8ActivationKernelTests {
         #expect(layer.c.signed == (layer.quantization.zeroPoint > 0))
     }
 
+    /// A layer whose int32 sums could overflow (K · 255 · 127 ≥ 2³¹) is not
+    /// re-laid: it stays on the weight-only path (refused before any weight
+    /// is read, so the tiny buffers here are never indexed).
+    @Test func sumsThatCouldOverflowStayWeightOnly() {
+        #expect(Int8ConvWeights.maxProducts == 66_311)
+        let q = [Int8](repeating: 1, count: 8), scales = [Float](repeating: 1, count: 8), bias = [Float](repeating: 0, count: 8)
+        q.withUnsafeBufferPointer { qp in
+            scales.withUnsafeBufferPointer { sp in
+                bias.withUnsafeBufferPointer { bp in
+                    let cin = Int8ConvWeights.maxProducts / 9 + 4   // 3×3 × cin > the bound
+                    var s = Step(kernel: .conv2dDirect, name: "big", inputs: [0], output: 0, inShape: (3, 3, cin),
+                                 outShape: (1, 1, 1), count: 1)
+                    s.kernelH = 3; s.kernelW = 3; s.paddedOut = 8; s.bias = bp.baseAddress
+                    s.packed = .i8(qp.baseAddress!, scales: sp.baseAddress!)
+                    #expect(Int8ConvWeights(s) == nil)
+                }
+            }
+        }
+    }
+
     @Test func quantizationOfDegenerateRanges() {
         #expect(ActivationQuantization(lo: 0, hi: 0) == ActivationQuantization(lo: 0, hi: 0))
         let zero = ActivationQuantization(lo: 0, hi: 0)
