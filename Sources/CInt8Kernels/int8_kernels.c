@@ -19,7 +19,7 @@ VNNI void facec_q8_range(const float *x, long n, float *lo, float *hi) {
     long i = 0;
     for (; i + 16 <= n; i += 16) {
         __m512 v = _mm512_loadu_ps(x + i);
-        mn = _mm512_min_ps(mn, v);   /* min(a, NaN) keeps a: NaN is skipped */
+        mn = _mm512_min_ps(mn, v);
         mx = _mm512_max_ps(mx, v);
     }
     float a = _mm512_reduce_min_ps(mn), b = _mm512_reduce_max_ps(mx);

@@ -73,7 +73,7 @@ final class Int8ConvWeights: @unchecked Sendable {
     }
 }
 
-/// The smallest and largest value of a tensor (NaN skipped). A range that
+/// The smallest and largest value of a tensor. A range that
 /// holds a tensor's values is all its quantisation needs, so a pooled or
 /// zero-padded tensor may keep its source's.
 struct ValueRange: Equatable {

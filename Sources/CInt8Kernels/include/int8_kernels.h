@@ -18,7 +18,9 @@
 /* 1 if this CPU and the OS support AVX-512 F, BW, VL and VNNI. */
 int facec_cpu_has_avx512_vnni(void);
 
-/* The smallest and largest of n ≥ 1 floats (NaN is skipped). */
+/* The smallest and largest of n ≥ 1 floats. With NaN among them the result
+   is unspecified (the layer's output is then as meaningless as float
+   arithmetic would make it), never a fault. */
 void facec_q8_range(const float *x, long n, float *lo, float *hi);
 
 /* One row of W pixels × C floats into W pixels × C4 bytes (C4 ≥ C; the
