@@ -40,21 +40,26 @@ struct DetectCommand: Command {
         json = a.flag("json")
         crops = a.string("crops")
         noEnforceDetection = a.flag("no-enforce-detection")
-        threads = try a.int("threads")
+        threads = try a.threads()
         timing = a.flag("timing")
         guard !photos.isEmpty else { throw UsageError("give at least one photo") }
-        if let t = threads, t < 1 { throw UsageError("--threads must be at least 1") }
     }
 
     func run() throws {
-        let file = try ModelFile(path: model, verifyData: false)
+        let file = try ModelFile(path: model, readData: false)
         guard let spec = file.header.detector else {
             throw VerifyError(model, "the model carries no face detector (convert it with --detector opencv)")
         }
         let (photoWorkers, perPhoto) = threadSplit(threads: threads ?? systemCoreCount(), photos: photos.count)
         let detector = FaceDetector(spec, threads: perPhoto)
         let cropNames = Self.cropNames(photos)
-        if let crops { try Self.makeDirectory(crops) }
+        // Every crop is checked as an output; photos that crops would
+        // overwrite are refused before any work.
+        let inputs = Set(([model] + photos).compactMap { FileIdentity(path: $0) })
+        if let crops {
+            try Self.makeDirectory(crops)
+            try Self.refuseCropsOverInputs(photos, cropNames: cropNames, directory: crops)
+        }
         let photos = self.photos, enforce = !noEnforceDetection, timing = self.timing
         var failures = 0
         try ParallelInOrder.run(count: photos.count, threads: photoWorkers, state: { () }, work: { i, _ in
@@ -76,7 +81,7 @@ struct DetectCommand: Command {
                     var cropPath: String?
                     if let crops {
                         let path = crops + "/" + cropNames[i] + "_face\(k).png"
-                        try AtomicFile.write(try PNGEncoder.encode(face.crop), to: path)
+                        try OutputFile.check(path, inputIdentities: inputs).write(try PNGEncoder.encode(face.crop))
                         cropPath = path
                     }
                     print(json || timing ? Self.json(photos[i], k, face, cropPath, times) : Self.text(photos[i], k, face, cropPath))
@@ -120,6 +125,23 @@ struct DetectCommand: Command {
             let n = (seen[stem] ?? 0) + 1
             seen[stem] = n
             return n == 1 ? stem : "\(stem)-\(n)"
+        }
+    }
+
+    /// A photo in the crops directory named as some photo's crop would be
+    /// (`<stem>_face<N>.png`) would be overwritten, perhaps before it is read.
+    static func refuseCropsOverInputs(_ photos: [String], cropNames: [String], directory: String) throws {
+        guard let dir = FileIdentity(path: directory) else { return }
+        let stems = Set(cropNames)
+        for p in photos {
+            let name = p.split(separator: "/").last.map(String.init) ?? p
+            guard name.hasSuffix(".png") else { continue }
+            let base = name.dropLast(4)
+            let digits = base.reversed().prefix { $0.isASCII && $0.isNumber }.count
+            let rest = base.dropLast(digits)
+            guard digits > 0, rest.hasSuffix("_face"), stems.contains(String(rest.dropLast(5))),
+                  FileIdentity(path: OutputFile.directory(of: p)) == dir else { continue }
+            throw VerifyError(p, "is an input and also where a crop would be written (--crops \(directory)); refusing to overwrite it")
         }
     }
 

@@ -25,7 +25,21 @@ public enum ModelWriter {
     @discardableResult
     public static func write(header: ModelHeader, producers: [TensorProducer], to path: String,
                              progress: ((Int, Int) -> Void)? = nil) throws -> (header: ModelHeader, fileSize: Int) {
+        try write(header: header, producers: producers, to: try checkedOutput(path), progress: progress)
+    }
+
+    /// `path` as a model's output: a regular file (or a new one), never a device.
+    public static func checkedOutput(_ path: String, inputs: [String] = []) throws -> OutputFile {
+        try OutputFile.check(path, inputs: inputs, regularFileFor: "a model")
+    }
+
+    /// The same, to an output already checked (`checkedOutput`).
+    @discardableResult
+    public static func write(header: ModelHeader, producers: [TensorProducer], to output: OutputFile,
+                             progress: ((Int, Int) -> Void)? = nil) throws -> (header: ModelHeader, fileSize: Int) {
+        let path = output.path
         precondition(producers.count == header.tensors.count)
+        try checkPrintable(header, path: path)
         var h = header
         var cursor = 0
         for i in h.tensors.indices {
@@ -37,7 +51,7 @@ public enum ModelWriter {
         let headerBytes = HeaderEncoding.encode(h)
         let dataOffset = align(Preamble.size + headerBytes.count)
 
-        let temp = try TemporaryFile(destination: path)
+        let temp = try TemporaryFile(output)
         defer { temp.discardIfPresent() }
         // Placeholder preamble; rewritten with the final checksums at the end.
         try temp.write([UInt8](repeating: 0, count: Preamble.size))
@@ -79,6 +93,21 @@ public enum ModelWriter {
         try temp.write(preamble.encoded(), at: 0)
         try temp.commit()
         return (h, dataOffset + dataLength)
+    }
+
+    /// The loader refuses names with control characters (they would forge
+    /// output lines); a source that carries one is refused here, before writing.
+    private static func checkPrintable(_ h: ModelHeader, path: String) throws {
+        let names = [("the model name", h.modelName), ("the output name", h.output.name), ("the input note", h.input.note)]
+            + h.classNames.map { ("class name '\($0)'", $0) } + h.tensors.map { ("tensor '\($0.name)'", $0.name) }
+            + h.values.map { ("value '\($0.name)'", $0.name) } + h.nodes.flatMap { n in [("layer '\(n.name)'", n.name)] + n.fused.map { ("layer '\(n.name)'", $0) } }
+            + [("the source file name", h.provenance.sourceFile), ("the source format", h.provenance.sourceFormat),
+               ("the architecture", h.provenance.architecture), ("the converter version", h.provenance.converterVersion)]
+        for (what, text) in names {
+            if let bad = HeaderDecoding.controlCharacter(in: text) {
+                throw FormatError(path, "cannot write the model: \(oneLine(what)) holds the control character \(bad)")
+            }
+        }
     }
 
     /// float32 values -> `type`'s bytes (little-endian) in `out`.

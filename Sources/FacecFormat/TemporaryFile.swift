@@ -64,33 +64,48 @@ public enum TemporaryFileCleanup {
     public static func prepare() { _ = pendingPaths; _ = pendingLockReady }
 }
 
-/// A hidden file next to `destination`, renamed onto it by `commit()`.
+/// A hidden file next to an output's target, renamed onto it by `commit()`
+/// (see `OutputFile` for the rule).
 final class TemporaryFile {
+    /// The output as the user named it (messages).
     let destination: String
+    private let output: OutputFile
     let path: String
     private var fd: Int32
     /// This file's slot in the signal handler's table while it is pending.
     private var slot: Int?
     private var committed = false
     /// Writes are gathered into 8 MB buffers, written by a background thread
-    /// (nil once drained, for the final in-place writes).
-    private var buffer: AlignedBuffer
+    /// (nil once drained, for the final in-place writes, and for small
+    /// unbuffered outputs, which are written as they come).
+    private var buffer: AlignedBuffer?
     private var writer: BackgroundWriter?
     private static let bufferLimit = 8 << 20
 
-    init(destination: String) throws {
-        self.destination = destination
-        let slash = destination.lastIndex(of: "/")
-        let dir = slash.map { String(destination[..<$0]) } ?? "."
-        let name = slash.map { String(destination[destination.index(after: $0)...]) } ?? destination
-        guard !name.isEmpty else { throw FormatError(destination, "output path names a directory") }
+    init(_ output: OutputFile, buffered: Bool = true) throws {
+        precondition(output.destination != .writeThrough, "a device or FIFO is written in place")
+        self.output = output
+        destination = output.path
+        let target = output.target
+        let dir = OutputFile.directory(of: target)
+        let name = target.split(separator: "/").last.map(String.init) ?? target
         // Unique per writer: two conversions in one process may target one directory.
-        path = (dir.isEmpty ? "" : dir + "/") + ".\(name).tmp.\(getpid()).\(UInt32.random(in: 0...UInt32.max))"
-        fd = Glibc.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        path = (target.contains("/") ? (dir == "/" ? "/" : dir + "/") : "") + ".\(name).tmp.\(getpid()).\(UInt32.random(in: 0...UInt32.max))"
+        fd = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o666)
         guard fd >= 0 else {
-            throw FormatError(destination, "cannot create output: \(String(cString: strerror(errno)))")
+            throw FormatError(destination, "cannot create output: \(systemMessage(errno))")
         }
         slot = registerPending(path)
+        if case .replace(let permissions, let owner, let group) = output.destination {
+            // The replaced file's permissions (a private file stays private).
+            if geteuid() == 0 { _ = fchown(fd, owner, group) }
+            guard fchmod(fd, permissions) == 0 else {
+                let e = errno
+                discardIfPresent()
+                throw FormatError(destination, "cannot set the output's permissions: \(systemMessage(e))")
+            }
+        }
+        guard buffered else { return }
         buffer = AlignedBuffer(capacity: Self.bufferLimit)
         do { writer = try BackgroundWriter(fd: fd, bufferSize: Self.bufferLimit) } catch {
             discardIfPresent()
@@ -101,23 +116,28 @@ final class TemporaryFile {
     func write(_ bytes: [UInt8]) throws { try bytes.withUnsafeBytes { try write($0) } }
 
     func write(_ raw: UnsafeRawBufferPointer) throws {
+        guard buffer != nil else {
+            let error = BackgroundWriter.writeAll(fd, raw).error
+            guard error == 0 else { throw writeFailed(error) }
+            return
+        }
         var rest = raw[...]
-        while !rest.isEmpty {
-            rest = rest.dropFirst(buffer.append(UnsafeRawBufferPointer(rebasing: rest)))
-            if buffer.count == buffer.capacity { try flush() }
+        while !rest.isEmpty, let current = buffer {
+            rest = rest.dropFirst(current.append(UnsafeRawBufferPointer(rebasing: rest)))
+            if current.count == current.capacity { try flush() }
         }
     }
 
     private func flush() throws {
-        guard buffer.count > 0 else { return }
+        guard let full = buffer, full.count > 0 else { return }
         if let writer {
-            do { buffer = try writer.submit(buffer) } catch let failure as BackgroundWriter.WriterFailure {
+            do { buffer = try writer.submit(full) } catch let failure as BackgroundWriter.WriterFailure {
                 throw writeFailed(failure.errno)
             }
         } else {
-            let error = BackgroundWriter.writeAll(fd, buffer.bytes).error
+            let error = BackgroundWriter.writeAll(fd, full.bytes).error
             guard error == 0 else { throw writeFailed(error) }
-            buffer.count = 0
+            full.count = 0
         }
     }
 
@@ -130,21 +150,30 @@ final class TemporaryFile {
     }
 
     private func writeFailed(_ error: Int32) -> FormatError {
-        FormatError(destination, "write failed: \(String(cString: strerror(error)))")
+        FormatError(destination, "write failed: \(systemMessage(error))")
     }
 
     func write(_ bytes: [UInt8], at offset: Int) throws {
         try drain()
         let n = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, off_t(offset)) }
-        guard n == bytes.count else { throw FormatError(destination, "write failed: \(String(cString: strerror(errno)))") }
+        guard n == bytes.count else { throw writeFailed(n < 0 ? errno : ENOSPC) }
     }
 
     func commit() throws {
         try drain()
-        guard fsync(fd) == 0 else { throw FormatError(destination, "sync failed: \(String(cString: strerror(errno)))") }
-        close(fd); fd = -1
-        guard rename(path, destination) == 0 else {
-            throw FormatError(destination, "cannot move the finished file into place: \(String(cString: strerror(errno)))")
+        // Delayed allocation reports a full disk at fsync or close.
+        guard fsync(fd) == 0 else { throw FormatError(destination, "sync failed: \(systemMessage(errno))") }
+        let closed = close(fd)
+        fd = -1
+        guard closed == 0 || errno == EINTR else { throw writeFailed(errno) }
+        // The target may have changed since it was checked: never rename
+        // over anything but a regular file (or nothing, for a new output).
+        var st = stat()
+        if lstat(output.target, &st) == 0 && FileKind(mode: st.st_mode) != .regular {
+            throw FormatError(destination, "became \(FileKind(mode: st.st_mode).noun) while the output was written; left as it is")
+        }
+        guard rename(path, output.target) == 0 else {
+            throw FormatError(destination, "cannot move the finished file into place: \(systemMessage(errno))")
         }
         committed = true
         clearPending()

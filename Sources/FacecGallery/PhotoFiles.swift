@@ -24,7 +24,7 @@ public enum PhotoFiles {
             var st = stat()
             guard stat(input, &st) == 0 else { problems.append("\(input): \(String(cString: strerror(errno)))"); continue }
             if (st.st_mode & S_IFMT) == S_IFDIR {
-                walk(input, relative: [], into: &files, seen: &seen, problems: &problems)
+                walk(input, into: &files, seen: &seen, problems: &problems)
             } else {
                 add(PhotoFile(path: input, person: stem(input)))
             }
@@ -32,28 +32,55 @@ public enum PhotoFiles {
         return (files, problems)
     }
 
-    private static func walk(_ root: String, relative: [String], into files: inout [PhotoFile], seen: inout Set<String>, problems: inout [String]) {
-        let dir = join(root, relative)
-        guard let d = opendir(dir) else { problems.append("\(dir): \(String(cString: strerror(errno)))"); return }
+    /// Directories deeper than this below a given folder are reported, not walked.
+    static let maxDepth = 32
+
+    /// Depth first in name order, as a recursive walk would go, but with an
+    /// explicit stack (no recursion to overflow) and each directory visited
+    /// once by device and inode: symbolic links that loop back, or lead to a
+    /// folder already walked, add nothing twice.
+    private static func walk(_ root: String, into files: inout [PhotoFile], seen: inout Set<String>, problems: inout [String]) {
+        var visited: Set<FileIdentity> = []
+        if let id = FileIdentity(path: root) { visited.insert(id) }
+        guard let top = list(root, problems: &problems) else { return }
+        var stack: [(relative: [String], names: [String], next: Int)] = [([], top, 0)]
+        while var level = stack.popLast() {
+            guard level.next < level.names.count else { continue }
+            let name = level.names[level.next]
+            level.next += 1
+            stack.append(level)
+            let relative = level.relative + [name]
+            let path = join(root, relative)
+            var st = stat()
+            guard stat(path, &st) == 0 else { continue }
+            switch FileKind(mode: st.st_mode) {
+            case .directory:
+                guard visited.insert(FileIdentity(st)).inserted else { continue }
+                guard relative.count <= maxDepth else {
+                    problems.append("\(path): more than \(maxDepth) folders deep; not searched")
+                    continue
+                }
+                if let names = list(path, problems: &problems) { stack.append((relative, names, 0)) }
+            case .regular:
+                guard let dot = name.lastIndex(of: "."), extensions.contains(name[name.index(after: dot)...].lowercased()) else { continue }
+                let person = relative.count > 1 ? relative[0] : stem(name)
+                if seen.insert(path).inserted { files.append(PhotoFile(path: path, person: person)) }
+            default:
+                continue   // FIFOs, devices, sockets are never photos
+            }
+        }
+    }
+
+    /// A directory's visible entries, sorted.
+    private static func list(_ dir: String, problems: inout [String]) -> [String]? {
+        guard let d = opendir(dir) else { problems.append("\(dir): \(String(cString: strerror(errno)))"); return nil }
         var names: [String] = []
         while let e = readdir(d) {
             let name = withUnsafeBytes(of: e.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
             if !name.hasPrefix(".") { names.append(name) }
         }
         closedir(d)
-        for name in names.sorted() {
-            let path = join(root, relative + [name])
-            var st = stat()
-            guard stat(path, &st) == 0 else { continue }
-            if (st.st_mode & S_IFMT) == S_IFDIR {
-                // Symlinked folders could loop; real ones are bounded by depth.
-                if relative.count < 32 { walk(root, relative: relative + [name], into: &files, seen: &seen, problems: &problems) }
-            } else if (st.st_mode & S_IFMT) == S_IFREG, let dot = name.lastIndex(of: "."),
-                      extensions.contains(name[name.index(after: dot)...].lowercased()) {
-                let person = relative.first ?? stem(name)
-                if seen.insert(path).inserted { files.append(PhotoFile(path: path, person: person)) }
-            }
-        }
+        return names.sorted()
     }
 
     /// os.path.join's spelling (deepface's identities are built the same way).
@@ -69,8 +96,11 @@ public enum PhotoFiles {
 
     /// Size, modification time (ns) and SHA-256 (hex) of a file.
     static func fingerprint(_ path: String) throws -> (size: Int64, mtimeNs: Int64, sha256: String) {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw GalleryError(path, "cannot open: \(String(cString: strerror(errno)))") }
+        let fd: Int32
+        switch InputFile.open(path) {
+        case .success(let file): fd = file.fd
+        case .failure(let problem): throw GalleryError(path, problem.reason)
+        }
         defer { close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw GalleryError(path, "cannot stat: \(String(cString: strerror(errno)))") }

@@ -55,6 +55,7 @@ public enum OpenCVCascade {
     }
 
     static func readAll(_ path: String) throws -> [UInt8] {
+        try checkReadableFile(path)   // a FIFO would block the open
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw ImportError(path, "cannot open: \(String(cString: strerror(errno)))") }
         defer { close(fd) }

@@ -1,3 +1,4 @@
+import FacecFormat
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -113,24 +114,12 @@ extension String {
     }
 }
 
-/// Reads a whole (bounded) file, with one-line errors naming it.
+/// Reads a whole (bounded) regular file, with one-line errors naming it.
 func readWholeFile(_ path: String, maxBytes: Int) throws -> [UInt8] {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { throw VerifyError(path, "cannot open: \(String(cString: strerror(errno)))") }
-    defer { close(fd) }
-    var st = stat()
-    guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { throw VerifyError(path, "not a regular file") }
-    let size = Int(st.st_size)
-    guard size <= maxBytes else { throw VerifyError(path, "file of \(size) bytes is larger than the \(maxBytes)-byte limit") }
-    var bytes = [UInt8](repeating: 0, count: size)
-    var done = 0
-    while done < size {
-        let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + done, size - done) }
-        if n < 0 && errno == EINTR { continue }
-        guard n > 0 else { throw VerifyError(path, "read failed") }
-        done += n
+    switch InputFile.readAll(path, maxBytes: maxBytes) {
+    case .success(let bytes): return bytes
+    case .failure(let problem): throw VerifyError(path, problem.reason)
     }
-    return bytes
 }
 
 /// Reads a whole text file (pairs lists).

@@ -60,6 +60,8 @@ struct ConvertCommand: Command {
 
     func run() throws {
         let out = output ?? Self.defaultOutput(for: input)
+        // Checked before any work: never the source or a cascade, never a device.
+        let target = try ModelWriter.checkedOutput(out, inputs: [input] + [faceCascade, eyeCascade].compactMap { $0 })
         CrashGuard.arm(input: input)
         let options = ImportOptions(architecture: arch, descriptor: embedding, normalization: normalization)
         // The cascades first: a bad one should fail before minutes of weight conversion.
@@ -76,7 +78,7 @@ struct ConvertCommand: Command {
         }
         compiled.header.detector = detectorSpec
         let bar = ProgressBar(label: "converting \(input)")
-        let (header, size) = try ModelWriter.write(header: compiled.header, producers: compiled.producers, to: out,
+        let (header, size) = try ModelWriter.write(header: compiled.header, producers: compiled.producers, to: target,
                                                    progress: bar.map { b in { b.update($0, of: $1) } })
         bar?.finish()
         if !quiet {

@@ -1,4 +1,5 @@
 import FacecCLI
+import FacecFormat
 import FacecGallery
 import FacecVerify
 #if canImport(Glibc)
@@ -27,13 +28,14 @@ struct GalleryBenchCommand: Command {
     init(_ a: ParsedArguments) throws {
         gallery = a.argument("gallery"); queries = a.argument("queries")
         top = try a.int("top") ?? 10
-        threads = try a.int("threads") ?? systemCoreCount()
+        threads = try a.threads() ?? systemCoreCount()
         repeats = try a.int("repeat") ?? 3
         ids = a.string("ids")
         guard top >= 1, threads >= 1, repeats >= 1 else { throw UsageError("--top, --threads and --repeat must be at least 1") }
     }
 
     func run() throws {
+        let idsOutput = try ids.map { try OutputFile.check($0, inputs: [gallery, queries]) }
         let start = Clock.now()
         let g = try NPYFile.read(gallery, maxBytes: 1 << 34)
         let q = try NPYFile.read(queries)
@@ -55,7 +57,7 @@ struct GalleryBenchCommand: Command {
             result = ExactSearch.nearestRows(qs, in: matrix, top: top, threads: threads)
             batch = min(batch, (Clock.now() - t1) * 1e3 / Double(qs.count))
         }
-        if let ids { try AtomicFile.write(Self.int64NPY(result, width: top), to: ids) }
+        try idsOutput?.write(Self.int64NPY(result, width: top))
         print(JSONText.object([("n", "\(matrix.count)"), ("dim", "\(d)"), ("queries", "\(qs.count)"), ("threads", "\(threads)"),
                                ("top", "\(top)"), ("load_ms", JSONText.number(loadMs)),
                                ("single_ms_per_query", JSONText.number(single)), ("batch_ms_per_query", JSONText.number(batch))]))
