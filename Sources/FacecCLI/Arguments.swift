@@ -1,9 +1,12 @@
+import FacecFormat
+
 /// Command-line parsing for facec and facec-run, with the standard library
 /// alone: swift-argument-parser links FoundationEssentials (≈ 5 MB of the
 /// runtime binary and ≈ 3 ms of its start-up, measured), which an edge
 /// binary cannot afford. The rules follow common practice: `--name value`,
-/// `--name=value`, `-o value`, flags without values, `--` ends the options,
-/// the last of a repeated option wins.
+/// `--name=value`, `-o value`, flags without values, `--` ends the options;
+/// an option given twice is a usage error (which one was meant?), and
+/// numbers are decimal only (`0x10` is not 16, `1e400` not infinity).
 
 /// A usage mistake: exit status 64 and one line naming it.
 public struct UsageError: Error, CustomStringConvertible, Sendable {
@@ -79,10 +82,38 @@ public struct ParsedArguments {
         return i
     }
 
+    /// `--threads`: 1 to `Threads.limit` (the C API's bound too).
+    public func threads() throws -> Int? {
+        guard let t = try int("threads") else { return nil }
+        guard (1...Threads.limit).contains(t) else { throw UsageError("--threads must be 1 to \(Threads.limit) (got \(t))") }
+        return t
+    }
+
     public func double(_ long: String) throws -> Double? {
         guard let v = values[long] else { return nil }
-        guard let d = Double(v), d.isFinite else { throw UsageError("the value '\(v)' of --\(long) is not a number") }
+        guard Self.isDecimal(v), let d = Double(v), d.isFinite else { throw UsageError("the value '\(v)' of --\(long) is not a decimal number") }
         return d
+    }
+
+    /// [+-]digits[.digits][(e|E)[+-]digits], at least one mantissa digit:
+    /// what users write, without Double's hexadecimal floats, inf and nan.
+    static func isDecimal(_ s: String) -> Bool {
+        var rest = Substring(s)
+        func digits() -> Int {
+            let n = rest.prefix { $0.isASCII && $0.isNumber }.count
+            rest = rest.dropFirst(n)
+            return n
+        }
+        if rest.first == "+" || rest.first == "-" { rest = rest.dropFirst() }
+        var mantissa = digits()
+        if rest.first == "." { rest = rest.dropFirst(); mantissa += digits() }
+        guard mantissa > 0 else { return false }
+        if rest.first == "e" || rest.first == "E" {
+            rest = rest.dropFirst()
+            if rest.first == "+" || rest.first == "-" { rest = rest.dropFirst() }
+            guard digits() > 0 else { return false }
+        }
+        return rest.isEmpty
     }
 
     public func choice<E: RawRepresentable & CaseIterable>(_ long: String, _ type: E.Type) throws -> E? where E.RawValue == String {
@@ -125,6 +156,9 @@ enum CommandLineParser {
                 inline = String(t[t.index(after: eq)...])
             }
             guard let o = find(name) else { throw UsageError("unknown option '\(name)'") }
+            guard !parsed.flags.contains(o.long) && parsed.values[o.long] == nil else {
+                throw UsageError("--\(o.long) is given more than once")
+            }
             if o.valueName == nil {
                 guard inline == nil else { throw UsageError("the flag --\(o.long) takes no value") }
                 parsed.flags.insert(o.long)

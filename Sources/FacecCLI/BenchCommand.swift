@@ -1,7 +1,6 @@
 import FacecFormat
 import FacecRuntime
 import FacecVerify
-import Dispatch
 
 /// Times the network alone (inputs already preprocessed, as the peers are
 /// timed): warm-up, then `runs` timed calls of `batch` images.
@@ -28,13 +27,12 @@ struct BenchCommand: Command {
 
     init(_ a: ParsedArguments) throws {
         model = a.argument("model")
-        threads = try a.int("threads")
+        threads = try a.threads()
         batch = try a.int("batch") ?? 1
         runs = try a.int("runs")
         peakPerCore = try a.double("peak-per-core")
         layers = a.flag("layers")
         json = a.flag("json")
-        if let t = threads, t < 1 { throw UsageError("--threads must be at least 1") }
         guard batch >= 1 else { throw UsageError("--batch must be at least 1") }
         if let r = runs, r < 1 { throw UsageError("--runs must be at least 1") }
     }
@@ -54,12 +52,17 @@ struct BenchCommand: Command {
         // (except ReLU sparsity in dense layers, as for real photos).
         var seed: UInt32 = 12345
         let input = (0..<loaded.inputCount).map { _ -> Float in seed = seed &* 1664525 &+ 1013904223; return Float(seed >> 8) / 16_777_216 }
+        // One checked run first: a model whose output is not finite fails here, not in the timing loop.
+        _ = try instance.embed(input)
+        // The threads that really run (fewer than asked when the system
+        // refuses to create more, e.g. under a pids limit).
+        var ran = perImage ? instance.threads : t
         let runBatch = {
             if perImage {
-                for _ in 0..<batch { _ = instance.embed(input) }
+                for _ in 0..<batch { _ = try? instance.embed(input) }
             } else {
-                DispatchQueue.concurrentPerform(iterations: t) { w in
-                    for _ in stride(from: w, to: batch, by: t) { _ = workers[w].embed(input) }
+                ran = Threads.parallelFor(iterations: workers.count, threads: workers.count) { w in
+                    for _ in stride(from: w, to: batch, by: workers.count) { _ = try? workers[w].embed(input) }
                 }
             }
         }
@@ -76,7 +79,8 @@ struct BenchCommand: Command {
         let gflops = flops * Double(batch) / (median / 1e3) / 1e9
         let isa = instance.isa
         let corePeak = peakPerCore ?? isa.measuredPeak(seconds: 0.2)
-        let peakShare = gflops / (corePeak * Double(t)) * 100
+        let used = ran
+        let peakShare = gflops / (corePeak * Double(used)) * 100
         var perLayer: [(NodeEntry, Double)] = []
         if layers {
             var sums = [Double](repeating: 0, count: loaded.header.nodes.count)
@@ -89,17 +93,17 @@ struct BenchCommand: Command {
         if json {
             print(JSONText.object([
                 ("runtime", JSONText.string("facec")), ("model", JSONText.string(loaded.header.modelName)),
-                ("threads", "\(t)"), ("batch", "\(batch)"), ("runs", "\(n)"), ("isa", JSONText.string(isa.rawValue)),
+                ("threads", "\(used)"), ("batch", "\(batch)"), ("runs", "\(n)"), ("isa", JSONText.string(isa.rawValue)),
                 ("median_ms", JSONText.number(median)), ("min_ms", JSONText.number(best)),
                 ("img_per_s", JSONText.number(imagesPerSecond)), ("gflop_per_s", JSONText.number(gflops)),
-                ("peak_percent", JSONText.number(peakShare)), ("peak_gflop_per_s", JSONText.number(corePeak * Double(t))),
+                ("peak_percent", JSONText.number(peakShare)), ("peak_gflop_per_s", JSONText.number(corePeak * Double(used))),
                 ("layers", "[" + perLayer.map { JSONText.object([("name", JSONText.string($0.0.name)), ("kernel", JSONText.string($0.0.kernel.rawValue)), ("ms", JSONText.number($0.1))]) }.joined(separator: ",") + "]"),
             ]))
             return
         }
-        print("facec \(loaded.header.modelName): threads=\(t) batch=\(batch) runs=\(n) kernels=\(isa.rawValue) | \(f(flops / 1e9, 4)) GFLOP/img"
+        print("facec \(loaded.header.modelName): threads=\(used) batch=\(batch) runs=\(n) kernels=\(isa.rawValue) | \(f(flops / 1e9, 4)) GFLOP/img"
               + " (direct-convolution count; Winograd layers do fewer multiplications, so GFLOP/s can exceed the peak)")
-        print("median \(f(median, 3)) ms  min \(f(best, 3)) ms  \(f(imagesPerSecond, 1)) img/s  \(f(gflops, 1)) GFLOP/s  \(f(peakShare, 1))% of \(f(corePeak * Double(t), 0)) GFLOP/s peak (\(peakPerCore == nil ? "measured" : "given"))")
+        print("median \(f(median, 3)) ms  min \(f(best, 3)) ms  \(f(imagesPerSecond, 1)) img/s  \(f(gflops, 1)) GFLOP/s  \(f(peakShare, 1))% of \(f(corePeak * Double(used), 0)) GFLOP/s peak (\(peakPerCore == nil ? "measured" : "given"))")
         if layers {
             let total = perLayer.reduce(0) { $0 + $1.1 }
             print("\n#  node           kernel          ms        %      GFLOP/s")

@@ -1,4 +1,3 @@
-import Dispatch
 import Synchronization
 import FacecFormat
 #if canImport(Glibc)
@@ -171,7 +170,9 @@ public struct CascadeDetector: Sendable {
         if threads <= 1 || list.count <= 1 {
             while let i = results.claim() { work(i) }
         } else {
-            DispatchQueue.concurrentPerform(iterations: min(threads, list.count)) { _ in
+            // Each worker takes bands until none is left: fewer threads than
+            // asked for (a pids limit) still do every band.
+            Threads.run(workers: min(threads, list.count)) { _ in
                 while let i = results.claim() { work(i) }
             }
         }

@@ -111,7 +111,7 @@ public enum ExactSearch {
                         }
                         results.set(w, selectors.map { $0.finish() })
                     }
-                    if workers == 1 { body(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: body) }
+                    Threads.parallelFor(iterations: workers, threads: workers, body)
                 }
             }
         }
@@ -255,7 +255,7 @@ struct Selector {
     }
 }
 
-/// Per-worker results written from concurrentPerform's threads (each worker
+/// Per-worker results written from the search's threads (each worker
 /// its own index).
 final class Shared<T>: @unchecked Sendable {
     private(set) var value: T

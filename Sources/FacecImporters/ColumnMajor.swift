@@ -1,4 +1,4 @@
-import Dispatch
+import FacecFormat
 import FacecFormat
 #if canImport(Glibc)
 import Glibc
@@ -38,7 +38,7 @@ enum ColumnMajor {
                     // output rows).
                     let ciTiles = (Cin + tileInputs - 1) / tileInputs
                     let parts = slab >= 1 << 16 ? min(ciTiles, workers) : 1
-                    DispatchQueue.concurrentPerform(iterations: parts) { part in
+                    Threads.parallelFor(iterations: parts, threads: parts) { part in
                         for tile in (ciTiles * part / parts)..<(ciTiles * (part + 1) / parts) {
                             let ci0 = tile * tileInputs, ci1 = min(Cin, ci0 + tileInputs)
                             for co0 in stride(from: 0, to: Cout, by: tileOutputs) {

@@ -1,5 +1,6 @@
 import Synchronization
 import CCPUFeatures
+import FacecFormat
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -8,9 +9,14 @@ import Glibc
 /// layer (`parallelFor`), never created per layer. The caller thread works too,
 /// so `threads == 1` means no extra thread at all. Idle workers spin briefly
 /// (layers follow each other within microseconds) and then sleep.
+///
+/// Threads that cannot be created (a pids limit, say) are done without:
+/// `threads` is what the pool really has, and jobs are shared out by a
+/// counter, so they finish on however many threads exist.
 final class WorkerPool: @unchecked Sendable {
-    let threads: Int
-    private var workers: [pthread_t] = []
+    /// The caller plus the workers actually started.
+    private(set) var threads: Int
+    private var workers: ThreadGroup?
     private let generation = Atomic<Int>(0)
     private let next = Atomic<Int>(0)
     private let finished = Atomic<Int>(0)
@@ -20,36 +26,39 @@ final class WorkerPool: @unchecked Sendable {
     /// Set per layer by the instance: run the next jobs on the caller alone
     /// (a layer too small to pay for waking and joining the workers).
     var serial = false
-    private var mutex = pthread_mutex_t()
-    private var wake = pthread_cond_t()
+    /// Allocated, so their addresses stay put (pthreads needs that; a
+    /// stored property's address is not guaranteed stable).
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
 
-    init(threads: Int) {
-        self.threads = max(1, threads)
-        pthread_mutex_init(&mutex, nil)
-        pthread_cond_init(&wake, nil)
-        for index in 1..<self.threads {
-            var t = pthread_t()
-            let box = Unmanaged.passRetained(WorkerStart(pool: self, index: index)).toOpaque()
-            pthread_create(&t, nil, { arg in
-                let start = Unmanaged<WorkerStart>.fromOpaque(arg!).takeRetainedValue()
-                start.pool.workerLoop(index: start.index)
-                return nil
-            }, box)
-            workers.append(t)
-        }
+    init(threads: Int, create: Threads.Create = Threads.system) {
+        self.threads = 1
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(wake, nil)
+        guard threads > 1 else { return }
+        let group = ThreadGroup(count: threads - 1, create: create) { i in self.workerLoop(index: i + 1) }
+        workers = group
+        self.threads = 1 + group.started
+    }
+
+    deinit {
+        pthread_mutex_destroy(mutex)
+        pthread_cond_destroy(wake)
+        mutex.deallocate()
+        wake.deallocate()
     }
 
     /// Stops and joins the workers (they hold a reference, so deinit alone
     /// would never run).
     func shutdown() {
-        guard !workers.isEmpty else { return }
-        pthread_mutex_lock(&mutex)
+        guard let group = workers else { return }
+        pthread_mutex_lock(mutex)
         shuttingDown = true
         generation.add(1, ordering: .releasing)
-        pthread_cond_broadcast(&wake)
-        pthread_mutex_unlock(&mutex)
-        for t in workers { pthread_join(t, nil) }
-        workers.removeAll()
+        pthread_cond_broadcast(wake)
+        pthread_mutex_unlock(mutex)
+        group.wait()
+        workers = nil
     }
 
     /// Runs body(0..<count) across the threads; returns when all are done.
@@ -65,14 +74,14 @@ final class WorkerPool: @unchecked Sendable {
             return
         }
         withoutActuallyEscaping(body) { escaping in
-            pthread_mutex_lock(&mutex)
+            pthread_mutex_lock(mutex)
             self.body = escaping
             self.count = count
             next.store(0, ordering: .relaxed)
             finished.store(0, ordering: .relaxed)
             generation.add(1, ordering: .releasing)
-            pthread_cond_broadcast(&wake)
-            pthread_mutex_unlock(&mutex)
+            pthread_cond_broadcast(wake)
+            pthread_mutex_unlock(mutex)
             work(thread: 0)
             // Wait for every worker to leave the job before the closure dies.
             while finished.load(ordering: .acquiring) < threads - 1 { spinPause() }
@@ -95,14 +104,14 @@ final class WorkerPool: @unchecked Sendable {
             var spins = 0
             while generation.load(ordering: .acquiring) == seen && spins < 20_000 { spinPause(); spins += 1 }
             if generation.load(ordering: .acquiring) == seen {
-                pthread_mutex_lock(&mutex)
-                while generation.load(ordering: .acquiring) == seen { pthread_cond_wait(&wake, &mutex) }
-                pthread_mutex_unlock(&mutex)
+                pthread_mutex_lock(mutex)
+                while generation.load(ordering: .acquiring) == seen { pthread_cond_wait(wake, mutex) }
+                pthread_mutex_unlock(mutex)
             }
             seen = generation.load(ordering: .acquiring)
-            pthread_mutex_lock(&mutex)
+            pthread_mutex_lock(mutex)
             let stop = shuttingDown
-            pthread_mutex_unlock(&mutex)
+            pthread_mutex_unlock(mutex)
             if stop { return }
             work(thread: index)
             finished.add(1, ordering: .releasing)
@@ -110,11 +119,4 @@ final class WorkerPool: @unchecked Sendable {
     }
 
     @inline(__always) private func spinPause() { facec_cpu_relax() }
-}
-
-/// What a new worker thread needs to know.
-private final class WorkerStart {
-    let pool: WorkerPool
-    let index: Int
-    init(pool: WorkerPool, index: Int) { self.pool = pool; self.index = index }
 }

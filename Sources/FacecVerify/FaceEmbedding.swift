@@ -1,4 +1,3 @@
-import Dispatch
 import FacecDetect
 import FacecFormat
 import FacecImage
@@ -58,7 +57,7 @@ extension Embedder {
         guard case .detect(let detector, let enforce) = mode else {
             let tensor = Preprocessor.tensor(from: photo, spec: preprocessSpec)
             let net = Clock.now()
-            let e = instance.embed(tensor)
+            let e = try instance.embed(tensor)
             let end = Clock.now()
             let extra = each(0)
             // represent(detector_backend="skip") reports the whole photo (with
@@ -71,7 +70,7 @@ extension Embedder {
         for (k, f) in faces.enumerated() {
             let tensor = inputTensor(forCrop: f.crop)
             let net = Clock.now()
-            let e = instance.embed(tensor)
+            let e = try instance.embed(tensor)
             let ms = (Clock.now() - net) * 1e3
             embedded.append((f.area, f.confidence, e, ms, each(k)))
         }
@@ -109,12 +108,15 @@ public enum ParallelInOrder {
             return
         }
         let slots = OrderedSlots<T>(count: count, ahead: 4 * workers)
-        let group = DispatchGroup()
-        for _ in 0..<workers {
-            DispatchQueue.global().async(group: group) {
-                let s = state()
-                while let i = slots.claim() { slots.set(i, work(i, s)) }
-            }
+        let group = ThreadGroup(count: workers) { _ in
+            let s = state()
+            while let i = slots.claim() { slots.set(i, work(i, s)) }
+        }
+        if group.started == 0 {
+            // Not even one thread could be created: the caller does it all.
+            let s = state()
+            for i in 0..<count { try body(i, work(i, s)) }
+            return
         }
         defer { slots.cancel(); group.wait() }
         for i in 0..<count { try body(i, slots.take(i)) }

@@ -55,8 +55,7 @@ struct FindCommand: Command {
             guard search == .hnsw else { throw UsageError("--ef-search applies to --search hnsw only") }
             if let problem = HNSWParameters(efSearch: e).validate() { throw UsageError(problem) }
         }
-        threads = try a.int("threads") ?? systemCoreCount()
-        guard threads >= 1 else { throw UsageError("--threads must be at least 1") }
+        threads = try a.threads() ?? systemCoreCount()
         if let top, top < 1 { throw UsageError("--top must be at least 1") }
         if similarity && top == nil { throw UsageError("--similarity needs --top K") }
     }

@@ -54,8 +54,7 @@ struct GalleryAddCommand: Command {
         faces = try FaceOptions(a)
         person = a.string("person")
         prune = a.flag("prune")
-        threads = try a.int("threads") ?? systemCoreCount()
-        guard threads >= 1 else { throw UsageError("--threads must be at least 1") }
+        threads = try a.threads() ?? systemCoreCount()
         if let person, person.isEmpty { throw UsageError("--person must not be empty") }
     }
 

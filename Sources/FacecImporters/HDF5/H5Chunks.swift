@@ -1,5 +1,5 @@
 import CDeflate
-import Dispatch
+import FacecFormat
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -89,7 +89,7 @@ struct H5Chunks {
                 }
             }
         }
-        if workers == 1 { run(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: run) }
+        Threads.parallelFor(iterations: workers, threads: workers, run)
         if let first = failures.first { throw ReadFault(first) }
     }
 
