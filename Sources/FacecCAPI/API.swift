@@ -9,9 +9,10 @@ import Glibc
 #endif
 
 // The functions of include/facec.h (see there for the contract). Handles are
-// retained Swift objects behind opaque pointers; every entry point checks its
-// pointers and sizes and reports failures as a status and a last-error line,
-// never by trapping.
+// retained Swift objects behind opaque pointers, known to `HandleRegistry`;
+// every entry point checks its pointers (a closed or foreign handle is
+// refused, not followed) and sizes, and reports failures as a status and a
+// last-error line, never by trapping.
 
 private let versionText: UnsafeMutablePointer<CChar> = strdup("facec 0.1.0")
 
@@ -20,14 +21,6 @@ public func facec_version() -> UnsafePointer<CChar> { UnsafePointer(versionText)
 
 private func argument(_ message: String) -> APIError { APIError(FACEC_ERROR_ARGUMENT, message) }
 
-/// A new reference for C to hold, the object behind one, and its release.
-private func retained(_ object: AnyObject) -> OpaquePointer { OpaquePointer(Unmanaged.passRetained(object).toOpaque()) }
-private func object<T: AnyObject>(_ p: OpaquePointer?, _: T.Type) -> T? {
-    p.map { Unmanaged<T>.fromOpaque(UnsafeRawPointer($0)).takeUnretainedValue() }
-}
-private func release<T: AnyObject>(_ p: OpaquePointer?, _: T.Type) {
-    if let p { Unmanaged<T>.fromOpaque(UnsafeRawPointer(p)).release() }
-}
 
 @_cdecl("facec_model_open")
 public func facec_model_open(_ path: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> facec_status {
@@ -37,14 +30,14 @@ public func facec_model_open(_ path: UnsafePointer<CChar>?, _ out: UnsafeMutable
         let p = String(cString: path)
         // Model(path:) checks structure, checksums and every kernel's plan.
         let handle = ModelHandle(model: try Model(path: p), path: p)
-        out.pointee = retained(handle)
+        out.pointee = HandleRegistry.register(handle, as: .model)
     }
 }
 
 @_cdecl("facec_model_close")
-public func facec_model_close(_ model: OpaquePointer?) { release(model, ModelHandle.self) }
+public func facec_model_close(_ model: OpaquePointer?) { HandleRegistry.release(model, .model) }
 
-private func modelHandle(_ p: OpaquePointer?) -> ModelHandle? { object(p, ModelHandle.self) }
+private func modelHandle(_ p: OpaquePointer?) -> ModelHandle? { HandleRegistry.object(p, .model, ModelHandle.self) }
 
 @_cdecl("facec_model_dim")
 public func facec_model_dim(_ model: OpaquePointer?) -> Int { modelHandle(model)?.dimension ?? 0 }
@@ -67,7 +60,7 @@ private func metric(_ m: facec_metric) throws(APIError) -> Metric {
 @_cdecl("facec_model_threshold")
 public func facec_model_threshold(_ model: OpaquePointer?, _ m: facec_metric, _ out: UnsafeMutablePointer<Double>?) -> facec_status {
     guarded {
-        guard let handle = modelHandle(model), let out else { throw argument("facec_model_threshold: model and threshold must not be NULL") }
+        guard let handle = modelHandle(model), let out else { throw argument("facec_model_threshold: model must be an open model and threshold not NULL") }
         out.pointee = try Thresholds.resolve(handle.model.header, metric: try metric(m), override: nil, modelPath: handle.path)
     }
 }
@@ -76,17 +69,17 @@ public func facec_model_threshold(_ model: OpaquePointer?, _ m: facec_metric, _ 
 public func facec_session_open(_ model: OpaquePointer?, _ threads: Int32, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> facec_status {
     out?.pointee = nil
     return guarded {
-        guard let handle = modelHandle(model), let out else { throw argument("facec_session_open: model and session must not be NULL") }
-        guard threads >= 1 && threads <= 1024 else { throw argument("facec_session_open: threads must be 1 to 1024 (got \(threads))") }
+        guard let handle = modelHandle(model), let out else { throw argument("facec_session_open: model must be an open model and session not NULL") }
+        guard threads >= 1 && threads <= Threads.limit else { throw argument("facec_session_open: threads must be 1 to \(Threads.limit) (got \(threads))") }
         let session = SessionHandle(owner: handle, threads: Int(threads))
-        out.pointee = retained(session)
+        out.pointee = HandleRegistry.register(session, as: .session)
     }
 }
 
 @_cdecl("facec_session_close")
-public func facec_session_close(_ session: OpaquePointer?) { release(session, SessionHandle.self) }
+public func facec_session_close(_ session: OpaquePointer?) { HandleRegistry.release(session, .session) }
 
-private func sessionHandle(_ p: OpaquePointer?) -> SessionHandle? { object(p, SessionHandle.self) }
+private func sessionHandle(_ p: OpaquePointer?) -> SessionHandle? { HandleRegistry.object(p, .session, SessionHandle.self) }
 
 /// The image behind a file path or a pixel buffer.
 private enum Source {
@@ -104,6 +97,11 @@ private func image(_ pixels: UnsafePointer<UInt8>?, _ width: Int32, _ height: In
         throw APIError(FACEC_ERROR_IMAGE, "image of \(w)x\(h) pixels is larger than the limit of \(ImageDecoder.defaultMaxPixels) pixels")
     }
     guard stride >= 3 * w else { throw argument("stride \(stride) is less than 3 × width (\(3 * w) bytes)") }
+    // The rows must fit in an address space (47 bits): a larger stride is a
+    // caller's mistake whose offsets would overflow.
+    guard stride <= ((1 << 47) - 3 * w) / max(1, h - 1) else {
+        throw argument("stride \(stride) × height \(h) does not fit in memory")
+    }
     guard order == FACEC_RGB || order == FACEC_BGR else { throw argument("unknown pixel order \(order.rawValue) (FACEC_RGB or FACEC_BGR)") }
     var rgb = [UInt8](repeating: 0, count: w * h * 3)
     rgb.withUnsafeMutableBufferPointer { dst in
@@ -124,7 +122,11 @@ private func faces(_ session: OpaquePointer?, _ source: () throws -> Source, fla
                    _ out: UnsafeMutablePointer<OpaquePointer?>?) -> facec_status {
     out?.pointee = nil
     return guarded {
-        guard let s = sessionHandle(session), let out else { throw argument("session and faces must not be NULL") }
+        guard let s = sessionHandle(session), let out else { throw argument("session must be an open session and faces not NULL") }
+        // A session's activation memory serves one call at a time; a second
+        // thread would silently corrupt the first one's result.
+        guard s.enter() else { throw argument("the session is in use by another thread (open one session per thread)") }
+        defer { s.leave() }
         let mode = try s.owner.mode(flags: flags, threads: s.threads)
         let result: FacesHandle
         if embed {
@@ -148,7 +150,7 @@ private func faces(_ session: OpaquePointer?, _ source: () throws -> Source, fla
             }
             result = FacesHandle(areas: areas, embeddings: nil, dimension: s.owner.dimension)
         }
-        out.pointee = retained(result)
+        out.pointee = HandleRegistry.register(result, as: .faces)
     }
 }
 
@@ -183,7 +185,7 @@ public func facec_detect_pixels(_ session: OpaquePointer?, _ pixels: UnsafePoint
     faces(session, { .pixels(try image(pixels, width, height, stride, order), name: "<pixels>") }, flags: flags, embed: false, out)
 }
 
-private func facesHandle(_ p: OpaquePointer?) -> FacesHandle? { object(p, FacesHandle.self) }
+private func facesHandle(_ p: OpaquePointer?) -> FacesHandle? { HandleRegistry.object(p, .faces, FacesHandle.self) }
 
 @_cdecl("facec_faces_count")
 public func facec_faces_count(_ faces: OpaquePointer?) -> Int { facesHandle(faces)?.count ?? 0 }
@@ -201,12 +203,15 @@ public func facec_faces_embedding(_ faces: OpaquePointer?, _ i: Int) -> UnsafePo
 }
 
 @_cdecl("facec_faces_free")
-public func facec_faces_free(_ faces: OpaquePointer?) { release(faces, FacesHandle.self) }
+public func facec_faces_free(_ faces: OpaquePointer?) { HandleRegistry.release(faces, .faces) }
 
-private func embeddings(_ a: UnsafePointer<Float>?, _ b: UnsafePointer<Float>?, _ dim: Int) throws(APIError) -> ([Float], [Float]) {
+private func embeddings(_ a: UnsafePointer<Float>?, _ b: UnsafePointer<Float>?, _ dim: Int, _ m: Metric) throws(APIError) -> ([Float], [Float]) {
     guard let a, let b else { throw argument("embeddings must not be NULL") }
     guard dim >= 1 && dim <= 1 << 24 else { throw argument("dim must be 1 to 16777216 (got \(dim))") }
-    return (Array(UnsafeBufferPointer(start: a, count: dim)), Array(UnsafeBufferPointer(start: b, count: dim)))
+    let x = Array(UnsafeBufferPointer(start: a, count: dim)), y = Array(UnsafeBufferPointer(start: b, count: dim))
+    if let why = Distance.problem(x, metric: m) { throw argument("embedding a \(why)") }
+    if let why = Distance.problem(y, metric: m) { throw argument("embedding b \(why)") }
+    return (x, y)
 }
 
 @_cdecl("facec_distance")
@@ -214,8 +219,9 @@ public func facec_distance(_ a: UnsafePointer<Float>?, _ b: UnsafePointer<Float>
                            _ out: UnsafeMutablePointer<Double>?) -> facec_status {
     guarded {
         guard let out else { throw argument("distance must not be NULL") }
-        let (x, y) = try embeddings(a, b, dim)
-        out.pointee = Distance.distance(x, y, metric: try metric(m))
+        let mt = try metric(m)
+        let (x, y) = try embeddings(a, b, dim, mt)
+        out.pointee = Distance.distance(x, y, metric: mt)
     }
 }
 
@@ -228,8 +234,8 @@ public func facec_verify(_ model: OpaquePointer?, _ a: UnsafePointer<Float>?, _ 
             throw argument("facec_verify: model, distance and verified must not be NULL")
         }
         guard dim == handle.dimension else { throw argument("dim \(dim) is not the model's embedding size \(handle.dimension)") }
-        let (x, y) = try embeddings(a, b, dim)
         let mt = try metric(m)
+        let (x, y) = try embeddings(a, b, dim, mt)
         let threshold = try Thresholds.resolve(handle.model.header, metric: mt, override: nil, modelPath: handle.path)
         let d = Distance.distance(x, y, metric: mt)
         distance.pointee = d

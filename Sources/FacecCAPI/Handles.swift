@@ -1,4 +1,5 @@
 import CFacecAPI
+import Synchronization
 import FacecDetect
 import FacecFormat
 import FacecImage
@@ -45,6 +46,11 @@ final class SessionHandle {
     let instance: ModelInstance
     let embedder: Embedder
     let threads: Int
+    private let busy = Atomic<Bool>(false)
+
+    /// Marks the session in use; false if another thread is in it.
+    func enter() -> Bool { busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged }
+    func leave() { busy.store(false, ordering: .releasing) }
 
     init(owner: ModelHandle, threads: Int) {
         self.owner = owner
@@ -120,7 +126,7 @@ struct APIError: Error {
     /// The readers' wording for files that cannot be opened or read.
     private static func isIO(_ reason: String) -> Bool {
         reason.hasPrefix("cannot open") || reason.hasPrefix("cannot read") || reason.hasPrefix("cannot stat") || reason == "no such file" || reason == "permission denied"
-            || reason.hasPrefix("cannot map") || reason.hasPrefix("not a regular file") || reason.hasPrefix("is a directory")
+            || reason.hasPrefix("read error") || reason.hasSuffix("not a regular file")
     }
 }
 

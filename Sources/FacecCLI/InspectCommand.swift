@@ -180,10 +180,9 @@ struct CheckCommand: Command {
     init(_ a: ParsedArguments) throws { model = a.argument("model") }
 
     func run() throws {
-        let file = try ModelFile(path: model, verifyData: false)
-        try file.verifyDataChecksum()
-        // Building the runtime plan checks every kernel's shape contract.
-        let nodes = try Model(path: model, verifyData: false).header.nodes.count
-        print("ok: \(model): \(file.header.modelName), format \(file.preamble.major).\(file.preamble.minor), \(file.fileSize) bytes, \(nodes) nodes, checksums valid")
+        // Loading reads and checks everything (checksums, structure, finite
+        // weights); building the runtime plan checks every kernel's contract.
+        let file = try Model(path: model).file
+        print("ok: \(model): \(file.header.modelName), format \(file.preamble.major).\(file.preamble.minor), \(file.fileSize) bytes, \(file.header.nodes.count) nodes, checksums valid")
     }
 }

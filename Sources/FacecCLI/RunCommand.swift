@@ -35,11 +35,10 @@ struct RunCommand: Command {
         faces = try FaceOptions(a)
         npy = a.string("npy")
         top = try a.int("top")
-        threads = try a.int("threads")
+        threads = try a.threads()
         guard !inputs.isEmpty else { throw UsageError("give at least one input") }
         if let top { guard top >= 1 else { throw UsageError("--top must be at least 1") } }
         guard top == nil || npy == nil else { throw UsageError("--top prints JSON lines; it does not combine with --npy") }
-        if let t = threads, t < 1 { throw UsageError("--threads must be at least 1") }
     }
 
     /// One embedded face (or tensor) ready to print.
@@ -52,6 +51,8 @@ struct RunCommand: Command {
     }
 
     func run() throws {
+        // The output is checked before any work (never one of the inputs).
+        let output = try npy.map { try OutputFile.check($0, inputs: [model] + self.inputs) }
         let loaded = try Model(path: model)
         if top != nil && loaded.header.classesValue == nil {
             throw VerifyError(model, "the model has no class names, so --top has nothing to rank (VGG-Face .mat files carry them)")
@@ -79,8 +80,8 @@ struct RunCommand: Command {
                 fflush(stdout)
             }
         }
-        if let npy {
-            try AtomicFile.write(NPYFile(shape: [rows, loaded.header.output.dim], values: all).encoded(), to: npy)
+        if let output {
+            try output.write(NPYFile(shape: [rows, loaded.header.output.dim], values: all).encoded())
         }
         if failures > 0 { throw ExitStatus(1) }
     }
@@ -92,9 +93,9 @@ struct RunCommand: Command {
         }
         let tensors = try items(path, model: model)
         guard tensors.isEmpty else {
-            return tensors.map { item in
+            return try tensors.map { item in
                 let start = Clock.now()
-                let e = instance.embed(item.tensor)
+                let e = try instance.embed(item.tensor)
                 let ms = (Clock.now() - start) * 1e3
                 return Row(input: item.name, face: nil, embedding: e, totalMs: ms, networkMs: ms, top: ranked())
             }
@@ -155,28 +156,10 @@ struct RunCommand: Command {
     }
 
     static func isNPY(_ path: String) -> Bool {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return path.hasSuffix(".npy") }
+        guard case .success(let (fd, _)) = InputFile.open(path) else { return path.hasSuffix(".npy") }
         defer { close(fd) }
         var head = [UInt8](repeating: 0, count: 6)
         let n = head.withUnsafeMutableBytes { read(fd, $0.baseAddress, 6) }
         return n == 6 && head == NPYFile.magic
-    }
-}
-
-/// Small outputs (.npy, .csv) written via a temporary file and rename, so a
-/// failure leaves no half-written file.
-public enum AtomicFile {
-    public static func write(_ bytes: [UInt8], to path: String) throws {
-        let temp = path + ".tmp.\(getpid())"
-        let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw VerifyError(path, "cannot create: \(String(cString: strerror(errno)))") }
-        let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-        let synced = fsync(fd) == 0
-        close(fd)
-        guard n == bytes.count, synced, rename(temp, path) == 0 else {
-            unlink(temp)
-            throw VerifyError(path, "write failed: \(String(cString: strerror(errno)))")
-        }
     }
 }

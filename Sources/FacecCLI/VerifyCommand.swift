@@ -33,7 +33,7 @@ struct VerifyCommand: Command {
         pairs = a.string("pairs")
         root = a.string("root")
         output = a.string("output")
-        threads = try a.int("threads")
+        threads = try a.threads()
         faces = try FaceOptions(a)
         if pairs == nil {
             guard images.count == 2 else { throw UsageError("give two images, or --pairs PAIRS.csv") }
@@ -41,7 +41,6 @@ struct VerifyCommand: Command {
         } else {
             guard images.isEmpty else { throw UsageError("give either two images or --pairs, not both") }
         }
-        if let t = threads, t < 1 { throw UsageError("--threads must be at least 1") }
     }
 
     func run() throws {
@@ -59,6 +58,8 @@ struct VerifyCommand: Command {
         let instance = loaded.makeInstance(threads: networkThreads(loaded, perPhoto: cores, explicit: threads != nil))
         let a = try embedder.embedFaces(images[0], mode: mode, with: instance)
         let b = try embedder.embedFaces(images[1], mode: mode, with: instance)
+        try Self.checkComparable(a, images[0], metric: m)
+        try Self.checkComparable(b, images[1], metric: m)
         let best = Self.closest(a, b, metric: m)
         print(JSONText.object([
             ("verified", best.distance <= limit ? "true" : "false"),
@@ -71,6 +72,13 @@ struct VerifyCommand: Command {
             ("facial_areas", JSONText.object([("img1", FaceJSON.area(best.a.area)), ("img2", FaceJSON.area(best.b.area))])),
             ("time_ms", FaceJSON.milliseconds((Clock.now() - start) * 1e3)),
         ]))
+    }
+
+    /// Every face's embedding must have a distance (see `Distance.problem`).
+    static func checkComparable(_ faces: [FaceEmbedding], _ photo: String, metric: Metric) throws {
+        for f in faces {
+            if let why = Distance.problem(f.embedding, metric: metric) { throw VerifyError(photo, "the embedding of face \(f.index) \(why)") }
+        }
     }
 
     /// deepface's choice: the pair of faces (one per photo) at the smallest
@@ -90,6 +98,8 @@ struct VerifyCommand: Command {
         let list = try PairsFile(text: readTextFile(csvPath), path: csvPath)
         let dir = root ?? (csvPath.contains("/") ? String(csvPath[..<csvPath.lastIndex(of: "/")!]) : ".")
         func resolve(_ name: String) -> String { name.hasPrefix("/") ? name : dir + "/" + name }
+        // The result's path is checked before any work: never the list, the model or a photo.
+        let target = try output.map { try OutputFile.check($0, inputs: [model, csvPath] + list.pairs.flatMap { [resolve($0.fileX), resolve($0.fileY)] }) }
         var unique: [String] = []
         var indexOf: [String: Int] = [:]
         for p in list.pairs {
@@ -103,7 +113,11 @@ struct VerifyCommand: Command {
         var failures: [String] = []
         embedder.embedFacesInOrder(unique.map(resolve), mode: mode, threads: threads ?? systemCoreCount()) { _, r in
             switch r {
-            case .success(let f): faces.append(f)
+            case .success(let f):
+                if let bad = f.lazy.compactMap({ e in Distance.problem(e.embedding, metric: metric).map { (e.index, $0) } }).first {
+                    failures.append("\(resolve(unique[faces.count])): the embedding of face \(bad.0) \(bad.1)")
+                }
+                faces.append(f)
             case .failure(let e): failures.append(String(describing: e)); faces.append([])
             }
         }
@@ -133,8 +147,8 @@ struct VerifyCommand: Command {
             let accuracy = labelled > 0 ? Double(tp + tn) / Double(labelled) : 0
             summary += " accuracy=\((accuracy * 1e4).rounded() / 1e4) TP=\(tp) FP=\(fp) TN=\(tn) FN=\(fn)"
         }
-        if let output {
-            try AtomicFile.write(Array(csv.utf8), to: output)
+        if let target {
+            try target.write(Array(csv.utf8))
             print(summary)
         } else {
             print(csv, terminator: "")

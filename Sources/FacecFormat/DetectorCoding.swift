@@ -44,6 +44,9 @@ enum DetectorCoding {
                                 eyeScaleFactor: m.eye_scale_factor, eyeMinNeighbors: Int(m.eye_min_neighbors),
                                 source: string(m.source))
         if let p = spec.problem() { throw fail("detector: \(p)") }
+        for (what, text) in [("kind", spec.kind), ("source", spec.source)] {
+            if let bad = HeaderDecoding.controlCharacter(in: text) { throw fail("detector: its \(what) holds the control character \(bad)") }
+        }
         return spec
     }
 

@@ -7,6 +7,9 @@ enum HeaderDecoding {
     /// Largest activation arena a model may ask for (VGG-Face needs ~30 MB).
     static let maxArenaBytes = 1 << 31
     static let maxDimension = 1 << 28
+    /// No node of a face network is near this (VGG-Face conv1_2: 3.7e9); the
+    /// plan builder checks each node's exact count against its shapes.
+    static let maxNodeFlops = 1 << 50
 
     static func decode(_ bytes: UnsafeRawBufferPointer, dataLength: Int, path: String) throws -> ModelHeader {
         guard let base = bytes.baseAddress,
@@ -21,15 +24,15 @@ enum HeaderDecoding {
             throw fail("missing input, output or provenance section")
         }
         let input = try decodeInput(inP.pointee, fail)
-        let outSpec = OutputSpec(name: string(outP.pointee.name), dim: Int(outP.pointee.dim),
+        let outSpec = OutputSpec(name: try text(outP.pointee.name, "the output name", fail), dim: Int(outP.pointee.dim),
                                  l2Normalize: outP.pointee.l2_normalize != 0)
         let pv = provP.pointee
         let provenance = Provenance(
-            sourceFile: string(pv.source_file),
+            sourceFile: try text(pv.source_file, "the source file name", fail),
             sourceSHA256: pv.source_sha256.len > 0 && pv.source_sha256.data != nil
                 ? Array(UnsafeBufferPointer(start: pv.source_sha256.data, count: pv.source_sha256.len)) : [],
-            sourceFormat: string(pv.source_format), architecture: string(pv.architecture),
-            converterVersion: string(pv.converter_version))
+            sourceFormat: try text(pv.source_format, "the source format", fail), architecture: try text(pv.architecture, "the architecture", fail),
+            converterVersion: try text(pv.converter_version, "the converter version", fail))
 
         guard let defaultMetric = MetricCode.metric(h.default_metric.rawValue) else {
             throw fail("unknown default metric \(h.default_metric.rawValue)")
@@ -37,7 +40,7 @@ enum HeaderDecoding {
         var thresholds: [Metric: Float] = [:]
         for t in messages(h.thresholds, h.n_thresholds) {
             guard let m = MetricCode.metric(t.metric.rawValue) else { throw fail("unknown metric \(t.metric.rawValue)") }
-            guard t.value.isFinite else { throw fail("threshold for \(m.rawValue) is not finite") }
+            guard t.value.isFinite, t.value >= 0 else { throw fail("threshold \(t.value) for \(m.rawValue) is not a finite non-negative number") }
             thresholds[m] = t.value
         }
 
@@ -55,7 +58,7 @@ enum HeaderDecoding {
             guard !overflow, end <= UInt64(dataLength) else {
                 throw fail("tensor \(i) (\(t.offset)+\(t.length)) lies outside the \(dataLength)-byte data section")
             }
-            tensors.append(TensorEntry(name: string(t.name), shape: shape, layout: LayoutCode.all[Int(t.layout.rawValue)],
+            tensors.append(TensorEntry(name: try text(t.name, "tensor \(i)'s name", fail), shape: shape, layout: LayoutCode.all[Int(t.layout.rawValue)],
                                        elementType: elementType, offset: Int(t.offset), length: Int(t.length)))
         }
 
@@ -64,12 +67,21 @@ enum HeaderDecoding {
         for (i, v) in messages(h.values, h.n_values).enumerated() {
             let shape = try dims(v.shape, v.n_shape, maxRank: 3, what: "value \(i)", fail)
             let bytes = try byteCount(shape, what: "value \(i)", fail)
-            guard v.arena_bytes >= UInt64(bytes) else { throw fail("value \(i) has \(v.arena_bytes) arena bytes for \(bytes) bytes of data") }
+            // Exactly its data rounded to whole cache lines, as the planner
+            // assigns it: more would let the arena grow without bound.
+            guard v.arena_bytes == UInt64((bytes + 63) / 64 * 64) else {
+                throw fail("value \(i) has \(v.arena_bytes) arena bytes for \(bytes) bytes of data")
+            }
             let (end, overflow) = v.arena_offset.addingReportingOverflow(v.arena_bytes)
             guard !overflow, end <= h.arena_bytes else { throw fail("value \(i) lies outside the \(h.arena_bytes)-byte arena") }
             guard v.arena_offset % 64 == 0 else { throw fail("value \(i) arena offset is not 64-byte aligned") }
-            values.append(ValueEntry(name: string(v.name), shape: shape, arenaOffset: Int(v.arena_offset),
+            values.append(ValueEntry(name: try text(v.name, "value \(i)'s name", fail), shape: shape, arenaOffset: Int(v.arena_offset),
                                      arenaBytes: Int(v.arena_bytes), isView: v.is_view != 0))
+        }
+        // The arena is where the values lie, no larger (every instance allocates it).
+        let extent = values.map { $0.arenaOffset + $0.arenaBytes }.max() ?? 0
+        guard h.arena_bytes <= UInt64(extent) else {
+            throw fail("arena of \(h.arena_bytes) bytes is larger than its values need (\(extent) bytes)")
         }
 
         var nodes: [NodeEntry] = []
@@ -85,10 +97,11 @@ enum HeaderDecoding {
             guard n.activation.rawValue <= 1 else { throw fail("node \(i) has unknown activation \(n.activation.rawValue)") }
             let geometry = [n.kernel_h, n.kernel_w, n.stride_h, n.stride_w, n.pad_top, n.pad_bottom, n.pad_left, n.pad_right]
             guard geometry.allSatisfy({ $0 <= 1 << 16 }) else { throw fail("node \(i) has an absurd kernel geometry") }
-            var node = NodeEntry(name: string(n.name), kernel: kernel, inputs: inputs, output: Int(n.output), params: params,
+            guard n.flops <= UInt64(maxNodeFlops) else { throw fail("node \(i) claims \(n.flops) FLOPs") }
+            var node = NodeEntry(name: try text(n.name, "node \(i)'s name", fail), kernel: kernel, inputs: inputs, output: Int(n.output), params: params,
                                  activation: n.activation.rawValue == 1 ? .relu : .none,
-                                 fused: (0..<n.n_fused).map { string(n.fused[$0]) },
-                                 flops: Int(clamping: n.flops))
+                                 fused: try (0..<n.n_fused).map { try text(n.fused[$0], "node \(i)'s fused layer", fail) },
+                                 flops: Int(n.flops))
             node.kernelH = Int(n.kernel_h); node.kernelW = Int(n.kernel_w)
             node.strideH = Int(n.stride_h); node.strideW = Int(n.stride_w)
             node.padTop = Int(n.pad_top); node.padBottom = Int(n.pad_bottom)
@@ -100,7 +113,9 @@ enum HeaderDecoding {
         guard Int(h.input_value) < values.count, Int(h.output_value) < values.count else {
             throw fail("input or output value out of range")
         }
-        let classNames = (0..<h.n_class_names).map { string(h.class_names[$0]) }
+        try Dataflow.check(nodes: nodes, values: values, input: Int(h.input_value),
+                           outputs: [Int(h.output_value)] + (h.has_classes_value != 0 ? [Int(h.classes_value)] : []), fail)
+        let classNames = try (0..<h.n_class_names).map { try text(h.class_names[$0], "class name \($0)", fail) }
         var classesValue: Int? = nil
         if h.has_classes_value != 0 {
             guard Int(h.classes_value) < values.count else { throw fail("classes value out of range") }
@@ -117,7 +132,7 @@ enum HeaderDecoding {
         guard h.weight_precision.rawValue < WeightPrecision.allCases.count else {
             throw fail("unknown weight precision \(h.weight_precision.rawValue)")
         }
-        var header = ModelHeader(modelName: string(h.model_name), input: input, output: outSpec,
+        var header = ModelHeader(modelName: try text(h.model_name, "the model name", fail), input: input, output: outSpec,
                            defaultMetric: defaultMetric, thresholds: thresholds, provenance: provenance,
                            tensors: tensors, values: values, nodes: nodes,
                            inputValue: Int(h.input_value), outputValue: Int(h.output_value),
@@ -138,12 +153,29 @@ enum HeaderDecoding {
         guard s.scale.isFinite, mean.allSatisfy(\.isFinite) else { throw fail("input scale or mean is not finite") }
         return InputSpec(height: Int(s.height), width: Int(s.width), channels: Int(s.channels),
                          colorOrder: s.color_order.rawValue == 0 ? .rgb : .bgr, scale: s.scale, mean: mean,
-                         resize: s.resize.rawValue == 0 ? .keepAspectPad : .stretch, note: string(s.note))
+                         resize: s.resize.rawValue == 0 ? .keepAspectPad : .stretch, note: try text(s.note, "the input note", fail))
     }
 
     private static func string(_ p: UnsafeMutablePointer<CChar>?) -> String {
         guard let p else { return "" }
         return String(cString: p)
+    }
+
+    /// A name or note that facec prints: no control characters (a newline
+    /// or an escape sequence would forge output lines or drive the terminal).
+    private static func text(_ p: UnsafeMutablePointer<CChar>?, _ what: String, _ fail: (String) -> FormatError) throws -> String {
+        let s = string(p)
+        if let bad = controlCharacter(in: s) { throw fail("\(what) holds the control character \(bad)") }
+        return s
+    }
+
+    /// The first control character of `s` as "U+000A", or nil.
+    public static func controlCharacter(in s: String) -> String? {
+        guard let bad = s.unicodeScalars.first(where: { $0.value < 0x20 || $0.value == 0x7F || (0x80..<0xA0).contains($0.value) }) else {
+            return nil
+        }
+        let hex = String(bad.value, radix: 16, uppercase: true)
+        return "U+" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
     }
 
     private static func messages<T>(_ p: UnsafeMutablePointer<UnsafeMutablePointer<T>?>?, _ n: Int) -> [T] {

@@ -1,95 +1,102 @@
+import CChecksum
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// A .fgraph file mapped read-only into memory. The weights are used in place
-/// (no copy): several model instances, threads and processes share the pages.
+/// A .fgraph file read into this process's own memory.
 ///
-/// `open` validates everything before anything is used: preamble checksum and
-/// version, every offset and length against the file size (overflow-checked),
-/// the header checksum, the header's own structure, and, unless asked not to,
-/// the data checksum. Kernel-level shape rules are checked by the runtime.
+/// Why not a mapping of the file: the usual deploy, `cp new.fgraph
+/// live.fgraph`, rewrites the file in place. A mapped file that shrinks
+/// kills its readers with SIGBUS, and one that does not changes the weights
+/// under a running network without any check (a private mapping does not
+/// help: its pages still show the file until written to). Read once, the
+/// model stays what was validated for as long as it is open, whatever
+/// happens to the file. The cost is one copy per process instead of pages
+/// shared between processes; the read is one pass that also computes the
+/// data checksum, which was a full pass anyway.
+///
+/// `init` validates everything before anything is used: preamble checksum,
+/// version and reserved fields, every offset and length against the file size
+/// (overflow-checked), the header checksum, the header's own structure
+/// (`HeaderDecoding`), the data checksum, and that every float tensor is
+/// finite. Kernel-level shape rules are checked by the runtime.
 public final class ModelFile: @unchecked Sendable {
     public let path: String
     public let preamble: Preamble
     public let header: ModelHeader
     public let fileSize: Int
-    private let base: UnsafeRawPointer
+    /// The data section (page-aligned anonymous memory; empty when not read).
     private let data: UnsafeRawBufferPointer
+    private let mapped: Int
 
-    /// - Parameter verifyData: check the data section's CRC-32C. On by default:
-    ///   a flipped weight bit would silently change embeddings, and inference
-    ///   reads every weight page anyway, so the check costs one extra pass over
-    ///   memory (measured in ARCHITECTURE.md).
-    public init(path: String, verifyData: Bool = true) throws {
+    /// - Parameter readData: read (and check) the data section. `inspect` and
+    ///   `detect` need the header alone.
+    public init(path: String, readData: Bool = true) throws {
         self.path = path
-        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw FormatError(path, "cannot open: \(String(cString: strerror(errno)))") }
+        let (fd, size): (Int32, Int)
+        switch InputFile.open(path) {
+        case .success(let file): (fd, size) = file
+        case .failure(let problem): throw FormatError(path, problem.reason)
+        }
         defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw FormatError(path, "cannot stat: \(String(cString: strerror(errno)))") }
-        guard (st.st_mode & S_IFMT) == S_IFREG else { throw FormatError(path, "not a regular file") }
-        let size = Int(st.st_size)
         guard size >= Preamble.size else {
             throw FormatError(path, size == 0 ? "empty file, not a facec model"
                               : "truncated or not a facec model: \(size) bytes, shorter than the \(Preamble.size)-byte preamble")
         }
-        guard let map = mmap(nil, size, PROT_READ, MAP_SHARED, fd, 0), map != MAP_FAILED else {
-            throw FormatError(path, "cannot map: \(String(cString: strerror(errno)))")
+        let head = try Self.read(fd, at: 0, count: Preamble.size, path: path)
+        let p = try head.withUnsafeBytes { try Preamble.decode($0, path: path) }
+        let layout = try Self.checkLayout(p, fileSize: size, path: path)
+        let headerBytes = try Self.read(fd, at: layout.header.lowerBound, count: layout.header.count, path: path)
+        guard headerBytes.withUnsafeBytes({ crc32c($0) }) == p.headerCRC else {
+            throw FormatError(path, "damaged model file: header checksum mismatch")
         }
-        let whole = UnsafeRawBufferPointer(start: UnsafeRawPointer(map), count: size)
+        let header = try headerBytes.withUnsafeBytes { try HeaderDecoding.decode($0, dataLength: layout.data.count, path: path) }
+        self.preamble = p
+        self.header = header
+        self.fileSize = size
+        guard readData, !layout.data.isEmpty else {
+            data = UnsafeRawBufferPointer(start: nil, count: 0)
+            mapped = 0
+            return
+        }
+        // Anonymous pages, so `releasePages` can hand them back to the system.
+        let length = layout.data.count
+        guard let memory = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), memory != MAP_FAILED else {
+            throw FormatError(path, "cannot allocate \(length) bytes for the model's data: \(systemMessage(errno))")
+        }
         do {
-            let p = try Preamble.decode(whole, path: path)
-            let layout = try Self.checkLayout(p, fileSize: size, path: path)
-            let headerBytes = UnsafeRawBufferPointer(rebasing: whole[layout.header])
-            guard crc32c(headerBytes) == p.headerCRC else {
-                throw FormatError(path, "damaged model file: header checksum mismatch")
-            }
-            let dataBytes = UnsafeRawBufferPointer(rebasing: whole[layout.data])
-            if verifyData, crc32c(dataBytes) != p.dataCRC {
-                throw FormatError(path, "damaged model file: data checksum mismatch (the weights are corrupt)")
-            }
-            self.header = try HeaderDecoding.decode(headerBytes, dataLength: dataBytes.count, path: path)
-            self.preamble = p
-            self.data = dataBytes
+            try Self.readData(fd, from: layout.data.lowerBound, into: UnsafeMutableRawBufferPointer(start: memory, count: length),
+                              crc: p.dataCRC, path: path)
+            try Self.checkFinite(header, UnsafeRawBufferPointer(start: memory, count: length), path: path)
         } catch {
-            munmap(map, size)
+            munmap(memory, length)
             throw error
         }
-        self.base = UnsafeRawPointer(map)
-        self.fileSize = size
+        data = UnsafeRawBufferPointer(start: memory, count: length)
+        mapped = length
     }
 
-    deinit { munmap(UnsafeMutableRawPointer(mutating: base), fileSize) }
-
-    /// Verifies the data section checksum (for `facec check` after opening
-    /// with `verifyData: false`).
-    public func verifyDataChecksum() throws {
-        guard crc32c(data) == preamble.dataCRC else {
-            throw FormatError(path, "damaged model file: data checksum mismatch (the weights are corrupt)")
-        }
-    }
+    deinit { if let base = data.baseAddress, mapped > 0 { munmap(UnsafeMutableRawPointer(mutating: base), mapped) } }
 
     /// The float32 contents of tensor `index`. The header decoder has checked
     /// that it lies inside the data section and matches its shape.
     public func tensor(_ index: Int) -> UnsafeBufferPointer<Float> {
         let t = header.tensors[index]
         precondition(t.elementType == .f32, "tensor \(t.name) is \(t.elementType.rawValue), not float32")
-        let p = data.baseAddress!.advanced(by: t.offset).assumingMemoryBound(to: Float.self)
-        return UnsafeBufferPointer(start: p, count: t.elementCount)
+        return tensorBytes(index).assumingMemoryBound(to: Float.self)
     }
 
     /// The stored bytes of tensor `index`, whatever its element type
     /// (`length` bytes, checked against the data section like `tensor(_:)`).
     public func tensorBytes(_ index: Int) -> UnsafeRawBufferPointer {
         let t = header.tensors[index]
-        return UnsafeRawBufferPointer(start: data.baseAddress!.advanced(by: t.offset), count: t.length)
+        precondition(data.baseAddress != nil, "\(path): the data section was not read")
+        return UnsafeRawBufferPointer(rebasing: data[t.offset..<(t.offset + t.length)])
     }
 
-    /// Tells the kernel that tensor `index`'s whole pages are not needed for
-    /// now (the runtime keeps its own re-laid copy): they leave this process's
-    /// resident memory, and come back from the file if read again. A hint; the
-    /// mapping and its contents stay valid.
+    /// Hands tensor `index`'s whole pages back to the system (the runtime
+    /// keeps its own re-laid copy): they leave this process's memory and read
+    /// as zeros from then on, so nothing may read the tensor afterwards.
     public func releasePages(ofTensor index: Int) {
         let bytes = tensorBytes(index)
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
@@ -98,6 +105,54 @@ public final class ModelFile: @unchecked Sendable {
         let end = (Int(bitPattern: start) + bytes.count) / page * page
         guard end > first, let p = UnsafeMutableRawPointer(bitPattern: first) else { return }
         _ = madvise(p, end - first, MADV_DONTNEED)
+    }
+
+    private static func read(_ fd: Int32, at offset: Int, count: Int, path: String) throws -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: count)
+        try bytes.withUnsafeMutableBytes { try readFully(fd, at: offset, into: $0, path: path) }
+        return bytes
+    }
+
+    private static func readFully(_ fd: Int32, at offset: Int, into buffer: UnsafeMutableRawBufferPointer, path: String) throws {
+        var done = 0
+        while done < buffer.count {
+            let n = pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset + done))
+            if n < 0 && errno == EINTR { continue }
+            guard n >= 0 else { throw FormatError(path, "read error: \(systemMessage(errno))") }
+            guard n > 0 else { throw FormatError(path, "truncated while being read (the file changed: was it being replaced in place?)") }
+            done += n
+        }
+    }
+
+    /// Reads the data section in slices, each checksummed while still in cache.
+    private static func readData(_ fd: Int32, from offset: Int, into buffer: UnsafeMutableRawBufferPointer, crc expected: UInt32,
+                                 path: String) throws {
+        let slice = 4 << 20
+        var crc: UInt32 = 0
+        var done = 0
+        while done < buffer.count {
+            let part = UnsafeMutableRawBufferPointer(rebasing: buffer[done..<min(buffer.count, done + slice)])
+            try readFully(fd, at: offset + done, into: part, path: path)
+            crc = crc32c(UnsafeRawBufferPointer(part), continuing: crc)
+            done += part.count
+        }
+        guard crc == expected else {
+            throw FormatError(path, "damaged model file: data checksum mismatch (the weights are corrupt, or the file changed while being read)")
+        }
+    }
+
+    /// Weights, biases and scales must be finite numbers: a NaN or infinity
+    /// would only come out as an embedding of NaNs.
+    private static func checkFinite(_ header: ModelHeader, _ data: UnsafeRawBufferPointer, path: String) throws {
+        for t in header.tensors where t.elementType != .i8 {
+            let bytes = UnsafeRawBufferPointer(rebasing: data[t.offset..<(t.offset + t.length)])
+            let finite = t.elementType == .f32
+                ? facec_all_finite_f32(bytes.baseAddress, t.elementCount) != 0
+                : facec_all_finite_f16(bytes.baseAddress, t.elementCount) != 0
+            guard finite else {
+                throw FormatError(path, "invalid model: tensor '\(t.name)' holds a NaN or infinite value")
+            }
+        }
     }
 
     private static func checkLayout(_ p: Preamble, fileSize: Int, path: String) throws -> (header: Range<Int>, data: Range<Int>) {

@@ -140,6 +140,12 @@ public struct ModelHeader: Sendable, Equatable {
         self.classNames = classNames; self.classesValue = classesValue; self.detector = detector
     }
 
-    public var totalFlops: Int { nodes.reduce(0) { $0 + $1.flops } }
+    /// Saturating: the loader bounds each node's count, not their sum.
+    public var totalFlops: Int {
+        nodes.reduce(0) { total, n in
+            let (sum, overflow) = total.addingReportingOverflow(n.flops)
+            return overflow ? Int.max : sum
+        }
+    }
     public var weightBytes: Int { tensors.reduce(0) { $0 + $1.length } }
 }

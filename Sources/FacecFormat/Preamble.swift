@@ -80,6 +80,11 @@ public struct Preamble: Sendable, Equatable {
         guard stored == actual else {
             throw FormatError(path, "damaged model file: preamble checksum mismatch")
         }
+        // Reserved means zero: a later version may give these a meaning that
+        // this reader would silently ignore.
+        guard get(12, UInt32.self) == 0, get(60, UInt32.self) == 0 else {
+            throw FormatError(path, "invalid model file: reserved preamble fields are not zero (flags \(get(12, UInt32.self)), word 60: \(get(60, UInt32.self)))")
+        }
         var p = Preamble(headerLength: get(24, UInt64.self), dataOffset: get(32, UInt64.self),
                          dataLength: get(40, UInt64.self), headerCRC: get(48, UInt32.self),
                          dataCRC: get(52, UInt32.self))

@@ -1,4 +1,5 @@
 import CSQLite
+import FacecFormat
 import FacecDetect
 #if canImport(Glibc)
 import Glibc
@@ -22,40 +23,57 @@ final class SQLiteGallery: GalleryStore {
         location = path
         var st = stat()
         let exists = stat(path, &st) == 0
-        if exists && (st.st_mode & S_IFMT) == S_IFDIR { throw GalleryError(path, "is a directory, not a gallery file") }
+        if exists && FileKind(mode: st.st_mode) != .regular {
+            throw GalleryError(path, "is \(FileKind(mode: st.st_mode).noun), not a gallery file")
+        }
         guard exists || create else { throw GalleryError(path, "no such gallery (create it with 'facec gallery add MODEL \(path) PHOTOS...')") }
-        db = try SQLiteConnection(path: path, create: create)
-        if !exists || (create && st.st_size == 0) {
+        let db = try SQLiteConnection(path: path, create: create)
+        self.db = db
+        if create { try db.execute("PRAGMA journal_mode = WAL") }
+        try db.execute("PRAGMA synchronous = NORMAL")
+        try db.execute("PRAGMA foreign_keys = ON")
+        // Two `gallery add`s may create one new gallery at once: the schema
+        // is made inside a write transaction (BEGIN IMMEDIATE waits for the
+        // lock), so the second finds the first's gallery instead of racing it.
+        // (Only when creating: a reader such as `find` takes no write lock.)
+        let created = try create && db.transaction { () throws -> Bool in
+            guard try Self.isEmptyDatabase(db) else { return false }
             guard let wanted else { throw GalleryError(path, "no model to create the gallery for") }
             try Self.createSchema(db, model: wanted)
+            return true
+        }
+        if created, let wanted {
             model = wanted
             return
         }
         model = try Self.readModel(db, path: path)
         if let wanted, let why = model.mismatch(wanted) { throw GalleryError(path, why) }
-        try db.execute("PRAGMA foreign_keys = ON")
     }
 
+    /// A new (or zero-length) database: no tables and no application id yet.
+    private static func isEmptyDatabase(_ db: SQLiteConnection) throws -> Bool {
+        let tables = try db.prepare("SELECT count(*) FROM sqlite_master")
+        guard try tables.step(), tables.int(0) == 0 else { return false }
+        let id = try db.prepare("PRAGMA application_id")
+        return try id.step() && id.int(0) == 0
+    }
+
+    /// The tables and the model record; inside the caller's transaction.
     private static func createSchema(_ db: SQLiteConnection, model: GalleryModel) throws {
-        try db.execute("PRAGMA journal_mode = WAL")
-        try db.execute("PRAGMA synchronous = NORMAL")
-        try db.execute("PRAGMA foreign_keys = ON")
-        try db.transaction {
-            try db.execute("PRAGMA application_id = \(applicationID)")
-            try db.execute("PRAGMA user_version = \(schemaVersion)")
-            try db.execute("""
-                CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-                CREATE TABLE photos (id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE, person TEXT NOT NULL,
-                    sha256 TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, faces INTEGER NOT NULL);
-                CREATE TABLE faces (id INTEGER PRIMARY KEY, photo INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
-                    face_index INTEGER NOT NULL, x INTEGER NOT NULL, y INTEGER NOT NULL, w INTEGER NOT NULL, h INTEGER NOT NULL,
-                    left_eye_x INTEGER, left_eye_y INTEGER, right_eye_x INTEGER, right_eye_y INTEGER,
-                    confidence REAL NOT NULL, embedding BLOB NOT NULL);
-                CREATE INDEX faces_photo ON faces(photo);
-                """)
-            let put = try db.prepare("INSERT INTO meta (key, value) VALUES (?, ?)")
-            for (k, v) in model.fields + [("schema", "\(schemaVersion)")] { try put.bind(.text(k), .text(v)).run() }
-        }
+        try db.execute("PRAGMA application_id = \(applicationID)")
+        try db.execute("PRAGMA user_version = \(schemaVersion)")
+        try db.execute("""
+            CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+            CREATE TABLE photos (id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE, person TEXT NOT NULL,
+                sha256 TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, faces INTEGER NOT NULL);
+            CREATE TABLE faces (id INTEGER PRIMARY KEY, photo INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+                face_index INTEGER NOT NULL, x INTEGER NOT NULL, y INTEGER NOT NULL, w INTEGER NOT NULL, h INTEGER NOT NULL,
+                left_eye_x INTEGER, left_eye_y INTEGER, right_eye_x INTEGER, right_eye_y INTEGER,
+                confidence REAL NOT NULL, embedding BLOB NOT NULL);
+            CREATE INDEX faces_photo ON faces(photo);
+            """)
+        let put = try db.prepare("INSERT INTO meta (key, value) VALUES (?, ?)")
+        for (k, v) in model.fields + [("schema", "\(schemaVersion)")] { try put.bind(.text(k), .text(v)).run() }
     }
 
     private static func readModel(_ db: SQLiteConnection, path: String) throws -> GalleryModel {

@@ -178,9 +178,31 @@ enum PlanBuilder {
                 let last = out.shape.last!
                 s.outShape = (1, out.elementCount / last, last)
             }
+            let work = try expectedFlops(n, s, inputCount: ins.first?.elementCount ?? 0, fail)
+            guard n.flops == work else { throw fail("claims \(n.flops) FLOPs; its shapes make \(work)") }
             steps.append(s)
         }
         return steps
+    }
+
+    /// 2 × multiply-adds, as the compiler counts them; 0 for nodes without
+    /// multiply-adds. The stored count sizes thread splits and reports, so it
+    /// must be the true one.
+    private static func expectedFlops(_ n: NodeEntry, _ s: Step, inputCount: Int, _ fail: (String) -> FormatError) throws -> Int {
+        let factors: [Int]
+        switch n.kernel {
+        case .conv2dDirect, .conv2dWinogradF43:
+            factors = [2, s.outShape.h, s.outShape.w, s.outShape.c, n.kernelH, n.kernelW, s.inShape.c]
+        case .dense: factors = [2, inputCount, s.outShape.c]
+        default: return 0
+        }
+        var product = 1
+        for f in factors {
+            let (p, overflow) = product.multipliedReportingOverflow(by: f)
+            guard !overflow else { throw fail("its work overflows a 64-bit count") }
+            product = p
+        }
+        return product
     }
 
     private static func overlaps(_ a: ValueEntry, _ b: ValueEntry) -> Bool {

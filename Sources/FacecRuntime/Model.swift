@@ -14,8 +14,12 @@ public final class Model: Sendable {
     public var header: ModelHeader { file.header }
     public var path: String { file.path }
 
-    public init(path: String, verifyData: Bool = true) throws {
-        file = try ModelFile(path: path, verifyData: verifyData)
+    /// Whether some stored tensors were handed back after re-laying (VNNI):
+    /// only instances that use the re-laid copies may run this model.
+    let releasedOriginals: Bool
+
+    public init(path: String) throws {
+        file = try ModelFile(path: path)
         steps = try PlanBuilder.build(file)
         // Re-laid when this process will use VNNI (FACEC_ISA may say not);
         // the file's pages of those weights then leave resident memory, so a
@@ -30,6 +34,7 @@ public final class Model: Sendable {
             relaid.append(w)
         }
         int8Convs = relaid
+        releasedOriginals = relaid.contains { $0 != nil }
     }
 
     /// - Parameters:
@@ -87,6 +92,8 @@ public final class ModelInstance {
 
     init(model: Model, threads: Int, isa: KernelISA) {
         precondition(KernelISA.supported.contains(isa), "this CPU does not support \(isa.rawValue)")
+        precondition(isa.int8Activations || !model.releasedOriginals,
+                     "the model's int8 weights were re-laid for \(KernelISA.best.rawValue) (FACEC_ISA chooses before loading)")
         self.model = model
         self.isa = isa
         pool = WorkerPool(threads: threads)
@@ -146,13 +153,21 @@ public final class ModelInstance {
 
     /// Runs the network on one preprocessed NHWC image (`model.inputCount`
     /// floats) and returns the embedding (L2-normalised if the model says so).
-    public func embed(_ input: UnsafeBufferPointer<Float>) -> [Float] {
+    /// An embedding with a NaN or an infinity is an error, not a result: the
+    /// loader refuses non-finite weights, but finite ones can still overflow.
+    public func embed(_ input: UnsafeBufferPointer<Float>) throws -> [Float] {
         precondition(input.count == model.inputCount, "input has \(input.count) floats, the model takes \(model.inputCount)")
         run(input)
-        return output(model.header.outputValue, normalize: model.header.output.l2Normalize)
+        let e = output(model.header.outputValue, normalize: model.header.output.l2Normalize)
+        guard e.allSatisfy(\.isFinite) else {
+            let reason = input.allSatisfy(\.isFinite) ? "the network's output is not finite (its weights overflow float32: a damaged or hostile model)"
+                : "the input holds a NaN or an infinity"
+            throw FormatError(model.path, reason)
+        }
+        return e
     }
 
-    public func embed(_ input: [Float]) -> [Float] { input.withUnsafeBufferPointer { embed($0) } }
+    public func embed(_ input: [Float]) throws -> [Float] { try input.withUnsafeBufferPointer { try embed($0) } }
 
     /// Class probabilities of the last run, when the model has classes.
     public func classProbabilities() -> [Float]? {

@@ -22,6 +22,17 @@ public enum Distance {
         }
     }
 
+    /// Why `e` has no meaningful distance under `metric` (nil when it has):
+    /// a NaN or an infinity, or for cosine an all-zero vector, whose distance
+    /// deepface computes as NaN. `verify` and the C API refuse such inputs;
+    /// `distance` itself calls a zero vector maximally distant (1), which is
+    /// what a gallery search needs.
+    public static func problem(_ e: [Float], metric: Metric) -> String? {
+        guard e.allSatisfy(\.isFinite) else { return "holds a NaN or an infinity" }
+        if metric == .cosine && e.allSatisfy({ $0 == 0 }) { return "is all zeros, so its cosine distance is undefined (deepface gives NaN)" }
+        return nil
+    }
+
     private static func normalized(_ x: [Float]) -> [Double] {
         let norm = (x.reduce(0.0) { $0 + Double($1) * Double($1) }).squareRoot()
         return x.map { Double($0) / (norm + 1e-10) }

@@ -71,7 +71,7 @@ enum FuzzTarget: String, CaseIterable {
         guard h.totalFlops < 50_000_000, h.arenaBytes < 64 << 20 else { return }
         let i = h.input
         let input = [Float](repeating: 0.5, count: i.height * i.width * i.channels)
-        _ = model.makeInstance().embed(input)
+        _ = try? model.makeInstance().embed(input)
     }
 
     /// The decoders (JPEG, PNG, WebP by content) and DeepID's preprocessing.

@@ -76,8 +76,8 @@ struct ConvPoolKernelTests {
         #expect((2..<model.header.nodes.count).allSatisfy { !model.makeInstance(isa: .avx512).runsWithPrevious($0) })
         // Same embedding either way (the fused path against the separate kernels).
         let input = (0..<model.inputCount).map { Float(($0 * 37) % 255) / 255 }
-        let fused = model.makeInstance(isa: .avx512).embed(input)
-        let separate = model.makeInstance(isa: .avx2).embed(input)
+        let fused = try model.makeInstance(isa: .avx512).embed(input)
+        let separate = try model.makeInstance(isa: .avx2).embed(input)
         #expect(zip(fused, separate).map { abs($0 - $1) }.max()! <= 1e-5 * fused.map { abs($0) }.max()!)
     }
 }

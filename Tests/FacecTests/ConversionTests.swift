@@ -26,7 +26,7 @@ import FacecGraph
         let model = try convertAndLoad(source, to: dir, options: winograd ? CompileOptions() : .direct)
         let inputs = try NPYFile.read(TestPaths.fixture(c.inputs))
         let expected = try NPYFile.read(TestPaths.fixture(c.expected))
-        let outputs = embedAll(model, inputs)
+        let outputs = try embedAll(model, inputs)
         let d = expected.shape[1]
         for (k, out) in outputs.enumerated() {
             let ref = Array(expected.values[(k * d)..<((k + 1) * d)])

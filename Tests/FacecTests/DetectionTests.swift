@@ -78,7 +78,7 @@ import FacecVerify
             let shape: [Int] = [f.crop.height, f.crop.width, 3]
             #expect(shape == e.crop_shape, "\(name) face \(k) crop shape")
             #expect(Self.bgrSHA256(f.crop) == e.crop_sha256, "\(name) face \(k): the aligned crop differs from deepface's")
-            let embedding = instance.embed(embedder.inputTensor(forCrop: f.crop))
+            let embedding = try instance.embed(embedder.inputTensor(forCrop: f.crop))
             let cosine = cosineSimilarity(embedding, e.embedding)
             #expect(cosine >= 0.9999, "\(name) face \(k): cosine \(cosine) against deepface's embedding")
         }

@@ -94,7 +94,11 @@ import FacecImporters
         try rejected({ $0.arenaBytes = 1 << 40 }, "exceeds")
         try rejected({ $0.nodes[0].strideH = 3 }, "does not follow")
         try rejected({ $0.nodes[7].params = $0.nodes[0].params }, "do not fit")
-        try rejected({ $0.nodes[0].output = $0.nodes[0].inputs[0] }, "overlaps")
+        try rejected({ $0.nodes[0].output = $0.nodes[0].inputs[0] }, "reads value 1 'Conv1' before it is written")
+        try rejected({ h in
+            h.values[h.nodes[1].output].arenaOffset = h.values[h.nodes[1].inputs[0]].arenaOffset
+            h.arenaBytes = h.values.map { $0.arenaOffset + $0.arenaBytes }.max()!
+        }, "overlaps")
         try rejected({ $0.output.dim = 7 }, "output dimension")
         try rejected({ $0.input.height = 0 }, "input size")
         // Winograd weights in the 64-channel chunks written before format 1.0's 32-channel layout.

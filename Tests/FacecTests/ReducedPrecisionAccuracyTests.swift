@@ -107,7 +107,7 @@ struct ReducedPrecisionAccuracyTests {
             for n in model.header.nodes where !n.params.isEmpty {
                 errors[model.header.tensors[n.params[0]].elementType, default: []].append(n.weightError)
             }
-            outputs[precision] = embedAll(model, inputs)
+            outputs[precision] = try embedAll(model, inputs)
         }
         #expect(errors[.i8]?.count == 6)
         #expect((errors[.i8] ?? [1]).allSatisfy { $0 < 0.01 }, "per-layer int8 weight errors \(errors[.i8] ?? [])")

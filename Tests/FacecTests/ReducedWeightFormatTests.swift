@@ -49,7 +49,7 @@ import FacecRuntime
         // The same file read again as another process would, with checksums.
         let again = try ModelFile(path: model.path)
         #expect(again.header == h)
-        try again.verifyDataChecksum()
+        _ = try Model(path: model.path)   // reading checks the data checksum
     }
 
     @Test func mismatchedReducedTensorsAreRefused() throws {

@@ -117,8 +117,8 @@ func cosineSimilarity(_ a: [Float], _ b: [Float]) -> Double {
 }
 
 /// Runs `model` on every image of an [N,H,W,C] tensor.
-func embedAll(_ model: Model, _ inputs: NPYFile) -> [[Float]] {
+func embedAll(_ model: Model, _ inputs: NPYFile) throws -> [[Float]] {
     let n = inputs.shape[0], per = inputs.values.count / n
     let instance = model.makeInstance()
-    return (0..<n).map { k in instance.embed(Array(inputs.values[(k * per)..<((k + 1) * per)])) }
+    return try (0..<n).map { k in try instance.embed(Array(inputs.values[(k * per)..<((k + 1) * per)])) }
 }

@@ -23,7 +23,7 @@ import FacecVerify
 
     func outputs(_ file: String, _ descriptor: VGGDescriptor, _ options: CompileOptions) throws -> (Model, [[Float]]) {
         let model = try VGGConversions.model(Self.vgg(file), descriptor, options)
-        return (model, embedAll(model, try NPYFile.read(Self.vgg("vgg_inputs.npy"))))
+        return (model, try embedAll(model, try NPYFile.read(Self.vgg("vgg_inputs.npy"))))
     }
 
     static let strategies = [CompileOptions.direct, CompileOptions()]
@@ -102,7 +102,7 @@ import FacecVerify
         let instance = model.makeInstance()
         let per = inputs.values.count / inputs.shape[0]
         for k in 0..<inputs.shape[0] {
-            _ = instance.embed(Array(inputs.values[(k * per)..<((k + 1) * per)]))
+            _ = try instance.embed(Array(inputs.values[(k * per)..<((k + 1) * per)]))
             let p = try #require(instance.classProbabilities())
             let ref = Array(probs.values[(k * 2622)..<((k + 1) * 2622)])
             #expect(relativeError(p, ref) <= 1e-4)
