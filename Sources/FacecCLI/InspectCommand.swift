@@ -17,7 +17,8 @@ struct InspectCommand: Command {
     }
 
     func run() throws {
-        let file = try ModelFile(path: model)
+        // Loaded as a run would load it: a model that cannot run is refused here too.
+        let file = try Model(path: model).file
         let h = file.header
         if json { print(Self.json(h, file)) } else { print(Self.text(h, file)) }
     }

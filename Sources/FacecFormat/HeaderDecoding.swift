@@ -113,14 +113,14 @@ enum HeaderDecoding {
         guard Int(h.input_value) < values.count, Int(h.output_value) < values.count else {
             throw fail("input or output value out of range")
         }
-        try Dataflow.check(nodes: nodes, values: values, input: Int(h.input_value),
-                           outputs: [Int(h.output_value)] + (h.has_classes_value != 0 ? [Int(h.classes_value)] : []), fail)
         let classNames = try (0..<h.n_class_names).map { try text(h.class_names[$0], "class name \($0)", fail) }
         var classesValue: Int? = nil
         if h.has_classes_value != 0 {
             guard Int(h.classes_value) < values.count else { throw fail("classes value out of range") }
             classesValue = Int(h.classes_value)
         }
+        try Dataflow.check(nodes: nodes, values: values, input: Int(h.input_value),
+                           outputs: [Int(h.output_value)] + (classesValue.map { [$0] } ?? []), fail)
         let outElements = values[Int(h.output_value)].elementCount
         guard outSpec.dim == outElements else {
             throw fail("output dimension \(outSpec.dim) does not match the output value's \(outElements) elements")

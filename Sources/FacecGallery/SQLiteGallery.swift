@@ -29,7 +29,7 @@ final class SQLiteGallery: GalleryStore {
         guard exists || create else { throw GalleryError(path, "no such gallery (create it with 'facec gallery add MODEL \(path) PHOTOS...')") }
         let db = try SQLiteConnection(path: path, create: create)
         self.db = db
-        if create { try db.execute("PRAGMA journal_mode = WAL") }
+        if create { try Self.useWriteAheadLog(db) }
         try db.execute("PRAGMA synchronous = NORMAL")
         try db.execute("PRAGMA foreign_keys = ON")
         // Two `gallery add`s may create one new gallery at once: the schema
@@ -48,6 +48,29 @@ final class SQLiteGallery: GalleryStore {
         }
         model = try Self.readModel(db, path: path)
         if let wanted, let why = model.mismatch(wanted) { throw GalleryError(path, why) }
+    }
+
+    /// Write-ahead logging (persistent in the file), so `find` reads while
+    /// `gallery add` writes. Switching takes an exclusive lock, and SQLite
+    /// answers "database is locked" at once, without its busy timeout, when
+    /// another process (a second `gallery add` creating the same gallery)
+    /// holds one: retried for up to the same 10 s.
+    private static func useWriteAheadLog(_ db: SQLiteConnection) throws {
+        if try Self.journalMode(db) == "wal" { return }
+        var waited = 0
+        while true {
+            do { return try db.execute("PRAGMA journal_mode = WAL") } catch {
+                guard waited < 10_000, sqlite3_errcode(db.handle) == SQLITE_BUSY || sqlite3_errcode(db.handle) == SQLITE_LOCKED else { throw error }
+            }
+            usleep(10_000)
+            waited += 10
+        }
+    }
+
+    /// (Its own function: the statement must be finished before the mode can change.)
+    private static func journalMode(_ db: SQLiteConnection) throws -> String {
+        let mode = try db.prepare("PRAGMA journal_mode")
+        return try mode.step() ? mode.text(0) : ""
     }
 
     /// A new (or zero-length) database: no tables and no application id yet.

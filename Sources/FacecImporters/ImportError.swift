@@ -1,3 +1,4 @@
+import FacecFormat
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -25,6 +26,7 @@ struct ReadFault: Error {
 func checkReadableFile(_ path: String) throws {
     var st = stat()
     guard stat(path, &st) == 0 else { throw ImportError(path, "cannot open: \(String(cString: strerror(errno)))") }
-    guard (st.st_mode & S_IFMT) == S_IFREG else { throw ImportError(path, "not a regular file") }
+    let kind = FileKind(mode: st.st_mode)
+    guard kind == .regular else { throw ImportError(path, "is \(kind.noun), not a regular file") }
     guard access(path, R_OK) == 0 else { throw ImportError(path, "cannot read: \(String(cString: strerror(errno)))") }
 }

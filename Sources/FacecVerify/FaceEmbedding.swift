@@ -98,7 +98,10 @@ public enum ParallelInOrder {
     /// thread makes its own `state`, e.g. a model instance) and calls
     /// `body(i, result)` on the calling thread in index order, each as soon as
     /// its result is ready. If `body` throws, the remaining items are not started.
-    public static func run<State, T: Sendable>(count: Int, threads: Int, state: @escaping @Sendable () -> State,
+    /// Threads that cannot be created are done without; with none at all
+    /// the calling thread does every item itself.
+    public static func run<State, T: Sendable>(count: Int, threads: Int, create: Threads.Create = Threads.system,
+                                               state: @escaping @Sendable () -> State,
                                                work: @escaping @Sendable (Int, State) -> T,
                                                _ body: (Int, T) throws -> Void) rethrows {
         let workers = max(1, min(threads, count))
@@ -108,7 +111,7 @@ public enum ParallelInOrder {
             return
         }
         let slots = OrderedSlots<T>(count: count, ahead: 4 * workers)
-        let group = ThreadGroup(count: workers) { _ in
+        let group = ThreadGroup(count: workers, create: create) { _ in
             let s = state()
             while let i = slots.claim() { slots.set(i, work(i, s)) }
         }

@@ -13,16 +13,20 @@ import FacecImporters
 
 nonisolated(unsafe) var selectedTarget: FuzzTarget?
 
+/// The target FACEC_FUZZ_TARGET names (the process ends if it names none).
+func currentTarget() -> FuzzTarget {
+    if let t = selectedTarget { return t }
+    guard let name = getenv("FACEC_FUZZ_TARGET").map({ String(cString: $0) }), let t = FuzzTarget(rawValue: name) else {
+        fputs("facec-fuzz: set FACEC_FUZZ_TARGET to one of \(FuzzTarget.allCases.map(\.rawValue).joined(separator: ", "))\n", stderr)
+        exit(2)
+    }
+    selectedTarget = t
+    return t
+}
+
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
-    if selectedTarget == nil {
-        guard let name = getenv("FACEC_FUZZ_TARGET").map({ String(cString: $0) }), let t = FuzzTarget(rawValue: name) else {
-            fputs("facec-fuzz: set FACEC_FUZZ_TARGET to one of \(FuzzTarget.allCases.map(\.rawValue).joined(separator: ", "))\n", stderr)
-            exit(2)
-        }
-        selectedTarget = t
-    }
-    selectedTarget!.run(UnsafeRawBufferPointer(start: data, count: size))
+    currentTarget().run(UnsafeRawBufferPointer(start: data, count: size))
     return 0
 }
 
@@ -33,6 +37,18 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
 func LLVMFuzzerRunDriver(_ argc: UnsafeMutablePointer<Int32>,
                          _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
                          _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32) -> Int32
+
+@_silgen_name("LLVMFuzzerMutate")
+func LLVMFuzzerMutate(_ data: UnsafeMutablePointer<UInt8>?, _ size: Int, _ maxSize: Int) -> Int
+
+/// libFuzzer calls this instead of its own mutations when it is defined:
+/// `fgraph-header` mutates decoded headers, every other target keeps the
+/// byte-level mutations.
+@_cdecl("LLVMFuzzerCustomMutator")
+public func fuzzCustomMutator(_ data: UnsafeMutablePointer<UInt8>?, _ size: Int, _ maxSize: Int, _ seed: UInt32) -> Int {
+    guard currentTarget() == .fgraphHeader, let data else { return LLVMFuzzerMutate(data, size, maxSize) }
+    return HeaderMutator.mutate(data, size, maxSize, seed: seed) { LLVMFuzzerMutate($0, $1, $2) }
+}
 
 @_cdecl("facec_fuzz_main")
 public func fuzzMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {

@@ -13,11 +13,16 @@ import Glibc
 /// takes the raw bytes of one input; a thrown error is a correct refusal, a
 /// trap, a sanitizer report, a hang or an allocation over the limit is a bug.
 enum FuzzTarget: String, CaseIterable {
-    case fgraph, image, npy, pairs, detector, keras, mat
+    case fgraph, fgraphHeader = "fgraph-header", image, npy, pairs, detector, keras, mat
 
     func run(_ data: UnsafeRawBufferPointer) {
         switch self {
         case .fgraph: Self.fgraph(data)
+        case .fgraphHeader:
+            // Structure-aware (HeaderMutator): every input is sealed first,
+            // so the checks behind the checksums are what is fuzzed.
+            guard let raw = RawModelFile(Array(data)) else { return }
+            raw.sealed().withUnsafeBytes { Self.load($0) }
         case .image: Self.image(data)
         case .npy: _ = try? NPYFile.read(Scratch.write(data, suffix: ".npy"))
         case .pairs: _ = try? PairsFile(text: String(decoding: data, as: UTF8.self), path: "pairs.csv")
