@@ -83,7 +83,7 @@ else
 fi
 while IFS='|' read -r name cmd; do
     rm -f fifo got; mkfifo fifo
-    (cat fifo > got) & reader=$!
+    (timeout 30 cat fifo > got) & reader=$!   # bounded: a writer that replaced the FIFO never opens it
     ok "$name to a FIFO" $cmd
     wait "$reader"
     [ "$(kind fifo)" = "fifo" ] || bad "$name replaced a FIFO"
@@ -110,6 +110,7 @@ refused "run --npy = a hard link to a photo" "is also an input" "$facec" run m.f
 refused "convert -o = the source" "is also an input" "$facec" convert src.h5 -o src.h5
 refused "verify -o = the pairs file" "is also an input" "$facec" verify m.fgraph --pairs pairs.csv -o pairs.csv
 refused "facec-run run --npy = a photo" "is also an input" "$facec_run" run m.fgraph a.jpg b.jpg --npy b.jpg
+refused "gallery add into a photo" "is also an input" "$facec" gallery add m.fgraph b.jpg a.jpg b.jpg
 mkdir -p crops; cp a.jpg crops/a_face0.png
 refused "detect --crops over a photo" "where a crop would be written" "$facec" detect m.fgraph a.jpg crops/a_face0.png --crops crops
 [ "$(sha256sum a.jpg b.jpg m2.fgraph src.h5 pairs.csv)" = "$sums" ] || bad "an input was changed"

@@ -59,6 +59,10 @@ struct GalleryAddCommand: Command {
     }
 
     func run() throws {
+        // The gallery file is written: never the model or a photo given.
+        if let id = FileIdentity(path: gallery), ([model] + paths).contains(where: { FileIdentity(path: $0) == id }) {
+            throw GalleryError(gallery, "is also an input of this command (the model or a photo); refusing to write a gallery into it")
+        }
         let context = try GalleryModelContext(modelPath: model, faces: faces, threadsPerPhoto: 1)
         let store = try Gallery.open(gallery, model: context.galleryModel, create: true)
         let builder = GalleryBuilder(store: store, embedder: Embedder(model: context.model), mode: context.mode, threads: threads)

@@ -161,6 +161,7 @@ import FacecVerify
             expectFailure(r, mentioning: "is also an input of this command")
             #expect(r.stderr.contains(c.victim))
         }
+        expectFailure(try facec(["gallery", "add", m, a, b, a]), mentioning: "is also an input of this command")
         // A crop would overwrite a photo given after it.
         let crops = dir.path("crops")
         try FileManager.default.createDirectory(atPath: crops, withIntermediateDirectories: true)

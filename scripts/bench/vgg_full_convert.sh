@@ -56,4 +56,4 @@ echo "fgraph      $(stat -c %s "$out") bytes"
 for t in 1 2; do
     echo "latency     $("$facec" bench "$out" --threads "$t" --runs 10 | sed -n 2p) [threads=$t]"
 done
-/usr/bin/time -v "$facec" bench "$out" --threads 2 --runs 3 2>&1 >/dev/null | grep "Maximum resident" | awk -v w="$(stat -c %s "$out")" '{printf "inference   peak RSS %d MB = weights (mmapped .fgraph) + %d MB\n", $NF/1024, ($NF*1024 - w)/1048576}'
+/usr/bin/time -v "$facec" bench "$out" --threads 2 --runs 3 2>&1 >/dev/null | grep "Maximum resident" | awk -v w="$(stat -c %s "$out")" '{printf "inference   peak RSS %d MB = weights (the .fgraph read into memory) + %d MB\n", $NF/1024, ($NF*1024 - w)/1048576}'

@@ -8,8 +8,19 @@
  *
  * Thread safety: a facec_model is immutable after facec_model_open and may be
  * shared by any number of threads. A facec_session belongs to one thread at a
- * time (it holds the network's activation memory). facec_faces results are
- * independent objects. facec_last_error() is per thread.
+ * time (it holds the network's activation memory): a call on a session that
+ * another thread is inside fails with FACEC_ERROR_ARGUMENT instead of
+ * corrupting both results. facec_faces results are independent objects.
+ * facec_last_error() is per thread.
+ *
+ * Handles: every function checks that a handle is one facec gave out and has
+ * not been closed or freed; any other pointer (a closed handle, one of
+ * another kind, garbage) is refused with FACEC_ERROR_ARGUMENT, or NULL/0 from
+ * the accessors, and closing or freeing it again does nothing.
+ *
+ * Model files are read into memory by facec_model_open: replacing the file
+ * later (deploy by writing a new file and renaming it) does not affect an
+ * open model; open the new file to use it.
  *
  * Errors: every function that can fail returns a facec_status; on failure
  * facec_last_error() gives one line naming the file and what is wrong (valid
@@ -85,8 +96,10 @@ const char *facec_model_name(const facec_model *model);   /* valid while the mod
 /* The model's threshold for a metric (FACEC_ERROR_ARGUMENT if it has none). */
 facec_status facec_model_threshold(const facec_model *model, facec_metric metric, double *threshold);
 
-/* Sessions: one per thread; `threads` (>= 1) is how many threads one image's
- * network and face search may use. Close every session before its model. */
+/* Sessions: one per thread; `threads` (1 to 1024) is how many threads one
+ * image's network and face search may use (fewer run when the system cannot
+ * create more, e.g. under a container's pids limit). A session keeps its
+ * model alive; close both when done. */
 facec_status facec_session_open(const facec_model *model, int threads, facec_session **session);
 void facec_session_close(facec_session *session);          /* NULL is allowed */
 
@@ -110,7 +123,9 @@ void facec_faces_free(facec_faces *faces);                 /* NULL is allowed */
 
 /* deepface's distance between two embeddings (computed in double, rounded to
  * 6 decimals), and its verdict against the model's threshold (verified = 1
- * when distance <= threshold). */
+ * when distance <= threshold). An embedding holding a NaN or an infinity, or
+ * (for FACEC_COSINE) all zeros, whose distance deepface computes as NaN, is
+ * FACEC_ERROR_ARGUMENT. */
 facec_status facec_distance(const float *a, const float *b, size_t dim, facec_metric metric, double *distance);
 facec_status facec_verify(const facec_model *model, const float *a, const float *b, size_t dim, facec_metric metric,
                           double *distance, int *verified);
