@@ -12,9 +12,15 @@ public func oneLine(_ message: String) -> String {
     var out = ""
     for u in message.unicodeScalars {
         if u == "\n" || u == "\r" { out += " " }
-        else if u.value < 0x20 || u.value == 0x7F || (0x80..<0xA0).contains(u.value) || u == "\u{2028}" || u == "\u{2029}" {
+        else if isControlCharacter(u) || u == "\u{2028}" || u == "\u{2029}" {
             out += "\\u{\(String(u.value, radix: 16))}"
         } else { out.unicodeScalars.append(u) }
     }
     return out
+}
+
+/// C0 and C1 control characters and DEL: what must never reach a terminal
+/// raw (the loader refuses names holding one; messages escape them).
+public func isControlCharacter(_ u: Unicode.Scalar) -> Bool {
+    u.value < 0x20 || u.value == 0x7F || (0x80..<0xA0).contains(u.value)
 }

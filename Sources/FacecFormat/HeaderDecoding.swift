@@ -171,9 +171,7 @@ enum HeaderDecoding {
 
     /// The first control character of `s` as "U+000A", or nil.
     public static func controlCharacter(in s: String) -> String? {
-        guard let bad = s.unicodeScalars.first(where: { $0.value < 0x20 || $0.value == 0x7F || (0x80..<0xA0).contains($0.value) }) else {
-            return nil
-        }
+        guard let bad = s.unicodeScalars.first(where: isControlCharacter) else { return nil }
         let hex = String(bad.value, radix: 16, uppercase: true)
         return "U+" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
     }

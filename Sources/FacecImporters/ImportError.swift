@@ -24,9 +24,8 @@ struct ReadFault: Error {
 /// Every importer's first check, so a missing, unreadable or special file
 /// gets the same message whatever its format.
 func checkReadableFile(_ path: String) throws {
-    var st = stat()
-    guard stat(path, &st) == 0 else { throw ImportError(path, "cannot open: \(String(cString: strerror(errno)))") }
-    let kind = FileKind(mode: st.st_mode)
-    guard kind == .regular else { throw ImportError(path, "is \(kind.noun), not a regular file") }
-    guard access(path, R_OK) == 0 else { throw ImportError(path, "cannot read: \(String(cString: strerror(errno)))") }
+    switch InputFile.open(path) {
+    case .success(let file): close(file.fd)
+    case .failure(let problem): throw ImportError(path, problem.reason)
+    }
 }

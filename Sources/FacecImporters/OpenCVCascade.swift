@@ -55,22 +55,10 @@ public enum OpenCVCascade {
     }
 
     static func readAll(_ path: String) throws -> [UInt8] {
-        try checkReadableFile(path)   // a FIFO would block the open
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw ImportError(path, "cannot open: \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw ImportError(path, "cannot read: \(String(cString: strerror(errno)))") }
-        guard st.st_size <= maxFileBytes else { throw ImportError(path, "is \(st.st_size) bytes, larger than a cascade (\(maxFileBytes))") }
-        var bytes = [UInt8](repeating: 0, count: Int(st.st_size))
-        var done = 0
-        while done < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + done, $0.count - done) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { throw ImportError(path, "cannot read: \(n == 0 ? "truncated while reading" : String(cString: strerror(errno)))") }
-            done += n
+        switch InputFile.readAll(path, maxBytes: maxFileBytes) {
+        case .success(let bytes): return bytes
+        case .failure(let problem): throw ImportError(path, problem.reason)
         }
-        return bytes
     }
 
     static func read(_ root: MiniXML.Element) throws -> HaarCascade {

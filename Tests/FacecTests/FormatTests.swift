@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import CChecksum
 @testable import FacecFormat
 import FacecRuntime
 import FacecImporters
@@ -146,5 +147,25 @@ import FacecImporters
         // CRC-32C check value (RFC 3720): "123456789" -> 0xE3069283.
         let v = Array("123456789".utf8).withUnsafeBytes { crc32c($0) }
         #expect(v == 0xE306_9283)
+    }
+
+    /// The loader checksums slices on several threads and joins them
+    /// (facec_crc32c_combine); large buffers run three streams at once. Both
+    /// must equal one sequential pass over small pieces (the single stream).
+    @Test func crcOfSlicesJoinsToTheWholeChecksum() {
+        var seed: UInt32 = 7
+        let bytes = (0..<1_000_003).map { _ -> UInt8 in seed = seed &* 1664525 &+ 1013904223; return UInt8(truncatingIfNeeded: seed >> 24) }
+        bytes.withUnsafeBytes { raw in
+            var sequential: UInt32 = 0
+            for start in stride(from: 0, to: raw.count, by: 1000) {
+                sequential = crc32c(UnsafeRawBufferPointer(rebasing: raw[start..<min(raw.count, start + 1000)]), continuing: sequential)
+            }
+            #expect(crc32c(raw) == sequential)
+            for cut in [0, 1, 7, 65536, 500_001, raw.count - 1, raw.count] {
+                let a = crc32c(UnsafeRawBufferPointer(rebasing: raw[..<cut])), b = crc32c(UnsafeRawBufferPointer(rebasing: raw[cut...]))
+                #expect(facec_crc32c_combine(a, b, raw.count - cut) == sequential, "cut at \(cut)")
+            }
+            #expect(crc32c(UnsafeRawBufferPointer(rebasing: raw[3...]), continuing: crc32c(UnsafeRawBufferPointer(rebasing: raw[..<3]))) == sequential)
+        }
     }
 }

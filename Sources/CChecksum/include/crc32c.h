@@ -9,4 +9,8 @@
 /// time, so the library still runs on CPUs without it), a table otherwise.
 uint32_t facec_crc32c(uint32_t crc, const void *data, size_t length);
 
+/// The CRC-32C of A followed by B, from crc(A), crc(B) and B's length (for
+/// data checksummed in slices on several threads).
+uint32_t facec_crc32c_combine(uint32_t crc1, uint32_t crc2, size_t len2);
+
 #endif
