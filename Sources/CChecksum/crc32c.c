@@ -90,37 +90,31 @@ uint32_t facec_crc32c(uint32_t crc, const void *data, size_t length) {
 }
 
 // CRC-32C of A followed by B from the CRCs of A and B and B's length, so that
-// slices checksummed on several threads give the whole file's checksum. The
-// GF(2) matrix method of zlib's crc32_combine (Mark Adler), with the
-// Castagnoli polynomial: crc1 is advanced over len2 zero bytes by squaring
-// the one-zero-bit operator, then xor-ed with crc2.
-static uint32_t gf2_times(const uint32_t *mat, uint32_t vec) {
-    uint32_t sum = 0;
-    for (; vec; vec >>= 1, mat++)
-        if (vec & 1) sum ^= *mat;
-    return sum;
-}
-
-static void gf2_square(uint32_t *square, const uint32_t *mat) {
-    for (int n = 0; n < 32; n++) square[n] = gf2_times(mat, mat[n]);
+// slices checksummed on several threads (or streams) give the whole
+// checksum: crc(A||B) = crc(A) * x^(8 len(B)) mod P xor crc(B), in the
+// reflected bit order where 0x80000000 is x^0 (zlib's multmodp/x2nmodp
+// method, by Mark Adler, with the Castagnoli polynomial). About 50 small
+// multiplications per call.
+static uint32_t multmodp(uint32_t a, uint32_t b) {
+    uint32_t m = (uint32_t)1 << 31, product = 0;
+    for (;;) {
+        if (a & m) {
+            product ^= b;
+            if ((a & (m - 1)) == 0) break;
+        }
+        m >>= 1;
+        b = (b & 1) ? (b >> 1) ^ 0x82F63B78u : b >> 1;
+    }
+    return product;
 }
 
 uint32_t facec_crc32c_combine(uint32_t crc1, uint32_t crc2, size_t len2) {
-    if (len2 == 0) return crc1;
-    uint32_t even[32], odd[32];
-    odd[0] = 0x82F63B78u;   // the operator for one zero bit
-    uint32_t row = 1;
-    for (int n = 1; n < 32; n++) { odd[n] = row; row <<= 1; }
-    gf2_square(even, odd);  // two zero bits
-    gf2_square(odd, even);  // four zero bits
-    do {                     // one zero byte first, then doubling
-        gf2_square(even, odd);
-        if (len2 & 1) crc1 = gf2_times(even, crc1);
-        len2 >>= 1;
-        if (len2 == 0) break;
-        gf2_square(odd, even);
-        if (len2 & 1) crc1 = gf2_times(odd, crc1);
-        len2 >>= 1;
-    } while (len2 != 0);
-    return crc1 ^ crc2;
+    uint32_t power = (uint32_t)1 << 30;                   // x^1
+    for (int i = 0; i < 3; i++) power = multmodp(power, power);   // x^8: one byte
+    uint32_t shift = (uint32_t)1 << 31;                   // x^0
+    for (size_t n = len2; n; n >>= 1) {
+        if (n & 1) shift = multmodp(power, shift);
+        if (n > 1) power = multmodp(power, power);
+    }
+    return multmodp(shift, crc1) ^ crc2;
 }
