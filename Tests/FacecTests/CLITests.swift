@@ -81,7 +81,7 @@ import FacecVerify
         _ = FileManager.default.createFile(atPath: dir.path("truncated.h5"), contents: demo.prefix(demo.count / 2))
         _ = FileManager.default.createFile(atPath: dir.path("text.h5"), contents: Data("not hdf5".utf8))
         let cases: [([String], String)] = [
-            (["convert", dir.path("missing.h5")], "No such file"),
+            (["convert", dir.path("missing.h5")], "missing.h5: no such file"),
             (["convert", dir.path("truncated.h5")], "truncated.h5"),
             (["convert", dir.path("text.h5")], "unknown weight file format"),
             (["convert", TestPaths.fixture("small.weights.h5")], "Keras 3"),

@@ -271,7 +271,7 @@ struct DetectionCLITests {
         refused(dir.path("empty.xml"), "not a valid XML cascade")
         _ = FileManager.default.createFile(atPath: dir.path("binary.xml"), contents: Data((0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 2654435761 >> 13) }))
         refused(dir.path("binary.xml"), "not a valid XML cascade")
-        refused(dir.path("missing.xml"), "No such file")
+        refused(dir.path("missing.xml"), "no such file")
         refused(Self.mutated(dir, "window.xml", "<width>24</width>", "<width>2000</width>"), "window")
         refused(Self.mutated(dir, "nan.xml", "<stageThreshold>", "<stageThreshold>nan "), "not a number")
         refused(Self.mutated(dir, "huge.xml", "<stageThreshold>", "<stageThreshold>1e999 "), "not a number")
