@@ -25,9 +25,9 @@ public final class ModelFile: @unchecked Sendable {
     public let preamble: Preamble
     public let header: ModelHeader
     public let fileSize: Int
-    /// The data section (anonymous memory aligned to 2 MB; empty when not read).
+    /// The data section (anonymous memory; empty when not read).
     private let data: UnsafeRawBufferPointer
-    /// The whole anonymous mapping `data` lies in, for munmap.
+    /// The same memory, for munmap (nil when not read).
     private let mapping: UnsafeMutableRawBufferPointer?
 
     /// - Parameter readData: read (and check) the data section. `inspect` and
@@ -61,27 +61,26 @@ public final class ModelFile: @unchecked Sendable {
             return
         }
         let length = layout.data.count
-        let (whole, memory) = try Self.allocate(length, path: path)
+        let memory = try Self.allocate(length, path: path)
         do {
             try Self.readData(fd, from: layout.data.lowerBound, into: memory, header: header, crc: p.dataCRC, path: path)
         } catch {
-            munmap(whole.baseAddress, whole.count)
+            munmap(memory.baseAddress, memory.count)
             throw error
         }
         data = UnsafeRawBufferPointer(memory)
-        mapping = whole
+        mapping = memory
     }
 
     deinit { if let m = mapping { munmap(m.baseAddress, m.count) } }
 
     /// Anonymous memory for `length` bytes (so that `releasePages` can hand
-    /// pages back). Returns the mapping twice: whole, and as the data's room.
-    private static func allocate(_ length: Int, path: String) throws -> (UnsafeMutableRawBufferPointer, UnsafeMutableRawBufferPointer) {
+    /// pages back to the system).
+    private static func allocate(_ length: Int, path: String) throws -> UnsafeMutableRawBufferPointer {
         guard let base = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), base != MAP_FAILED else {
             throw FormatError(path, "cannot allocate \(length) bytes for the model's data: \(systemMessage(errno))")
         }
-        let memory = UnsafeMutableRawBufferPointer(start: base, count: length)
-        return (memory, memory)
+        return UnsafeMutableRawBufferPointer(start: base, count: length)
     }
 
     /// The float32 contents of tensor `index`. The header decoder has checked
