@@ -457,7 +457,7 @@ void   fgraph__header__free_unpacked
   assert(message->base.descriptor == &fgraph__header__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor fgraph__input_spec__field_descriptors[8] =
+static const ProtobufCFieldDescriptor fgraph__input_spec__field_descriptors[10] =
 {
   {
     "height",
@@ -555,6 +555,30 @@ static const ProtobufCFieldDescriptor fgraph__input_spec__field_descriptors[8] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "truncate_to_uint8",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Fgraph__InputSpec, truncate_to_uint8),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "post_scale",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FLOAT,
+    0,   /* quantifier_offset */
+    offsetof(Fgraph__InputSpec, post_scale),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned fgraph__input_spec__field_indices_by_name[] = {
   2,   /* field[2] = channels */
@@ -562,14 +586,16 @@ static const unsigned fgraph__input_spec__field_indices_by_name[] = {
   0,   /* field[0] = height */
   5,   /* field[5] = mean */
   7,   /* field[7] = note */
+  9,   /* field[9] = post_scale */
   6,   /* field[6] = resize */
   4,   /* field[4] = scale */
+  8,   /* field[8] = truncate_to_uint8 */
   1,   /* field[1] = width */
 };
 static const ProtobufCIntRange fgraph__input_spec__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 8 }
+  { 0, 10 }
 };
 const ProtobufCMessageDescriptor fgraph__input_spec__descriptor =
 {
@@ -579,7 +605,7 @@ const ProtobufCMessageDescriptor fgraph__input_spec__descriptor =
   "Fgraph__InputSpec",
   "fgraph",
   sizeof(Fgraph__InputSpec),
-  8,
+  10,
   fgraph__input_spec__field_descriptors,
   fgraph__input_spec__field_indices_by_name,
   1,  fgraph__input_spec__number_ranges,

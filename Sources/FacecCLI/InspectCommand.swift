@@ -30,7 +30,8 @@ struct InspectCommand: Command {
         let i = h.input
         out.append("model      \(h.modelName)  (format \(f.preamble.major).\(f.preamble.minor), \(f.fileSize) bytes)")
         out.append("source     \(h.provenance.sourceFile) [\(h.provenance.sourceFormat), \(h.provenance.architecture)] sha256 \(hex(h.provenance.sourceSHA256)) by \(h.provenance.converterVersion)")
-        out.append("input      \(i.height)x\(i.width)x\(i.channels) \(i.colorOrder.rawValue.uppercased()), x\(i.scale), mean \(i.mean.isEmpty ? "none" : "\(i.mean)"), resize \(i.resize.rawValue)")
+        let truncation = i.truncateToUInt8 ? ", x255 truncated to uint8, x\(i.postScale)" : ""
+        out.append("input      \(i.height)x\(i.width)x\(i.channels) \(i.colorOrder.rawValue.uppercased()), x\(i.scale)\(truncation), mean \(i.mean.isEmpty ? "none" : "\(i.mean)"), resize \(i.resize.rawValue)")
         out.append("output     \(h.output.name) [\(h.output.dim)]\(h.output.l2Normalize ? " L2-normalised" : "")")
         let th = Metric.allCases.compactMap { m in h.thresholds[m].map { "\(m.rawValue) \($0)" } }.joined(separator: ", ")
         out.append("metric     \(h.defaultMetric.rawValue) (thresholds: \(th.isEmpty ? "none" : th))")
@@ -134,7 +135,8 @@ struct InspectCommand: Command {
             ("input", JSONText.object([
                 ("height", "\(i.height)"), ("width", "\(i.width)"), ("channels", "\(i.channels)"),
                 ("color_order", JSONText.string(i.colorOrder.rawValue)), ("scale", JSONText.number(i.scale)),
-                ("mean", JSONText.array(i.mean)), ("resize", JSONText.string(i.resize.rawValue))])),
+                ("mean", JSONText.array(i.mean)), ("resize", JSONText.string(i.resize.rawValue)),
+                ("truncate_to_uint8", i.truncateToUInt8 ? "true" : "false"), ("post_scale", JSONText.number(i.postScale))])),
             ("output", JSONText.object([
                 ("name", JSONText.string(h.output.name)), ("dim", "\(h.output.dim)"),
                 ("l2_normalize", h.output.l2Normalize ? "true" : "false")])),

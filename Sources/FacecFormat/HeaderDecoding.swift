@@ -151,9 +151,13 @@ enum HeaderDecoding {
         let mean = s.n_mean > 0 ? Array(UnsafeBufferPointer(start: s.mean, count: s.n_mean)) : []
         guard mean.isEmpty || mean.count == Int(s.channels) else { throw fail("input mean has \(mean.count) values for \(s.channels) channels") }
         guard s.scale.isFinite, mean.allSatisfy(\.isFinite) else { throw fail("input scale or mean is not finite") }
+        let postScale = s.post_scale == 0 ? 1 : s.post_scale
+        guard postScale.isFinite else { throw fail("input post-scale is not finite") }
+        guard s.truncate_to_uint8 != 0 || postScale == 1 else { throw fail("input post-scale without the uint8 truncation") }
         return InputSpec(height: Int(s.height), width: Int(s.width), channels: Int(s.channels),
                          colorOrder: s.color_order.rawValue == 0 ? .rgb : .bgr, scale: s.scale, mean: mean,
-                         resize: s.resize.rawValue == 0 ? .keepAspectPad : .stretch, note: try text(s.note, "the input note", fail))
+                         resize: s.resize.rawValue == 0 ? .keepAspectPad : .stretch, note: try text(s.note, "the input note", fail),
+                         truncateToUInt8: s.truncate_to_uint8 != 0, postScale: postScale)
     }
 
     private static func string(_ p: UnsafeMutablePointer<CChar>?) -> String {

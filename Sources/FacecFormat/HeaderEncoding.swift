@@ -16,6 +16,8 @@ enum HeaderEncoding {
         input.mean = c.array(h.input.mean)
         input.resize = h.input.resize == .keepAspectPad ? FGRAPH__RESIZE_POLICY__RESIZE_KEEP_ASPECT_PAD : FGRAPH__RESIZE_POLICY__RESIZE_STRETCH
         input.note = c.string(h.input.note)
+        input.truncate_to_uint8 = h.input.truncateToUInt8 ? 1 : 0
+        input.post_scale = h.input.postScale == 1 ? 0 : h.input.postScale
 
         var output = Fgraph__OutputSpec()
         fgraph__output_spec__init(&output)

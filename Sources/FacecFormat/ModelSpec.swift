@@ -22,12 +22,19 @@ public struct InputSpec: Sendable, Equatable {
     public var mean: [Float]
     public var resize: ResizePolicy
     public var note: String
+    /// After the resize, each value ×255 in float32 and truncated to an
+    /// integer (deepface's Dlib client: `img * 255` then `astype(np.uint8)`)…
+    public var truncateToUInt8: Bool
+    /// …then multiplied by this before the mean is subtracted (dlib's 1/256).
+    public var postScale: Float
 
     public init(height: Int, width: Int, channels: Int = 3, colorOrder: ColorOrder,
-                scale: Float, mean: [Float] = [], resize: ResizePolicy, note: String = "") {
+                scale: Float, mean: [Float] = [], resize: ResizePolicy, note: String = "",
+                truncateToUInt8: Bool = false, postScale: Float = 1) {
         self.height = height; self.width = width; self.channels = channels
         self.colorOrder = colorOrder; self.scale = scale; self.mean = mean
         self.resize = resize; self.note = note
+        self.truncateToUInt8 = truncateToUInt8; self.postScale = postScale
     }
 }
 

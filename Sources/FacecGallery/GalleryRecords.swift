@@ -72,7 +72,8 @@ public struct GalleryModel: Sendable, Equatable {
                   sourceSHA256: header.provenance.sourceSHA256.map { String($0, radix: 16).leftPadded(2) }.joined(),
                   output: header.output.name, dim: header.output.dim, detector: detector,
                   weights: header.weightPrecision.rawValue,
-                  preprocessing: "\(i.width)x\(i.height) \(i.colorOrder) scale \(i.scale) mean \(i.mean) \(i.resize) l2 \(header.output.l2Normalize)")
+                  preprocessing: "\(i.width)x\(i.height) \(i.colorOrder) scale \(i.scale) mean \(i.mean) \(i.resize) l2 \(header.output.l2Normalize)"
+                    + (i.truncateToUInt8 ? " uint8 x\(i.postScale)" : ""))
     }
 
     /// The stored fields, as key/value pairs (the gallery's meta table).

@@ -129,7 +129,7 @@ public enum Compiler {
             case .maxPool(let geo): e.kernel = .maxPool; setGeometry(&e, geo)
             case .avgPool(let geo): e.kernel = .avgPool; setGeometry(&e, geo)
             case .zeroPad(let geo): e.kernel = .zeroPad; setGeometry(&e, geo)
-            case .add: e.kernel = .add
+            case .add, .zeroExtendedAdd: e.kernel = .add
             case .relu: e.kernel = .relu
             case .softmax: e.kernel = .softmax
             case .input, .flatten, .identity:

@@ -93,6 +93,9 @@ public enum LayerOp: Equatable, Sendable {
     case dropout
     case activation(ActivationKind)
     case add
+    /// dlib's add_prev: inputs of different shapes are zero-extended to the
+    /// largest size in each dimension (aligned at the top-left, first channels).
+    case zeroExtendedAdd
 }
 
 public struct Layer {

@@ -48,6 +48,9 @@ enum Lowering {
             case .add:
                 guard inputs.count >= 2 else { throw GraphError(layer: layer.name, "Add needs at least two inputs") }
                 nodes.append(node(.add, inputs))
+            case .zeroExtendedAdd:
+                guard inputs.count >= 2 else { throw GraphError(layer: layer.name, "Add needs at least two inputs") }
+                nodes.append(node(.zeroExtendedAdd, inputs))
             }
             nodeOf[li] = nodes.count - 1
         }

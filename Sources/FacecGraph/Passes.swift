@@ -42,7 +42,7 @@ enum Passes {
             let producer = g.nodes[p]
             let fusable: Bool
             switch producer.kind {
-            case .conv, .dense, .add: fusable = true
+            case .conv, .dense, .add, .zeroExtendedAdd: fusable = true
             default: fusable = false
             }
             guard fusable, producer.activation == .none, consumers[p] == [i], !g.isGraphOutput(p) else { continue }

@@ -12,6 +12,7 @@ struct PlanNode {
         case avgPool(Geometry)
         case zeroPad(Geometry)      // only the pads are used
         case add
+        case zeroExtendedAdd         // H×W×C inputs of different shapes, each zero-extended
         case relu
         case softmax
         case flatten                // a view: same bytes, rank-1 shape

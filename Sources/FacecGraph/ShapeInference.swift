@@ -23,6 +23,9 @@ enum ShapeInference {
             case .add:
                 guard ins.allSatisfy({ $0 == ins[0] }) else { throw fail("Add of different shapes \(ins)") }
                 n.shape = ins[0]
+            case .zeroExtendedAdd:
+                let dims = try ins.map(spatial)
+                n.shape = [dims.map(\.h).max()!, dims.map(\.w).max()!, dims.map(\.c).max()!]
             case .zeroPad(let g):
                 let (h, w, c) = try spatial(ins[0])
                 n.shape = [h + g.padTop + g.padBottom, w + g.padLeft + g.padRight, c]

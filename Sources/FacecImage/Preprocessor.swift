@@ -46,10 +46,15 @@ public struct PreprocessSpec: Sendable, Equatable {
     public var mean: [Float]
     public var resize: ResizePolicy
     public var arithmetic: ResizeArithmetic
+    /// After the float32 cast: ×255 in float32 and truncated to an integer
+    /// 0...255 (deepface's Dlib client, `(img * 255).astype(np.uint8)`), then
+    /// × `postScale`, before the mean is subtracted.
+    public var truncateToUInt8: Bool
+    public var postScale: Float
 
     public init(height: Int, width: Int, colorOrder: ColorOrder, scale: Float = 1.0 / 255.0,
                 mean: [Float] = [], resize: ResizePolicy = .keepAspectPad,
-                arithmetic: ResizeArithmetic = .float64) {
+                arithmetic: ResizeArithmetic = .float64, truncateToUInt8: Bool = false, postScale: Float = 1) {
         self.height = height
         self.width = width
         self.colorOrder = colorOrder
@@ -57,6 +62,8 @@ public struct PreprocessSpec: Sendable, Equatable {
         self.mean = mean
         self.resize = resize
         self.arithmetic = arithmetic
+        self.truncateToUInt8 = truncateToUInt8
+        self.postScale = postScale
     }
 
     public var elementCount: Int { height * width * 3 }
@@ -69,7 +76,8 @@ public struct PreprocessSpec: Sendable, Equatable {
 ///      data (horizontal pass then vertical blend; weights per
 ///      `spec.arithmetic`), into the padded H×W frame (zeros around) or
 ///      stretched to H×W;
-///   3. cast to float32, subtract mean[c] (padding included);
+///   3. cast to float32 (and, for deepface's Dlib client, ×255 truncated to
+///      an integer, × postScale), subtract mean[c] (padding included);
 ///   4. channel order RGB or BGR.
 /// With identical decoded pixels the result equals deepface's to within
 /// float32 rounding (the tests check ≤ 1e-5 against values from cv2).
@@ -150,6 +158,20 @@ public enum Preprocessor {
                         rowA.withUnsafeBufferPointer { ra in
                             rowB.withUnsafeBufferPointer { rb in
                                 let a = ra.baseAddress!, b = rb.baseAddress!
+                                if spec.truncateToUInt8 {
+                                    let post = spec.postScale
+                                    @inline(__always) func u8(_ v: Double) -> Float {
+                                        // numpy: float32 × 255 (one rounding), then astype(uint8).
+                                        min(max((Float(v) * 255).rounded(.towardZero), 0), 255) * post
+                                    }
+                                    for dx in 0..<nw {
+                                        let q = 3 * dx
+                                        dst[q + oR] = u8(a[q] * b0 + b[q] * b1) - mR
+                                        dst[q + oG] = u8(a[q + 1] * b0 + b[q + 1] * b1) - mG
+                                        dst[q + oB] = u8(a[q + 2] * b0 + b[q + 2] * b1) - mB
+                                    }
+                                    return
+                                }
                                 for dx in 0..<nw {
                                     let q = 3 * dx
                                     dst[q + oR] = Float(a[q] * b0 + b[q] * b1) - mR

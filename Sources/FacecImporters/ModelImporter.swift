@@ -30,12 +30,18 @@ public enum ModelImporter {
         if head.starts(with: [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]) {
             return try KerasImporter.load(path: path, architecture: options.architecture, options: options)
         }
+        if DlibImporter.looksLikeDlib(head) {
+            if options.architecture != nil {
+                throw ImportError(path, "--arch applies to Keras weights-only files; a dlib network file is read as dlib's face recognition ResNet")
+            }
+            return try DlibImporter.load(path: path)
+        }
         if head.isEmpty { throw ImportError(path, "empty file") }
         if path.hasSuffix(".mat") {
             // MAT v4 files have no text header: MatV5File refuses them by name.
             return try MatConvNetImporter.load(path: path, descriptor: options.descriptor)
         }
-        throw ImportError(path, "unknown weight file format: neither Keras HDF5 (.h5) nor a MATLAB .mat file")
+        throw ImportError(path, "unknown weight file format: neither Keras HDF5 (.h5), a MATLAB .mat file nor a dlib network (.dat)")
     }
 
     private static func firstBytes(_ path: String, _ n: Int) throws -> [UInt8] {

@@ -19,6 +19,9 @@ struct Step: @unchecked Sendable {
     var paddedOut = 0          // row length of the weight matrix (multiple of 8)
     var kernelH = 1, kernelW = 1, strideH = 1, strideW = 1, padTop = 0, padLeft = 0, padBottom = 0, padRight = 0
     var relu = false
+    /// A zero-extending add's input shapes (empty when every input has the
+    /// output's size: a flat element-wise add).
+    var addShapes: [(h: Int, w: Int, c: Int)] = []
 
     /// `packed`, or the float32 `weights` of a step built without it (tests).
     var storedWeights: PackedWeights { packed ?? .f32(weights!) }
@@ -170,7 +173,17 @@ enum PlanBuilder {
             case .add:
                 try expectInputs(2...64)
                 try expectParams(0)
-                guard ins.allSatisfy({ $0.elementCount == out.elementCount }) else { throw fail("adds values of different sizes") }
+                if !ins.allSatisfy({ $0.elementCount == out.elementCount }) {
+                    // dlib's add_prev: H×W×C inputs zero-extended to the output,
+                    // which is their largest size in each dimension.
+                    let o = try shape3(out)
+                    let shapes = try ins.map(shape3)
+                    guard (shapes.map(\.h).max()!, shapes.map(\.w).max()!, shapes.map(\.c).max()!) == o else {
+                        throw fail("adds values of shapes \(ins.map(\.shape)) into \(out.shape), which is not their largest extent")
+                    }
+                    s.addShapes = shapes
+                    s.outShape = o
+                }
             case .relu, .softmax:
                 try expectInputs(1...1)
                 try expectParams(0)

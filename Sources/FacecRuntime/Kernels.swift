@@ -139,10 +139,29 @@ enum Kernels {
     }
 
     static func add(_ s: Step, inputs: [UnsafePointer<Float>], output y: UnsafeMutablePointer<Float>) {
+        if !s.addShapes.isEmpty { return zeroExtendedAdd(s, inputs: inputs, output: y) }
         for i in 0..<s.count {
             var acc = inputs[0][i]
             for k in 1..<inputs.count { acc += inputs[k][i] }
             y[i] = s.relu ? max(acc, 0) : acc
+        }
+    }
+
+    /// dlib's add_prev of tensors of different shapes: each input counts as
+    /// zero outside its own rows, columns and channels (top-left aligned,
+    /// first channels), as cpu_dlib.cpp's `add(dest, src1, src2)`.
+    static func zeroExtendedAdd(_ s: Step, inputs: [UnsafePointer<Float>], output y: UnsafeMutablePointer<Float>) {
+        let (OH, OW, OC) = s.outShape
+        for oy in 0..<OH {
+            for ox in 0..<OW {
+                let out = y + (oy * OW + ox) * OC
+                out.update(repeating: 0, count: OC)
+                for (x, shape) in zip(inputs, s.addShapes) where oy < shape.h && ox < shape.w {
+                    let p = x + (oy * shape.w + ox) * shape.c
+                    for c in 0..<shape.c { out[c] += p[c] }
+                }
+                if s.relu { for c in 0..<OC { out[c] = max(out[c], 0) } }
+            }
         }
     }
 

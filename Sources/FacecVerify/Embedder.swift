@@ -22,7 +22,8 @@ public struct Embedder: Sendable {
     public var preprocessSpec: PreprocessSpec {
         let i = model.header.input
         return PreprocessSpec(height: i.height, width: i.width, colorOrder: i.colorOrder == .rgb ? .rgb : .bgr,
-                              scale: i.scale, mean: i.mean, resize: i.resize == .keepAspectPad ? .keepAspectPad : .stretch)
+                              scale: i.scale, mean: i.mean, resize: i.resize == .keepAspectPad ? .keepAspectPad : .stretch,
+                              truncateToUInt8: i.truncateToUInt8, postScale: i.postScale)
     }
 
     /// The network input for a face crop (or a whole photo), as deepface

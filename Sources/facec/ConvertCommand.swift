@@ -9,8 +9,8 @@ enum DetectorChoice: String, CaseIterable { case none, opencv }
 struct ConvertCommand: Command {
     static let spec = CommandSpec(
         name: "convert",
-        abstract: "Convert Keras .h5 or MatConvNet .mat weights into a compiled .fgraph model (written atomically).",
-        arguments: [.one("input", help: "The weight file (.h5 or .mat).")],
+        abstract: "Convert Keras .h5, MatConvNet .mat or dlib .dat weights into a compiled .fgraph model (written atomically).",
+        arguments: [.one("input", help: "The weight file (.h5, .mat or dlib .dat).")],
         options: [
             .option("output", short: "o", help: "Output file (default: INPUT's base name with .fgraph, in the current directory)."),
             .option("arch", help: "Built-in architecture for weights-only files (\(KerasImporter.builtInArchitectures.joined(separator: ", "))); default: detected from the weight shapes."),

@@ -178,10 +178,20 @@ struct  Fgraph__InputSpec
    * human-readable, e.g. "deepface base normalisation"
    */
   char *note;
+  /*
+   * deepface's Dlib client: after the resize, each value x255 in float32 and
+   * truncated to an integer 0..255 (numpy astype(uint8)), then multiplied by
+   * post_scale before the mean is subtracted (dlib's input layer: 1/256).
+   */
+  protobuf_c_boolean truncate_to_uint8;
+  /*
+   * 0 means 1 (files without it)
+   */
+  float post_scale;
 };
 #define FGRAPH__INPUT_SPEC__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fgraph__input_spec__descriptor) \
-    , 0, 0, 0, FGRAPH__COLOR_ORDER__COLOR_ORDER_RGB, 0, 0,NULL, FGRAPH__RESIZE_POLICY__RESIZE_KEEP_ASPECT_PAD, (char *)protobuf_c_empty_string }
+    , 0, 0, 0, FGRAPH__COLOR_ORDER__COLOR_ORDER_RGB, 0, 0,NULL, FGRAPH__RESIZE_POLICY__RESIZE_KEEP_ASPECT_PAD, (char *)protobuf_c_empty_string, 0, 0 }
 
 
 struct  Fgraph__OutputSpec
