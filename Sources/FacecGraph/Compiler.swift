@@ -17,6 +17,10 @@ public struct CompileOptions: Sendable {
     /// at a measured cost in accuracy (ARCHITECTURE.md).
     public var winograd: Bool
     public var winogradMinInputChannels: Int
+    /// …and at least this many output pixels: on small maps the transformed
+    /// weights (4× the kernel's size) cost more to read than the
+    /// multiplications they save (dlib's ResNet: 256 channels on 4×4).
+    public var winogradMinOutputPixels = 64
     /// How convolution and dense weights are stored (`--weights`). Reduced
     /// precision runs direct convolutions: Winograd's transformed weights are
     /// 4× the size of the 3×3 kernels, which would undo the saving.
@@ -38,6 +42,7 @@ public enum Compiler {
         try ShapeInference.run(&g, input: description.input)
         Passes.removeIdentities(&g)
         Passes.foldZeroPadding(&g)
+        Passes.trimUnreadTaps(&g)
         Passes.fuseReLU(&g)
         Passes.removeDeadNodes(&g)
         // The output keeps the name the user knows (e.g. DeepID's `deepid`
@@ -99,7 +104,7 @@ public enum Compiler {
                 try emitDense(&e, n, kernel: kernel, inCount: inCount, out: cout, choice: stored[i] ?? .init(type: .f32), addTensor)
                 e.fused.insert("conv as dense (kernel covers the input)", at: 0)
             case .conv(let geo) where options.winograd && options.weights == .f32 && geo.kernelH == 3 && geo.kernelW == 3 && geo.strideH == 1 && geo.strideW == 1
-                && n.weights[0].shape[2] >= options.winogradMinInputChannels:
+                && n.weights[0].shape[2] >= options.winogradMinInputChannels && n.shape[0] * n.shape[1] >= options.winogradMinOutputPixels:
                 let kernel = n.weights[0], cout = n.shape[2], cin = kernel.shape[2]
                 let cinPad = roundUp8(cin), padded = roundUp8(cout)
                 e.kernel = .conv2dWinogradF43

@@ -55,6 +55,46 @@ enum Passes {
         }
     }
 
+    /// Kernel rows and columns that only ever meet padding are dropped, with
+    /// the padding they stood for (exact: they add products with zero). A
+    /// 3×3 "same" convolution on a 1×1 map (dlib's ResNet ends with one)
+    /// becomes a 1×1 one, which the compiler runs as a dense layer.
+    static func trimUnreadTaps(_ g: inout PlanGraph) {
+        for i in g.nodes.indices where g.nodes[i].alive {
+            guard case .conv(let geo) = g.nodes[i].kind, let kernel = g.nodes[i].weights.first, kernel.shape.count == 4 else { continue }
+            let input = g.nodes[g.nodes[i].inputs[0]].shape, output = g.nodes[i].shape
+            guard input.count == 3, output.count == 3 else { continue }
+            func used(_ k: Int, pad: Int, stride: Int, inSize: Int, outSize: Int) -> Range<Int> {
+                let taps = (0..<k).filter { t in (0..<outSize).contains { o in (0..<inSize).contains(o * stride - pad + t) } }
+                return (taps.first ?? 0)..<((taps.last ?? (k - 1)) + 1)
+            }
+            let rows = used(geo.kernelH, pad: geo.padTop, stride: geo.strideH, inSize: input[0], outSize: output[0])
+            let cols = used(geo.kernelW, pad: geo.padLeft, stride: geo.strideW, inSize: input[1], outSize: output[1])
+            guard rows.count < geo.kernelH || cols.count < geo.kernelW else { continue }
+            var trimmed = geo
+            trimmed.kernelH = rows.count; trimmed.kernelW = cols.count
+            trimmed.padTop -= rows.lowerBound; trimmed.padBottom -= geo.kernelH - rows.upperBound
+            trimmed.padLeft -= cols.lowerBound; trimmed.padRight -= geo.kernelW - cols.upperBound
+            guard trimmed.padTop >= 0, trimmed.padBottom >= 0, trimmed.padLeft >= 0, trimmed.padRight >= 0,
+                  (input[0] + trimmed.padTop + trimmed.padBottom - trimmed.kernelH) / trimmed.strideH + 1 == output[0],
+                  (input[1] + trimmed.padLeft + trimmed.padRight - trimmed.kernelW) / trimmed.strideW + 1 == output[1]
+            else { continue }
+            let (kw, cin, cout) = (kernel.shape[1], kernel.shape[2], kernel.shape[3])
+            let run = cin * cout
+            var sliced = WeightTensor(name: kernel.name, shape: [rows.count, cols.count, cin, cout]) {
+                let all = try kernel.load()
+                var out: [Float] = []
+                out.reserveCapacity(rows.count * cols.count * run)
+                for ky in rows { for kx in cols { out += all[((ky * kw + kx) * run)..<((ky * kw + kx + 1) * run)] } }
+                return out
+            }
+            sliced.release = kernel.release
+            g.nodes[i].weights[0] = sliced
+            g.nodes[i].kind = .conv(trimmed)
+            g.nodes[i].fused.insert("taps \(geo.kernelH)x\(geo.kernelW) -> \(rows.count)x\(cols.count) (the rest only meet padding)", at: 0)
+        }
+    }
+
     /// Keeps only what the outputs need.
     static func removeDeadNodes(_ g: inout PlanGraph) {
         var needed = [Bool](repeating: false, count: g.nodes.count)

@@ -73,6 +73,8 @@ public final class ModelInstance {
     private let winogradStride: Int
     /// A zero bias for the Winograd products.
     private let zeros: UnsafeMutablePointer<Float>
+    /// im2col patches of the convolutions on small maps (`PatchConv`).
+    private let patches: UnsafeMutablePointer<Float>
 
     public let isa: KernelISA
     /// Per step: whether it is worth splitting across the threads.
@@ -132,6 +134,7 @@ public final class ModelInstance {
         winogradStride = blockScratch
         zeros = UnsafeMutablePointer<Float>.allocate(capacity: max(8, partialCapacity))
         zeros.initialize(repeating: 0, count: max(8, partialCapacity))
+        patches = UnsafeMutablePointer<Float>.allocate(capacity: max(8, model.steps.filter(PatchConv.applies).map(PatchConv.floats).max() ?? 0))
         inputPointers.reserveCapacity(64)
     }
 
@@ -143,6 +146,7 @@ public final class ModelInstance {
         ranges.deallocate()
         winograd.deallocate()
         zeros.deallocate()
+        patches.deallocate()
     }
 
     public var threads: Int { pool.threads }
@@ -241,6 +245,14 @@ public final class ModelInstance {
             source = UnsafePointer(x)
         }
         let wide = isa.wide
+        if PatchConv.applies(s) {
+            let q = patches, p = PatchConv.patchStep(s)
+            let out = patches + p.outShape.h * p.outShape.w * p.inShape.c
+            PatchConv.gather(s, padded: source, into: q)
+            pool.parallelFor(p.outShape.h) { r in ConvKernel.row(p, oy: r, padded: q, output: out, wide: wide) }
+            y.update(from: out, count: s.count)
+            return
+        }
         pool.parallelFor(s.outShape.h) { oy in ConvKernel.row(s, oy: oy, padded: source, output: y, wide: wide) }
     }
 
