@@ -37,6 +37,18 @@ import Testing
                     padded.withUnsafeMutableBufferPointer { pp in
                         ConvKernel.pad(s, input: xp.baseAddress!, into: pp.baseAddress!)
                         fast.withUnsafeMutableBufferPointer { fp in
+                            if PatchConv.applies(s) {
+                                // Small maps: im2col patches in 6-pixel rows (Model.conv's path).
+                                let p = PatchConv.patchStep(s)
+                                var scratch = [Float](repeating: .nan, count: PatchConv.floats(s))
+                                scratch.withUnsafeMutableBufferPointer { q in
+                                    let out = q.baseAddress! + p.outShape.h * p.outShape.w * p.inShape.c
+                                    PatchConv.gather(s, padded: pp.baseAddress!, into: q.baseAddress!)
+                                    for r in (0..<p.outShape.h).reversed() { ConvKernel.row(p, oy: r, padded: q.baseAddress!, output: out, wide: isa.wide) }
+                                    fp.baseAddress!.update(from: out, count: oh * ow * cout)
+                                }
+                                return
+                            }
                             // Bottom row first: a row must not lean on its successor being written later
                             // (rows run on different threads in any order).
                             for oy in (0..<oh).reversed() { ConvKernel.row(s, oy: oy, padded: pp.baseAddress!, output: fp.baseAddress!, wide: isa.wide) }
@@ -58,6 +70,12 @@ import Testing
         (7, 7, 16, 12, (7, 7), (1, 1), (0, 0, 0, 0)), (20, 19, 3, 16, (4, 4), (1, 1), (0, 0, 0, 0)),
         (6, 17, 11, 31, (3, 2), (2, 1), (2, 0, 1, 3)), (5, 4, 60, 80, (2, 2), (1, 1), (0, 0, 0, 0)),
         (3, 21, 70, 100, (3, 3), (1, 1), (1, 1, 1, 1)), (11, 9, 8, 56, (1, 1), (1, 1), (0, 0, 0, 0)),
+        // dlib's ResNet: the 7×7/2 stem, unpadded 3×3/2 downsamplings, and maps
+        // narrower than a tile (PatchConv: 4×4, 3×3, 5 columns, 2 rows).
+        (40, 38, 3, 32, (7, 7), (2, 2), (0, 0, 0, 0)), (35, 35, 32, 64, (3, 3), (2, 2), (0, 0, 0, 0)),
+        (8, 8, 128, 256, (3, 3), (2, 2), (0, 0, 0, 0)), (4, 4, 256, 256, (3, 3), (1, 1), (1, 1, 1, 1)),
+        (3, 3, 40, 24, (3, 3), (1, 1), (1, 1, 1, 1)), (2, 5, 9, 20, (3, 3), (1, 1), (1, 1, 1, 1)),
+        (4, 4, 256, 256, (3, 3), (2, 2), (0, 0, 0, 0)),
     ] as [(Int, Int, Int, Int, (Int, Int), (Int, Int), (Int, Int, Int, Int))])
     func fastConvMatchesReference(_ c: (Int, Int, Int, Int, (Int, Int), (Int, Int), (Int, Int, Int, Int))) {
         for isa in KernelISA.supported {
@@ -196,5 +214,41 @@ extension KernelTests {
         for i in ref.indices { err = max(err, abs(fast[i] - ref[i])); scale = max(scale, abs(ref[i])) }
         #expect(!fast.contains { $0.isNaN }, "\(c) \(isa) whole layer \(wholeLayer): output not fully written")
         #expect(err / scale <= 1e-5, "\(c) \(isa) whole layer \(wholeLayer): relative error \(err / scale)")
+    }
+}
+
+/// dlib's add_prev: tensors of different shapes, each zero-extended to the
+/// largest extent (top-left, first channels), against an explicit
+/// zero-padding of every operand followed by a plain sum.
+@Suite struct ZeroExtendedAddTests {
+    @Test(arguments: [
+        [(3, 3, 256), (4, 4, 128)], [(1, 1, 256), (2, 2, 256)], [(17, 17, 64), (17, 17, 32)],
+        [(5, 2, 3), (2, 5, 7), (4, 4, 1)],
+    ] as [[(Int, Int, Int)]])
+    func matchesPaddedSum(_ shapes: [(Int, Int, Int)]) {
+        var rng = KernelTests.Rng(state: UInt64(shapes.count * 97 + shapes[0].2))
+        let out = (shapes.map(\.0).max()!, shapes.map(\.1).max()!, shapes.map(\.2).max()!)
+        let inputs = shapes.map { s in (0..<(s.0 * s.1 * s.2)).map { _ in rng.next() } }
+        for relu in [false, true] {
+            var expected = [Float](repeating: 0, count: out.0 * out.1 * out.2)
+            for (x, s) in zip(inputs, shapes) {
+                var padded = [Float](repeating: 0, count: expected.count)
+                for r in 0..<s.0 { for c in 0..<s.1 { for k in 0..<s.2 { padded[(r * out.1 + c) * out.2 + k] = x[(r * s.1 + c) * s.2 + k] } } }
+                for i in expected.indices { expected[i] += padded[i] }
+            }
+            if relu { expected = expected.map { max($0, 0) } }
+            var s = Step(kernel: .add, name: "t", inputs: [], output: 0, inShape: (0, 0, 0), outShape: out, count: expected.count)
+            s.addShapes = shapes.map { ($0.0, $0.1, $0.2) }
+            s.relu = relu
+            var got = [Float](repeating: .nan, count: expected.count)
+            let buffers = inputs.map { a -> UnsafeMutablePointer<Float> in
+                let p = UnsafeMutablePointer<Float>.allocate(capacity: a.count)
+                p.initialize(from: a, count: a.count)
+                return p
+            }
+            defer { buffers.forEach { $0.deallocate() } }
+            Kernels.add(s, inputs: buffers.map { UnsafePointer($0) }, output: &got)
+            #expect(got == expected, "shapes \(shapes) relu \(relu)")
+        }
     }
 }

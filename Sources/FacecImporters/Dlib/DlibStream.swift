@@ -107,6 +107,14 @@ struct DlibStream {
             count = p
         }
         let t = DlibTensor(dims: dims, offset: offset)
+        // A NaN or infinite weight would poison every embedding: refused here,
+        // where the file and the byte can still be named.
+        let bad = bytes.withUnsafeBytes { raw in
+            (0..<count).first { i in
+                UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: offset + 4 * i, as: UInt32.self)) & 0x7F80_0000 == 0x7F80_0000
+            }
+        }
+        if let i = bad { throw ReadFault("\(what) holds a value that is not finite (at byte \(offset + 4 * i))") }
         offset += count * 4
         return t
     }
