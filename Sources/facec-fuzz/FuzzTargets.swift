@@ -13,7 +13,7 @@ import Glibc
 /// takes the raw bytes of one input; a thrown error is a correct refusal, a
 /// trap, a sanitizer report, a hang or an allocation over the limit is a bug.
 enum FuzzTarget: String, CaseIterable {
-    case fgraph, fgraphHeader = "fgraph-header", image, npy, pairs, detector, keras, mat
+    case fgraph, fgraphHeader = "fgraph-header", image, npy, pairs, detector, keras, mat, dlib
 
     func run(_ data: UnsafeRawBufferPointer) {
         switch self {
@@ -37,6 +37,10 @@ enum FuzzTarget: String, CaseIterable {
             let path = Scratch.write(data, suffix: ".mat")
             _ = try? ModelImporter.load(path: path)
             if data.count >= 128, data[124] == 0 || data[125] == 0 { _ = try? HDF5Walk.readEverything(path: path) }
+        case .dlib:
+            // dlib's DNN serialization: the stream reader, every layer type's
+            // fields, and the ResNet translator as far as the input matches it.
+            _ = try? ModelImporter.load(path: Scratch.write(data, suffix: ".dat"))
         }
     }
 
