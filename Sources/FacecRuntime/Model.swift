@@ -134,7 +134,8 @@ public final class ModelInstance {
         winogradStride = blockScratch
         zeros = UnsafeMutablePointer<Float>.allocate(capacity: max(8, partialCapacity))
         zeros.initialize(repeating: 0, count: max(8, partialCapacity))
-        patches = UnsafeMutablePointer<Float>.allocate(capacity: max(8, model.steps.filter(PatchConv.applies).map(PatchConv.floats).max() ?? 0))
+        patches = UnsafeMutablePointer<Float>.allocate(capacity: max(8, model.steps.filter { PatchConv.applies($0) || PatchConv.isSinglePixel($0) }
+            .map(PatchConv.floats).max() ?? 0))
         inputPointers.reserveCapacity(64)
     }
 
@@ -245,6 +246,11 @@ public final class ModelInstance {
             source = UnsafePointer(x)
         }
         let wide = isa.wide
+        if PatchConv.isSinglePixel(s) {
+            PatchConv.gather(s, padded: source, into: patches, fullRows: false)
+            dense(PatchConv.denseStep(s), input: patches, output: y)
+            return
+        }
         if PatchConv.applies(s) {
             let q = patches, p = PatchConv.patchStep(s)
             let out = patches + p.outShape.h * p.outShape.w * p.inShape.c

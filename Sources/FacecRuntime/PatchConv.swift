@@ -6,9 +6,25 @@
 /// convolution over those patches, in rows of exactly 6 pixels (the last
 /// padded with zero patches into a scratch output), so every tile is full and
 /// each row reads the weights once. Same products, same order per output.
+///
+/// A convolution with a single output pixel (dlib's 4×4 → 1×1 3×3/2) is a
+/// dense layer over its one patch: the weights `[KH][KW][Cin][CoutPad8]` are
+/// exactly dense weights `[KH·KW·Cin][CoutPad8]`, streamed row by row.
 enum PatchConv {
     static func applies(_ s: Step) -> Bool {
         s.kernel == .conv2dDirect && s.outShape.w < 6 && s.outShape.h > 1
+    }
+
+    static func isSinglePixel(_ s: Step) -> Bool {
+        s.kernel == .conv2dDirect && s.outShape.h == 1 && s.outShape.w == 1 && s.kernelH * s.kernelW > 1
+    }
+
+    /// The dense layer over a single-pixel convolution's patch.
+    static func denseStep(_ s: Step) -> Step {
+        var p = s
+        p.kernel = .dense
+        p.inShape = (1, 1, s.kernelH * s.kernelW * s.inShape.c)
+        return p
     }
 
     static let rowPixels = 6
@@ -32,11 +48,11 @@ enum PatchConv {
     /// Copies every output pixel's receptive field out of the (padded) input,
     /// one window row (KW pixels × C, contiguous) at a time; the patches past
     /// the last pixel are zero.
-    static func gather(_ s: Step, padded p: UnsafePointer<Float>, into q: UnsafeMutablePointer<Float>) {
+    static func gather(_ s: Step, padded p: UnsafePointer<Float>, into q: UnsafeMutablePointer<Float>, fullRows: Bool = true) {
         let C = s.inShape.c, PW = s.inShape.w + s.padLeft + s.padRight
         let OW = s.outShape.w, run = s.kernelW * C, patch = s.kernelH * run
         let pixels = s.outShape.h * OW
-        (q + pixels * patch).update(repeating: 0, count: (rows(s) * rowPixels - pixels) * patch)
+        if fullRows { (q + pixels * patch).update(repeating: 0, count: (rows(s) * rowPixels - pixels) * patch) }
         for oy in 0..<s.outShape.h {
             for ox in 0..<OW {
                 let dst = q + (oy * OW + ox) * patch

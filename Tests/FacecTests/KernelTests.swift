@@ -37,6 +37,18 @@ import Testing
                     padded.withUnsafeMutableBufferPointer { pp in
                         ConvKernel.pad(s, input: xp.baseAddress!, into: pp.baseAddress!)
                         fast.withUnsafeMutableBufferPointer { fp in
+                            if PatchConv.isSinglePixel(s) {
+                                // One output pixel: a dense layer over its patch, in two row ranges.
+                                let d = PatchConv.denseStep(s), n = d.inShape.c
+                                var patch = [Float](repeating: .nan, count: n), partials = [Float](repeating: .nan, count: 2 * P)
+                                PatchConv.gather(s, padded: pp.baseAddress!, into: &patch, fullRows: false)
+                                DenseKernel.partial(d, input: patch, rows: 0, n / 2, into: &partials)
+                                partials.withUnsafeMutableBufferPointer { part in
+                                    DenseKernel.partial(d, input: patch, rows: n / 2, n, into: part.baseAddress! + P)
+                                    DenseKernel.reduce(d, partials: part.baseAddress!, count: 2, stride: P, output: fp.baseAddress!)
+                                }
+                                return
+                            }
                             if PatchConv.applies(s) {
                                 // Small maps: im2col patches in 6-pixel rows (Model.conv's path).
                                 let p = PatchConv.patchStep(s)
@@ -75,7 +87,7 @@ import Testing
         (40, 38, 3, 32, (7, 7), (2, 2), (0, 0, 0, 0)), (35, 35, 32, 64, (3, 3), (2, 2), (0, 0, 0, 0)),
         (8, 8, 128, 256, (3, 3), (2, 2), (0, 0, 0, 0)), (4, 4, 256, 256, (3, 3), (1, 1), (1, 1, 1, 1)),
         (3, 3, 40, 24, (3, 3), (1, 1), (1, 1, 1, 1)), (2, 5, 9, 20, (3, 3), (1, 1), (1, 1, 1, 1)),
-        (4, 4, 256, 256, (3, 3), (2, 2), (0, 0, 0, 0)),
+        (4, 4, 256, 256, (3, 3), (2, 2), (0, 0, 0, 0)), (5, 5, 12, 9, (3, 3), (3, 3), (0, 0, 0, 0)),
     ] as [(Int, Int, Int, Int, (Int, Int), (Int, Int), (Int, Int, Int, Int))])
     func fastConvMatchesReference(_ c: (Int, Int, Int, Int, (Int, Int), (Int, Int), (Int, Int, Int, Int))) {
         for isa in KernelISA.supported {
