@@ -154,16 +154,37 @@ enum DlibWeights {
         #expect(refusal(stem, in: dir).contains("not finite"))
     }
 
-    /// The CLI: one line naming the file, no output written.
-    @Test func convertRefusesABadDatInOneLineWritingNothing() throws {
+    /// The CLI: every kind of bad .dat gives one line naming the file and the
+    /// fault, a non-zero status, and no output file.
+    @Test func convertRefusesBadDatFilesInOneLineWritingNothing() throws {
         let dir = TempDir()
-        let bad = dir.path("cut.dat")
-        var bytes = DlibTestWriter.network(DlibWeights.resnetLayers())
-        bytes.removeLast(1000)
-        FileManager.default.createFile(atPath: bad, contents: Data(bytes))
-        let r = try facec(["convert", bad, "-o", dir.path("out.fgraph")])
-        expectFailure(r, mentioning: "cut.dat: dlib file: fc parameters claims 256×128×1×1 values")
-        #expect(!FileManager.default.fileExists(atPath: dir.path("out.fgraph")))
-        #expect(dir.files == ["cut.dat"])
+        var truncated = DlibTestWriter.network(DlibWeights.resnetLayers())
+        truncated.removeLast(1000)
+        var flipped = DlibTestWriter.network(DlibWeights.resnetLayers())
+        flipped[3] ^= 0x40                      // the loss layer's name length: 13 -> 77
+        var huge = DlibTestWriter()
+        huge.int(1); huge.string("loss_metric_"); huge.int(3); huge.string("input_rgb_image_sized")
+        for m: Float in [122.782, 117.001, 104.298] { huge.float(m) }
+        huge.int(150); huge.int(150); huge.string("con_4"); huge.int(2)
+        for d in [Int64(1) << 40, 1 << 20, 1, 1] { huge.int(d) }
+        var wrong = DlibWeights.resnetLayers()
+        wrong[0] = .con(filters: 16, inChannels: 3, kernel: 7, stride: 2)
+        let mmod = try [UInt8](Data(contentsOf: URL(fileURLWithPath: TestPaths.fixture("dlib/mmod_human_face_detector.head.dat"))))
+        let cases: [(String, [UInt8], String)] = [
+            ("cut.dat", truncated, "dlib file: fc parameters claims 256×128×1×1 values"),
+            ("flipped.dat", flipped, "dlib file: "),
+            ("huge.dat", huge.bytes, "claims 1099511627776×1048576×1×1 values"),
+            ("wrong.dat", DlibTestWriter.network(wrong), "expected con 32 7×7/2 padding 0"),
+            ("detector.dat", mmod, "dlib object detector"),
+        ]
+        for (name, bytes, message) in cases {
+            let bad = dir.path(name)
+            FileManager.default.createFile(atPath: bad, contents: Data(bytes))
+            let r = try facec(["convert", bad, "-o", dir.path("out.fgraph")])
+            expectFailure(r, mentioning: "\(name): ")
+            expectFailure(r, mentioning: message)
+            #expect(!FileManager.default.fileExists(atPath: dir.path("out.fgraph")), "\(name)")
+        }
+        #expect(dir.files == cases.map(\.0).sorted())
     }
 }
