@@ -255,7 +255,8 @@ public final class ModelInstance {
             let q = patches, p = PatchConv.patchStep(s)
             let out = patches + p.outShape.h * p.outShape.w * p.inShape.c
             PatchConv.gather(s, padded: source, into: q)
-            pool.parallelFor(p.outShape.h) { r in ConvKernel.row(p, oy: r, padded: q, output: out, wide: wide) }
+            let ranges = PatchConv.channelRanges(p, threads: pool.threads)
+            pool.parallelFor(ranges.count) { t in PatchConv.channels(p, ranges[t].0, ranges[t].1, patches: q, output: out) }
             y.update(from: out, count: s.count)
             return
         }

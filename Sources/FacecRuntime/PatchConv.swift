@@ -5,7 +5,13 @@
 /// the order of the weights' rows) and the whole map runs as a 1×1
 /// convolution over those patches, in rows of exactly 6 pixels (the last
 /// padded with zero patches into a scratch output), so every tile is full and
-/// each row reads the weights once. Same products, same order per output.
+/// each row reads the weights once. The six pixels of a row are interleaved
+/// (`[k][6]`), so a tile's broadcasts stream from one place instead of six
+/// rows KH·KW·C floats apart, and each 16-channel block runs through every
+/// row before the next (its weights then come from L2 after the first row).
+/// dlib's 4×4 layers went from 0.70 to 0.63 ms, its 3×3 one from 0.61 to
+/// 0.55 ms (Zen 2, one thread); they stay near 30 GFLOP/s. Same products,
+/// same order per output.
 ///
 /// A convolution with a single output pixel (dlib's 4×4 → 1×1 3×3/2) is a
 /// dense layer over its one patch: the weights `[KH][KW][Cin][CoutPad8]` are
@@ -46,20 +52,80 @@ enum PatchConv {
     }
 
     /// Copies every output pixel's receptive field out of the (padded) input,
-    /// one window row (KW pixels × C, contiguous) at a time; the patches past
-    /// the last pixel are zero.
+    /// one window row (KW pixels × C, contiguous) at a time: pixel after
+    /// pixel (`fullRows: false`, the single-pixel dense case), or interleaved
+    /// six pixels per row, `[row][k][6]`, the patches past the last pixel zero.
     static func gather(_ s: Step, padded p: UnsafePointer<Float>, into q: UnsafeMutablePointer<Float>, fullRows: Bool = true) {
         let C = s.inShape.c, PW = s.inShape.w + s.padLeft + s.padRight
         let OW = s.outShape.w, run = s.kernelW * C, patch = s.kernelH * run
         let pixels = s.outShape.h * OW
-        if fullRows { (q + pixels * patch).update(repeating: 0, count: (rows(s) * rowPixels - pixels) * patch) }
+        if fullRows { q.update(repeating: 0, count: rows(s) * rowPixels * patch) }
         for oy in 0..<s.outShape.h {
             for ox in 0..<OW {
-                let dst = q + (oy * OW + ox) * patch
+                let pixel = oy * OW + ox
                 for ky in 0..<s.kernelH {
-                    (dst + ky * run).update(from: p + ((oy * s.strideH + ky) * PW + ox * s.strideW) * C, count: run)
+                    let src = p + ((oy * s.strideH + ky) * PW + ox * s.strideW) * C
+                    if !fullRows { (q + pixel * patch + ky * run).update(from: src, count: run); continue }
+                    let dst = q + (pixel / rowPixels) * patch * rowPixels + ky * run * rowPixels + pixel % rowPixels
+                    for k in 0..<run { dst[k * rowPixels] = src[k] }
                 }
             }
+        }
+        _ = pixels
+    }
+
+    /// Output channels `[c0, c1)` (multiples of 16) of every row of 6
+    /// interleaved patches: each 16-channel block through all rows before the
+    /// next, so its weights (KH·KW·C × 16 floats) come from memory once and
+    /// from L2 for the other rows. The channel ranges are the threads' tasks.
+    static func channels(_ p: Step, _ c0: Int, _ c1: Int, patches q: UnsafePointer<Float>, output out: UnsafeMutablePointer<Float>) {
+        switch p.storedWeights {
+        case .f32(let w): channels(p, c0, c1, q, out, w, nil)
+        case .f16(let w): channels(p, c0, c1, q, out, w, nil)
+        case .i8(let w, let scales): channels(p, c0, c1, q, out, w, scales)
+        }
+    }
+
+    /// Tasks of whole 16-channel blocks for `threads` threads.
+    static func channelRanges(_ p: Step, threads: Int) -> [(Int, Int)] {
+        let blocks = (p.outShape.c + 15) / 16, tasks = max(1, min(blocks, threads))
+        return (0..<tasks).map { t in (blocks * t / tasks * 16, min(p.outShape.c, blocks * (t + 1) / tasks * 16)) }
+    }
+
+    private static func channels<W: WeightElement>(_ p: Step, _ c0: Int, _ c1: Int, _ q: UnsafePointer<Float>,
+                                                   _ out: UnsafeMutablePointer<Float>, _ w: UnsafePointer<W>, _ scales: UnsafePointer<Float>?) {
+        typealias F8 = SIMD8<Float>
+        let K = p.inShape.c, P = p.paddedOut, CO = p.outShape.c, b = p.bias!
+        var cb = c0
+        while cb < c1 {
+          for r in 0..<p.outShape.h {
+            let x = q + r * K * rowPixels, o = out + r * rowPixels * CO
+            let wide = cb + 8 < CO
+            let sc = scales.map { $0 + cb }
+            let b0 = ConvKernel.start(b + cb, sc), b1 = wide ? ConvKernel.start(b + cb + 8, sc) : F8(repeating: 0)
+            var a00 = b0, a01 = b1, a10 = b0, a11 = b1, a20 = b0, a21 = b1
+            var a30 = b0, a31 = b1, a40 = b0, a41 = b1, a50 = b0, a51 = b1
+            var wp = w + cb, xp = x
+            for _ in 0..<K {
+                let w0 = W.load8(wp), w1 = wide ? W.load8(wp + 8) : F8(repeating: 0)
+                let x0 = F8(repeating: xp[0]), x1 = F8(repeating: xp[1]), x2 = F8(repeating: xp[2])
+                a00 = a00.addingProduct(x0, w0); a01 = a01.addingProduct(x0, w1)
+                a10 = a10.addingProduct(x1, w0); a11 = a11.addingProduct(x1, w1)
+                a20 = a20.addingProduct(x2, w0); a21 = a21.addingProduct(x2, w1)
+                let x3 = F8(repeating: xp[3]), x4 = F8(repeating: xp[4]), x5 = F8(repeating: xp[5])
+                a30 = a30.addingProduct(x3, w0); a31 = a31.addingProduct(x3, w1)
+                a40 = a40.addingProduct(x4, w0); a41 = a41.addingProduct(x4, w1)
+                a50 = a50.addingProduct(x5, w0); a51 = a51.addingProduct(x5, w1)
+                wp += P; xp += rowPixels
+            }
+            let v0 = min(8, CO - cb), v1 = CO - cb - 8
+            let bl = b + cb, bh = b + cb + 8, s1 = sc.map { $0 + 8 }
+            for (j, (l, h)) in [(a00, a01), (a10, a11), (a20, a21), (a30, a31), (a40, a41), (a50, a51)].enumerated() {
+                ConvKernel.finish(ConvKernel.scaled(l, bl, sc), relu: p.relu, to: o + j * CO + cb, valid: v0)
+                if wide { ConvKernel.finish(ConvKernel.scaled(h, bh, s1), relu: p.relu, to: o + j * CO + cb + 8, valid: v1) }
+            }
+          }
+          cb += 16
         }
     }
 }

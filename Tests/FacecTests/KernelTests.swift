@@ -56,7 +56,10 @@ import Testing
                                 scratch.withUnsafeMutableBufferPointer { q in
                                     let out = q.baseAddress! + p.outShape.h * p.outShape.w * p.inShape.c
                                     PatchConv.gather(s, padded: pp.baseAddress!, into: q.baseAddress!)
-                                    for r in (0..<p.outShape.h).reversed() { ConvKernel.row(p, oy: r, padded: q.baseAddress!, output: out, wide: isa.wide) }
+                                    // Two channel ranges, the second first (threads run them in any order).
+                                    for (c0, c1) in PatchConv.channelRanges(p, threads: 2).reversed() {
+                                        PatchConv.channels(p, c0, c1, patches: q.baseAddress!, output: out)
+                                    }
                                     fp.baseAddress!.update(from: out, count: oh * ow * cout)
                                 }
                                 return
