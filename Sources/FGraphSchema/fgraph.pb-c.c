@@ -1970,7 +1970,7 @@ const ProtobufCEnumDescriptor fgraph__activation__descriptor =
   fgraph__activation__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCEnumValue fgraph__tensor_layout__enum_values_by_number[6] =
+static const ProtobufCEnumValue fgraph__tensor_layout__enum_values_by_number[7] =
 {
   { "TENSOR_LAYOUT_PLAIN", "FGRAPH__TENSOR_LAYOUT__TENSOR_LAYOUT_PLAIN", 0 },
   { "TENSOR_LAYOUT_HWIO_COUT_PAD8", "FGRAPH__TENSOR_LAYOUT__TENSOR_LAYOUT_HWIO_COUT_PAD8", 1 },
@@ -1978,12 +1978,14 @@ static const ProtobufCEnumValue fgraph__tensor_layout__enum_values_by_number[6] 
   { "TENSOR_LAYOUT_VECTOR_PAD8", "FGRAPH__TENSOR_LAYOUT__TENSOR_LAYOUT_VECTOR_PAD8", 3 },
   { "TENSOR_LAYOUT_WINOGRAD_F43", "FGRAPH__TENSOR_LAYOUT__TENSOR_LAYOUT_WINOGRAD_F43", 4 },
   { "TENSOR_LAYOUT_WINOGRAD_F43_C32", "FGRAPH__TENSOR_LAYOUT__TENSOR_LAYOUT_WINOGRAD_F43_C32", 5 },
+  { "TENSOR_LAYOUT_HWIO_COUT_BLOCK16", "FGRAPH__TENSOR_LAYOUT__TENSOR_LAYOUT_HWIO_COUT_BLOCK16", 6 },
 };
 static const ProtobufCIntRange fgraph__tensor_layout__value_ranges[] = {
-{0, 0},{0, 6}
+{0, 0},{0, 7}
 };
-static const ProtobufCEnumValueIndex fgraph__tensor_layout__enum_values_by_name[6] =
+static const ProtobufCEnumValueIndex fgraph__tensor_layout__enum_values_by_name[7] =
 {
+  { "TENSOR_LAYOUT_HWIO_COUT_BLOCK16", 6 },
   { "TENSOR_LAYOUT_HWIO_COUT_PAD8", 1 },
   { "TENSOR_LAYOUT_IO_OUT_PAD8", 2 },
   { "TENSOR_LAYOUT_PLAIN", 0 },
@@ -1998,9 +2000,9 @@ const ProtobufCEnumDescriptor fgraph__tensor_layout__descriptor =
   "TensorLayout",
   "Fgraph__TensorLayout",
   "fgraph",
-  6,
+  7,
   fgraph__tensor_layout__enum_values_by_number,
-  6,
+  7,
   fgraph__tensor_layout__enum_values_by_name,
   1,
   fgraph__tensor_layout__value_ranges,

@@ -135,7 +135,7 @@ enum ElementCode {
 }
 
 enum LayoutCode {
-    static let all: [TensorLayout] = [.plain, .hwioCoutPad8, .ioOutPad8, .vectorPad8, .winogradF43, .winogradF43C32]
+    static let all: [TensorLayout] = [.plain, .hwioCoutPad8, .ioOutPad8, .vectorPad8, .winogradF43, .winogradF43C32, .hwioCoutBlock16]
 }
 
 enum MetricCode {

@@ -32,6 +32,11 @@ public enum TensorLayout: String, Sendable {
     /// Winograd F(4×4, 3×3) kernels U = G g Gᵀ: [36, CinPad8, CoutPad8] in
     /// output-channel chunks of 32, each [CinPad8][≤32] contiguous.
     case winogradF43C32 = "winograd_f43_c32"
+    /// Direct-convolution weights for small maps (`PatchConv`, 1.3):
+    /// [CoutPad16/16, KH·KW·Cin, 16], each 16-channel block contiguous, so a
+    /// block streams instead of striding CoutPad8 floats per row (a stride
+    /// of 1 KB maps every row to the same few cache sets).
+    case hwioCoutBlock16 = "hwio_cout_block16"
 }
 
 /// How a tensor's elements are stored (format 1.2; float32 before).

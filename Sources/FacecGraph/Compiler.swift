@@ -125,8 +125,15 @@ public enum Compiler {
                 let cin = kernel.shape[2], padded = roundUp8(cout)
                 e.kernel = .conv2dDirect
                 setGeometry(&e, geo)
-                e.params = try emitWeights(&e, n, kernel: kernel, shape: [geo.kernelH, geo.kernelW, cin, padded], layout: .hwioCoutPad8,
-                                           out: cout, padded: padded, choice: stored[i] ?? .init(type: .f32), addTensor)
+                let choice = stored[i] ?? .init(type: .f32)
+                // Small maps run as a 1×1 convolution over patches (PatchConv),
+                // 16 channels at a time: their weights stored block by block.
+                // (int8 keeps one layout: the VNNI kernels re-lay it at load.)
+                let blocked = n.shape[1] < 6 && n.shape[0] > 1 && choice.type != .i8
+                e.params = try emitWeights(&e, n, kernel: kernel,
+                                           shape: blocked ? [(cout + 15) / 16, geo.kernelH * geo.kernelW * cin, 16] : [geo.kernelH, geo.kernelW, cin, padded],
+                                           layout: blocked ? .hwioCoutBlock16 : .hwioCoutPad8,
+                                           out: cout, padded: padded, choice: choice, addTensor)
                 e.flops = 2 * n.shape[0] * n.shape[1] * cout * geo.kernelH * geo.kernelW * cin
             case .dense:
                 let kernel = n.weights[0]
@@ -223,7 +230,11 @@ public enum Compiler {
             }
         } else {
             w = addTensor(n.name + "/kernel", shape, layout, choice.type) { sink in
-                try WeightLayout.padLastAxis(kernel, to: padded, into: sink)
+                if layout == .hwioCoutBlock16 {
+                    try WeightLayout.blocks16(kernel, into: sink)
+                } else {
+                    try WeightLayout.padLastAxis(kernel, to: padded, into: sink)
+                }
                 kernel.release()
             }
         }
@@ -265,6 +276,20 @@ enum WeightLayout {
                 for c in 0..<last { row[c] = values[r * last + c] }
                 try row.withUnsafeBufferPointer { try sink($0) }
             }
+        }
+    }
+
+    /// [K][Cout] (HWIO flattened) → [CoutPad16/16][K][16], zeros past Cout.
+    static func blocks16(_ t: WeightTensor, into sink: ModelWriter.TensorSink) throws {
+        let all = try t.load()
+        let cout = t.shape.last!, k = all.count / cout
+        var block = [Float](repeating: 0, count: k * 16)
+        for b in 0..<((cout + 15) / 16) {
+            let c0 = b * 16, width = min(16, cout - c0)
+            for r in 0..<k {
+                for c in 0..<16 { block[r * 16 + c] = c < width ? all[r * cout + c0 + c] : 0 }
+            }
+            try block.withUnsafeBufferPointer { try sink($0) }
         }
     }
 

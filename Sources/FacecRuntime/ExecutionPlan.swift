@@ -22,6 +22,9 @@ struct Step: @unchecked Sendable {
     /// A zero-extending add's input shapes (empty when every input has the
     /// output's size: a flat element-wise add).
     var addShapes: [(h: Int, w: Int, c: Int)] = []
+    /// Direct-convolution weights stored in 16-channel blocks
+    /// (`hwio_cout_block16`, for `PatchConv`), not `[KH][KW][Cin][CoutPad8]`.
+    var blockedWeights = false
 
     /// `packed`, or the float32 `weights` of a step built without it (tests).
     var storedWeights: PackedWeights { packed ?? .f32(weights!) }
@@ -141,8 +144,16 @@ enum PlanBuilder {
                     let padded = (o.c + 7) / 8 * 8
                     let packed = try packedWeights(outPadded: padded)
                     let w = h.tensors[n.params[0]], b = h.tensors[n.params[1]]
-                    guard w.shape == [n.kernelH, n.kernelW, i.c, padded], w.layout == .hwioCoutPad8 else {
-                        throw fail("weights \(w.shape) (\(w.layout.rawValue)) do not fit [\(n.kernelH), \(n.kernelW), \(i.c), \(padded)]")
+                    if w.layout == .hwioCoutBlock16 {
+                        let blocks = (o.c + 15) / 16, k = n.kernelH * n.kernelW * i.c
+                        guard w.shape == [blocks, k, 16], w.elementType != .i8, o.w < 6, o.h > 1 else {
+                            throw fail("blocked weights \(w.shape) (\(w.elementType.rawValue)) do not fit [\(blocks), \(k), 16] or this map")
+                        }
+                        s.blockedWeights = true
+                    } else {
+                        guard w.shape == [n.kernelH, n.kernelW, i.c, padded], w.layout == .hwioCoutPad8 else {
+                            throw fail("weights \(w.shape) (\(w.layout.rawValue)) do not fit [\(n.kernelH), \(n.kernelW), \(i.c), \(padded)]")
+                        }
                     }
                     guard b.shape == [padded] else { throw fail("bias shape \(b.shape), expected [\(padded)]") }
                     s.packed = packed

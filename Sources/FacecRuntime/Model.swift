@@ -88,7 +88,7 @@ public final class ModelInstance {
     /// 16 MFLOP in all, ran slower on 2 threads than on 1: 0.235 vs 0.176 ms,
     /// its Winograd Conv2 (6.9 MFLOP) 0.084 vs 0.047 ms). Every VGG-Face
     /// layer is far above it.
-    static let minParallelFlops = 20_000_000
+    static let minParallelFlops = 8_000_000
     /// The same for layers without multiply-adds (pooling, padding): output floats.
     static let minParallelElements = 256 * 1024
 

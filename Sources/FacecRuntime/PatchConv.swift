@@ -105,7 +105,9 @@ enum PatchConv {
             let b0 = ConvKernel.start(b + cb, sc), b1 = wide ? ConvKernel.start(b + cb + 8, sc) : F8(repeating: 0)
             var a00 = b0, a01 = b1, a10 = b0, a11 = b1, a20 = b0, a21 = b1
             var a30 = b0, a31 = b1, a40 = b0, a41 = b1, a50 = b0, a51 = b1
-            var wp = w + cb, xp = x
+            // Blocked weights: block cb/16 is [K][16]; else rows of P floats.
+            let P = p.blockedWeights ? 16 : P
+            var wp = p.blockedWeights ? w + (cb / 16) * K * 16 : w + cb, xp = x
             for _ in 0..<K {
                 let w0 = W.load8(wp), w1 = wide ? W.load8(wp + 8) : F8(repeating: 0)
                 let x0 = F8(repeating: xp[0]), x1 = F8(repeating: xp[1]), x2 = F8(repeating: xp[2])

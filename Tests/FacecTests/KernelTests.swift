@@ -61,6 +61,19 @@ import Testing
                                         PatchConv.channels(p, c0, c1, patches: q.baseAddress!, output: out)
                                     }
                                     fp.baseAddress!.update(from: out, count: oh * ow * cout)
+                                    // The compiler's blocked layout ([Cout/16][K][16]) must give the same bits.
+                                    let k = k.0 * k.1 * cin, blocks = (cout + 15) / 16
+                                    var blocked = [Float](repeating: 0, count: blocks * k * 16)
+                                    for b in 0..<blocks { for r in 0..<k { for c in 0..<16 where b * 16 + c < cout { blocked[(b * k + r) * 16 + c] = wts[r * P + b * 16 + c] } } }
+                                    var pb = p
+                                    pb.blockedWeights = true
+                                    blocked.withUnsafeBufferPointer { bw in
+                                        pb.weights = bw.baseAddress; pb.packed = .f32(bw.baseAddress!)
+                                        for (c0, c1) in PatchConv.channelRanges(pb, threads: 3) {
+                                            PatchConv.channels(pb, c0, c1, patches: q.baseAddress!, output: out)
+                                        }
+                                    }
+                                    for i in 0..<(oh * ow * cout) where out[i] != fp[i] { fp[i] = .nan }
                                 }
                                 return
                             }

@@ -121,7 +121,12 @@ typedef enum _Fgraph__TensorLayout {
    * [36, CinPad8, CoutPad8] transformed 3x3 kernels in Cout chunks of 32:
    * [36][CoutPad8/32][CinPad8][<=32], each chunk contiguous.
    */
-  FGRAPH__TENSOR_LAYOUT__TENSOR_LAYOUT_WINOGRAD_F43_C32 = 5
+  FGRAPH__TENSOR_LAYOUT__TENSOR_LAYOUT_WINOGRAD_F43_C32 = 5,
+  /*
+   * Conv weights on small maps (fewer than 6 output columns, 1.3):
+   * [CoutPad16/16, KH*KW*Cin, 16], each 16-channel block contiguous.
+   */
+  FGRAPH__TENSOR_LAYOUT__TENSOR_LAYOUT_HWIO_COUT_BLOCK16 = 6
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(FGRAPH__TENSOR_LAYOUT)
 } Fgraph__TensorLayout;
 /*
