@@ -128,8 +128,10 @@ public final class ModelInstance {
         ranges = UnsafeMutablePointer<Float>.allocate(capacity: 2 * max(pool.threads, int8Tasks))
         valueRanges = Array(repeating: nil, count: model.header.values.count)
         let winogradSteps = model.steps.filter { $0.kernel == .conv2dWinogradF43 }.map { WinogradKernel.geometry($0) }
-        let blockScratch = winogradSteps.filter { !WinogradKernel.usesWholeLayer($0) }.map(\.scratchFloats).max() ?? 0
-        let layerScratch = winogradSteps.filter(WinogradKernel.usesWholeLayer).map { 36 * $0.tiles * ($0.cinPad + $0.coutPad) }.max() ?? 0
+        let started = pool.threads   // fewer than asked if thread creation failed
+        let blockScratch = winogradSteps.filter { !WinogradKernel.usesWholeLayer($0, threads: started) }.map(\.scratchFloats).max() ?? 0
+        let layerScratch = winogradSteps.filter { WinogradKernel.usesWholeLayer($0, threads: started) }
+            .map { 36 * $0.tiles * ($0.cinPad + $0.coutPad) }.max() ?? 0
         winograd = UnsafeMutablePointer<Float>.allocate(capacity: max(8, blockScratch * pool.threads, layerScratch))
         winogradStride = blockScratch
         zeros = UnsafeMutablePointer<Float>.allocate(capacity: max(8, partialCapacity))
@@ -282,13 +284,13 @@ public final class ModelInstance {
     }
 
     private func winogradConv(_ s: Step, input x: UnsafeMutablePointer<Float>, output y: UnsafeMutablePointer<Float>) {
-        let g = WinogradKernel.geometry(s)
+        let g = WinogradKernel.geometry(s, threads: pool.threads)
         let extraBottom = max(0, g.paddedH - (s.inShape.h + s.padTop + s.padBottom))
         let extraRight = max(0, g.paddedW - (s.inShape.w + s.padLeft + s.padRight))
         pad(s, input: x, extraBottom: extraBottom, extraRight: extraRight)
         let source = UnsafePointer(padded), scratch = winograd, stride = winogradStride, zeros = UnsafePointer(self.zeros)
         let wide = isa.wide
-        if WinogradKernel.usesWholeLayer(g) {
+        if WinogradKernel.usesWholeLayer(g, threads: pool.threads) {
             let V = scratch, M = scratch + 36 * g.tiles * g.cinPad
             let tileTasks = min(g.tiles, pool.threads * 4)
             pool.parallelFor(tileTasks) { k in

@@ -13,8 +13,12 @@ enum WinogradKernel {
 
     struct Geometry {
         let tilesH: Int, tilesW: Int, cinPad: Int, coutPad: Int
+        /// Tiles per block (≤ tilesPerBlock): the tiles spread evenly over
+        /// whole rounds of the threads (dlib's 17×17 maps: 25 tiles were
+        /// blocks of 24 and 1, so a second thread did nothing).
+        var perBlock = WinogradKernel.tilesPerBlock
         var tiles: Int { tilesH * tilesW }
-        var blocks: Int { (tiles + WinogradKernel.tilesPerBlock - 1) / WinogradKernel.tilesPerBlock }
+        var blocks: Int { (tiles + perBlock - 1) / perBlock }
         /// Padded input size every tile's 6×6 patch fits in.
         var paddedH: Int { tilesH * 4 + 2 }
         var paddedW: Int { tilesW * 4 + 2 }
@@ -29,7 +33,13 @@ enum WinogradKernel {
     /// (ξ, output channels) even when there are few tiles.
     static let wholeLayerBudget = 4 << 20   // floats (16 MB)
 
-    static func usesWholeLayer(_ g: Geometry) -> Bool { 36 * g.tiles * (g.cinPad + g.coutPad) <= wholeLayerBudget }
+    /// On several threads only for few tiles: with many, the phases' barriers
+    /// and the hand-over of V and M between cores cost more than re-reading
+    /// U per block (dlib's 35×35 layers, 81 tiles: 0.13 ms on one thread,
+    /// 0.19 ms on two; in blocks 0.11 ms on two).
+    static func usesWholeLayer(_ g: Geometry, threads: Int) -> Bool {
+        36 * g.tiles * (g.cinPad + g.coutPad) <= wholeLayerBudget && (threads == 1 || g.tiles <= 16)
+    }
 
     /// Output-channel chunk of one phase-2 task; also the weight layout's chunk
     /// (U[ξ] is stored as contiguous [Cin][≤32] blocks, see WinogradWeights).
@@ -114,16 +124,19 @@ enum WinogradKernel {
         }
     }
 
-    static func geometry(_ s: Step) -> Geometry {
-        Geometry(tilesH: (s.outShape.h + 3) / 4, tilesW: (s.outShape.w + 3) / 4,
-                 cinPad: (s.inShape.c + 7) / 8 * 8, coutPad: s.paddedOut)
+    static func geometry(_ s: Step, threads: Int = 1) -> Geometry {
+        var g = Geometry(tilesH: (s.outShape.h + 3) / 4, tilesW: (s.outShape.w + 3) / 4,
+                         cinPad: (s.inShape.c + 7) / 8 * 8, coutPad: s.paddedOut)
+        let rounds = (g.tiles + tilesPerBlock * threads - 1) / (tilesPerBlock * threads)
+        g.perBlock = (g.tiles + rounds * threads - 1) / (rounds * threads)
+        return g
     }
 
     /// One block of tiles. `p` is the padded input [paddedH][paddedW][Cin].
     static func block(_ s: Step, _ g: Geometry, block: Int, padded p: UnsafePointer<Float>,
                       scratch: UnsafeMutablePointer<Float>, zeros: UnsafePointer<Float>, output y: UnsafeMutablePointer<Float>, wide: Bool) {
         let C = s.inShape.c, CP = g.cinPad, P = g.coutPad
-        let t0 = block * tilesPerBlock, tn = min(tilesPerBlock, g.tiles - t0)
+        let t0 = block * g.perBlock, tn = min(g.perBlock, g.tiles - t0)
         let V = scratch, M = scratch + 36 * tilesPerBlock * CP
         let rowStride = g.paddedW * C
         // 1. Input transform.

@@ -176,14 +176,16 @@ extension KernelTests {
 /// tiles, tiny inputs, channel counts that are not multiples of 8.
 extension KernelTests {
     @Test(arguments: [(8, 8, 32, 32), (14, 14, 40, 24), (5, 7, 9, 13), (1, 1, 16, 8), (3, 2, 17, 33), (30, 29, 64, 20), (4, 4, 8, 64),
-                      (9, 13, 24, 72), (17, 6, 16, 40)])
+                      (9, 13, 24, 72), (17, 6, 16, 40), (35, 35, 32, 32), (17, 17, 64, 64)])
     func winogradMatchesReference(_ c: (Int, Int, Int, Int)) {
         for isa in KernelISA.supported {
             for wholeLayer in [false, true] { Self.winogradCase(c, isa: isa, wholeLayer: wholeLayer) }
+            // Blocks sized for 2 and 3 threads (tiles spread evenly, fewer than 24 per block).
+            for threads in [2, 3] { Self.winogradCase(c, isa: isa, wholeLayer: false, threads: threads) }
         }
     }
 
-    static func winogradCase(_ c: (Int, Int, Int, Int), isa: KernelISA, wholeLayer: Bool) {
+    static func winogradCase(_ c: (Int, Int, Int, Int), isa: KernelISA, wholeLayer: Bool, threads: Int = 1) {
         let wide = isa.wide
         var rng = Rng(state: UInt64(c.0 * 31 + c.2 * 7 + c.3))
         let (h, w, cin, cout) = c
@@ -206,7 +208,7 @@ extension KernelTests {
             x.withUnsafeBufferPointer { Kernels.conv2d(r, input: $0.baseAddress!, output: &ref) }
             s.kernel = .conv2dWinogradF43
             s.weights = up.baseAddress
-            let g = WinogradKernel.geometry(s)
+            let g = WinogradKernel.geometry(s, threads: threads)
             var padded = [Float](repeating: .nan, count: g.paddedH * g.paddedW * cin)
             var scratch = [Float](repeating: .nan, count: max(g.scratchFloats, 36 * g.tiles * (g.cinPad + g.coutPad)))
             let zeros = [Float](repeating: 0, count: P)
