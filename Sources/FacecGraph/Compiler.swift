@@ -20,7 +20,7 @@ public struct CompileOptions: Sendable {
     /// …and at least this many output pixels: on small maps the transformed
     /// weights (4× the kernel's size) cost more to read than the
     /// multiplications they save (dlib's ResNet: 256 channels on 4×4).
-    public var winogradMinOutputPixels = 64
+    public var winogradMinOutputPixels = 65
     /// How convolution and dense weights are stored (`--weights`). Reduced
     /// precision runs direct convolutions: Winograd's transformed weights are
     /// 4× the size of the 3×3 kernels, which would undo the saving.
@@ -129,7 +129,7 @@ public enum Compiler {
                 // Small maps run as a 1×1 convolution over patches (PatchConv),
                 // 16 channels at a time: their weights stored block by block.
                 // (int8 keeps one layout: the VNNI kernels re-lay it at load.)
-                let blocked = n.shape[1] < 6 && n.shape[0] > 1 && choice.type != .i8
+                let blocked = TensorLayout.blockedMap(height: n.shape[0], width: n.shape[1], strided: geo.strideH * geo.strideW > 1) && choice.type != .i8
                 e.params = try emitWeights(&e, n, kernel: kernel,
                                            shape: blocked ? [(cout + 15) / 16, geo.kernelH * geo.kernelW * cin, 16] : [geo.kernelH, geo.kernelW, cin, padded],
                                            layout: blocked ? .hwioCoutBlock16 : .hwioCoutPad8,

@@ -146,7 +146,7 @@ enum PlanBuilder {
                     let w = h.tensors[n.params[0]], b = h.tensors[n.params[1]]
                     if w.layout == .hwioCoutBlock16 {
                         let blocks = (o.c + 15) / 16, k = n.kernelH * n.kernelW * i.c
-                        guard w.shape == [blocks, k, 16], w.elementType != .i8, o.w < 6, o.h > 1 else {
+                        guard w.shape == [blocks, k, 16], w.elementType != .i8, TensorLayout.blockedMap(height: o.h, width: o.w, strided: n.strideH * n.strideW > 1) else {
                             throw fail("blocked weights \(w.shape) (\(w.elementType.rawValue)) do not fit [\(blocks), \(k), 16] or this map")
                         }
                         s.blockedWeights = true

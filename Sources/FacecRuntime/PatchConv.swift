@@ -1,6 +1,9 @@
-/// Convolutions whose output rows are shorter than a register tile (dlib's
-/// ResNet: 256 channels on 4×4 and 3×3 maps). `ConvKernel.row` would run
-/// them one pixel at a time, reloading every weight per pixel. Instead each
+import FacecFormat
+
+/// Convolutions on small maps (`TensorLayout.blockedMap`: dlib's ResNet from
+/// 17×17 down to 3×3), whose rows are few or shorter than a register tile:
+/// `ConvKernel.row` would run narrow ones one pixel at a time, reloading
+/// every weight per pixel, and stride through the weights. Instead each
 /// output pixel's receptive field is copied out (im2col: KH·KW·C floats, in
 /// the order of the weights' rows) and the whole map runs as a 1×1
 /// convolution over those patches, in rows of exactly 6 pixels (the last
@@ -18,7 +21,7 @@
 /// exactly dense weights `[KH·KW·Cin][CoutPad8]`, streamed row by row.
 enum PatchConv {
     static func applies(_ s: Step) -> Bool {
-        s.kernel == .conv2dDirect && s.outShape.w < 6 && s.outShape.h > 1
+        s.kernel == .conv2dDirect && (s.blockedWeights || (s.outShape.w < 6 && s.outShape.h > 1))
     }
 
     static func isSinglePixel(_ s: Step) -> Bool {

@@ -1,4 +1,5 @@
 import Testing
+import FacecFormat
 @testable import FacecRuntime
 
 /// The fast kernels against the plain reference loops (Kernels.conv2d /
@@ -49,7 +50,7 @@ import Testing
                                 }
                                 return
                             }
-                            if PatchConv.applies(s) {
+                            if PatchConv.applies(s) || TensorLayout.blockedMap(height: oh, width: ow, strided: stride.0 * stride.1 > 1) {
                                 // Small maps: im2col patches in 6-pixel rows (Model.conv's path).
                                 let p = PatchConv.patchStep(s)
                                 var scratch = [Float](repeating: .nan, count: PatchConv.floats(s))
@@ -104,6 +105,7 @@ import Testing
         (8, 8, 128, 256, (3, 3), (2, 2), (0, 0, 0, 0)), (4, 4, 256, 256, (3, 3), (1, 1), (1, 1, 1, 1)),
         (3, 3, 40, 24, (3, 3), (1, 1), (1, 1, 1, 1)), (2, 5, 9, 20, (3, 3), (1, 1), (1, 1, 1, 1)),
         (4, 4, 256, 256, (3, 3), (2, 2), (0, 0, 0, 0)), (5, 5, 12, 9, (3, 3), (3, 3), (0, 0, 0, 0)),
+        (8, 8, 64, 40, (3, 3), (1, 1), (1, 1, 1, 1)), (7, 9, 5, 24, (3, 3), (1, 1), (1, 1, 1, 1)),
     ] as [(Int, Int, Int, Int, (Int, Int), (Int, Int), (Int, Int, Int, Int))])
     func fastConvMatchesReference(_ c: (Int, Int, Int, Int, (Int, Int), (Int, Int), (Int, Int, Int, Int))) {
         for isa in KernelISA.supported {
