@@ -137,7 +137,7 @@ public final class ModelInstance {
         zeros = UnsafeMutablePointer<Float>.allocate(capacity: max(8, partialCapacity))
         zeros.initialize(repeating: 0, count: max(8, partialCapacity))
         patches = UnsafeMutablePointer<Float>.allocate(capacity: max(8, model.steps.filter { PatchConv.applies($0) || PatchConv.isSinglePixel($0) }
-            .map(PatchConv.floats).max() ?? 0))
+            .map { PatchConv.floats($0, tails: threads) }.max() ?? 0))
         inputPointers.reserveCapacity(64)
     }
 
@@ -249,17 +249,19 @@ public final class ModelInstance {
         }
         let wide = isa.wide
         if PatchConv.isSinglePixel(s) {
-            PatchConv.gather(s, padded: source, into: patches, fullRows: false)
+            PatchConv.gather(s, pixel: 0, padded: source, into: patches, stride: 1)
             dense(PatchConv.denseStep(s), input: patches, output: y)
             return
         }
         if PatchConv.applies(s) {
-            let q = patches, p = PatchConv.patchStep(s)
-            let out = patches + p.outShape.h * p.outShape.w * p.inShape.c
-            PatchConv.gather(s, padded: source, into: q)
+            let q = patches, p = PatchConv.patchStep(s), groups = p.outShape.h
+            let tails = patches + groups * p.outShape.w * p.inShape.c, pixels = s.outShape.h * s.outShape.w
+            let parts = min(pool.threads, groups)
+            pool.parallelFor(parts) { t in PatchConv.gather(s, groups: (groups * t / parts)..<(groups * (t + 1) / parts), padded: source, into: q) }
             let ranges = PatchConv.channelRanges(p, threads: pool.threads)
-            pool.parallelFor(ranges.count) { t in PatchConv.channels(p, ranges[t].0, ranges[t].1, patches: q, output: out) }
-            y.update(from: out, count: s.count)
+            pool.parallelFor(ranges.count) { t in
+                PatchConv.channels(p, ranges[t].0, ranges[t].1, patches: q, output: y, pixels: pixels, tail: tails + t * 6 * s.outShape.c)
+            }
             return
         }
         pool.parallelFor(s.outShape.h) { oy in ConvKernel.row(s, oy: oy, padded: source, output: y, wide: wide) }

@@ -40,8 +40,11 @@ enum PatchConv {
 
     static func rows(_ s: Step) -> Int { (s.outShape.h * s.outShape.w + rowPixels - 1) / rowPixels }
 
-    /// Scratch floats: the patches, then the padded output.
-    static func floats(_ s: Step) -> Int { rows(s) * rowPixels * (s.kernelH * s.kernelW * s.inShape.c + s.outShape.c) }
+    /// Scratch floats: the patches, then a partial last row's output per
+    /// thread (`tails` of them).
+    static func floats(_ s: Step, tails: Int = 1) -> Int {
+        rows(s) * rowPixels * s.kernelH * s.kernelW * s.inShape.c + tails * rowPixels * s.outShape.c
+    }
 
     /// The 1×1 convolution over the patches, rows of 6 pixels (rows are the
     /// tasks threads share).
@@ -54,38 +57,51 @@ enum PatchConv {
         return p
     }
 
-    /// Copies every output pixel's receptive field out of the (padded) input,
-    /// one window row (KW pixels × C, contiguous) at a time: pixel after
-    /// pixel (`fullRows: false`, the single-pixel dense case), or interleaved
-    /// six pixels per row, `[row][k][6]`, the patches past the last pixel zero.
-    static func gather(_ s: Step, padded p: UnsafePointer<Float>, into q: UnsafeMutablePointer<Float>, fullRows: Bool = true) {
+    /// Copies the receptive field of output pixel `pixel` out of the (padded)
+    /// input, one window row (KW pixels × C, contiguous) at a time, `stride`
+    /// floats apart in the destination (1: one patch after another, the
+    /// single-pixel dense case; 6: interleaved rows).
+    static func gather(_ s: Step, pixel: Int, padded p: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, stride: Int) {
         let C = s.inShape.c, PW = s.inShape.w + s.padLeft + s.padRight
-        let OW = s.outShape.w, run = s.kernelW * C, patch = s.kernelH * run
-        let pixels = s.outShape.h * OW
-        if fullRows { q.update(repeating: 0, count: rows(s) * rowPixels * patch) }
-        for oy in 0..<s.outShape.h {
-            for ox in 0..<OW {
-                let pixel = oy * OW + ox
-                for ky in 0..<s.kernelH {
-                    let src = p + ((oy * s.strideH + ky) * PW + ox * s.strideW) * C
-                    if !fullRows { (q + pixel * patch + ky * run).update(from: src, count: run); continue }
-                    let dst = q + (pixel / rowPixels) * patch * rowPixels + ky * run * rowPixels + pixel % rowPixels
-                    for k in 0..<run { dst[k * rowPixels] = src[k] }
+        let oy = pixel / s.outShape.w, ox = pixel % s.outShape.w, run = s.kernelW * C
+        for ky in 0..<s.kernelH {
+            let src = p + ((oy * s.strideH + ky) * PW + ox * s.strideW) * C
+            if stride == 1 { (dst + ky * run).update(from: src, count: run); continue }
+            let d = dst + ky * run * stride
+            for k in 0..<run { d[k * stride] = src[k] }
+        }
+    }
+
+    /// Patch rows `groups` (six pixels each, `[row][k][6]`); the slots past
+    /// the last pixel are zero. Rows are independent: threads share them.
+    static func gather(_ s: Step, groups: Range<Int>, padded p: UnsafePointer<Float>, into q: UnsafeMutablePointer<Float>) {
+        let patch = s.kernelH * s.kernelW * s.inShape.c, pixels = s.outShape.h * s.outShape.w
+        for g in groups {
+            let row = q + g * patch * rowPixels
+            for j in 0..<rowPixels {
+                let pixel = g * rowPixels + j
+                if pixel < pixels {
+                    gather(s, pixel: pixel, padded: p, into: row + j, stride: rowPixels)
+                } else {
+                    for k in 0..<patch { row[k * rowPixels + j] = 0 }
                 }
             }
         }
-        _ = pixels
     }
 
     /// Output channels `[c0, c1)` (multiples of 16) of every row of 6
     /// interleaved patches: each 16-channel block through all rows before the
     /// next, so its weights (KH·KW·C × 16 floats) come from memory once and
     /// from L2 for the other rows. The channel ranges are the threads' tasks.
-    static func channels(_ p: Step, _ c0: Int, _ c1: Int, patches q: UnsafePointer<Float>, output out: UnsafeMutablePointer<Float>) {
+    /// `out` holds the real pixels (`pixels` of them); the last row's tiles,
+    /// when it is partial, go to `tail` (6 × CO floats) and only its real
+    /// pixels are copied on.
+    static func channels(_ p: Step, _ c0: Int, _ c1: Int, patches q: UnsafePointer<Float>, output out: UnsafeMutablePointer<Float>,
+                         pixels: Int, tail: UnsafeMutablePointer<Float>) {
         switch p.storedWeights {
-        case .f32(let w): channels(p, c0, c1, q, out, w, nil)
-        case .f16(let w): channels(p, c0, c1, q, out, w, nil)
-        case .i8(let w, let scales): channels(p, c0, c1, q, out, w, scales)
+        case .f32(let w): channels(p, c0, c1, q, out, pixels, tail, w, nil)
+        case .f16(let w): channels(p, c0, c1, q, out, pixels, tail, w, nil)
+        case .i8(let w, let scales): channels(p, c0, c1, q, out, pixels, tail, w, scales)
         }
     }
 
@@ -96,13 +112,15 @@ enum PatchConv {
     }
 
     private static func channels<W: WeightElement>(_ p: Step, _ c0: Int, _ c1: Int, _ q: UnsafePointer<Float>,
-                                                   _ out: UnsafeMutablePointer<Float>, _ w: UnsafePointer<W>, _ scales: UnsafePointer<Float>?) {
+                                                   _ out: UnsafeMutablePointer<Float>, _ pixels: Int, _ tail: UnsafeMutablePointer<Float>,
+                                                   _ w: UnsafePointer<W>, _ scales: UnsafePointer<Float>?) {
         typealias F8 = SIMD8<Float>
         let K = p.inShape.c, P = p.paddedOut, CO = p.outShape.c, b = p.bias!
         var cb = c0
         while cb < c1 {
           for r in 0..<p.outShape.h {
-            let x = q + r * K * rowPixels, o = out + r * rowPixels * CO
+            let real = min(rowPixels, pixels - r * rowPixels)
+            let x = q + r * K * rowPixels, o = real == rowPixels ? out + r * rowPixels * CO : tail
             let wide = cb + 8 < CO
             let sc = scales.map { $0 + cb }
             let b0 = ConvKernel.start(b + cb, sc), b1 = wide ? ConvKernel.start(b + cb + 8, sc) : F8(repeating: 0)
@@ -128,6 +146,10 @@ enum PatchConv {
             for (j, (l, h)) in [(a00, a01), (a10, a11), (a20, a21), (a30, a31), (a40, a41), (a50, a51)].enumerated() {
                 ConvKernel.finish(ConvKernel.scaled(l, bl, sc), relu: p.relu, to: o + j * CO + cb, valid: v0)
                 if wide { ConvKernel.finish(ConvKernel.scaled(h, bh, s1), relu: p.relu, to: o + j * CO + cb + 8, valid: v1) }
+            }
+            if real < rowPixels {
+                let n = min(16, CO - cb)
+                for k in 0..<real { (out + (r * rowPixels + k) * CO + cb).update(from: tail + k * CO + cb, count: n) }
             }
           }
           cb += 16

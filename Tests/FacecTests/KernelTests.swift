@@ -42,7 +42,7 @@ import FacecFormat
                                 // One output pixel: a dense layer over its patch, in two row ranges.
                                 let d = PatchConv.denseStep(s), n = d.inShape.c
                                 var patch = [Float](repeating: .nan, count: n), partials = [Float](repeating: .nan, count: 2 * P)
-                                PatchConv.gather(s, padded: pp.baseAddress!, into: &patch, fullRows: false)
+                                PatchConv.gather(s, pixel: 0, padded: pp.baseAddress!, into: &patch, stride: 1)
                                 DenseKernel.partial(d, input: patch, rows: 0, n / 2, into: &partials)
                                 partials.withUnsafeMutableBufferPointer { part in
                                     DenseKernel.partial(d, input: patch, rows: n / 2, n, into: part.baseAddress! + P)
@@ -53,15 +53,20 @@ import FacecFormat
                             if PatchConv.applies(s) || TensorLayout.blockedMap(height: oh, width: ow, strided: stride.0 * stride.1 > 1) {
                                 // Small maps: im2col patches in 6-pixel rows (Model.conv's path).
                                 let p = PatchConv.patchStep(s)
-                                var scratch = [Float](repeating: .nan, count: PatchConv.floats(s))
+                                var scratch = [Float](repeating: .nan, count: PatchConv.floats(s, tails: 3))
+                                var second = [Float](repeating: .nan, count: oh * ow * cout)
                                 scratch.withUnsafeMutableBufferPointer { q in
-                                    let out = q.baseAddress! + p.outShape.h * p.outShape.w * p.inShape.c
-                                    PatchConv.gather(s, padded: pp.baseAddress!, into: q.baseAddress!)
-                                    // Two channel ranges, the second first (threads run them in any order).
-                                    for (c0, c1) in PatchConv.channelRanges(p, threads: 2).reversed() {
-                                        PatchConv.channels(p, c0, c1, patches: q.baseAddress!, output: out)
+                                    let groups = p.outShape.h, tails = q.baseAddress! + groups * p.outShape.w * p.inShape.c
+                                    // Patch rows in two parts, the second first (threads gather them in any order).
+                                    PatchConv.gather(s, groups: (groups / 2)..<groups, padded: pp.baseAddress!, into: q.baseAddress!)
+                                    PatchConv.gather(s, groups: 0..<(groups / 2), padded: pp.baseAddress!, into: q.baseAddress!)
+                                    // Two channel ranges, the second first, each with its own tail.
+                                    for (t, (c0, c1)) in PatchConv.channelRanges(p, threads: 2).enumerated().reversed() {
+                                        PatchConv.channels(p, c0, c1, patches: q.baseAddress!, output: fp.baseAddress!, pixels: oh * ow,
+                                                           tail: tails + t * 6 * cout)
                                     }
-                                    fp.baseAddress!.update(from: out, count: oh * ow * cout)
+                                    let out = UnsafeMutablePointer<Float>.allocate(capacity: oh * ow * cout)
+                                    defer { out.deallocate() }
                                     // The compiler's blocked layout ([Cout/16][K][16]) must give the same bits.
                                     let k = k.0 * k.1 * cin, blocks = (cout + 15) / 16
                                     var blocked = [Float](repeating: 0, count: blocks * k * 16)
@@ -70,11 +75,12 @@ import FacecFormat
                                     pb.blockedWeights = true
                                     blocked.withUnsafeBufferPointer { bw in
                                         pb.weights = bw.baseAddress; pb.packed = .f32(bw.baseAddress!)
-                                        for (c0, c1) in PatchConv.channelRanges(pb, threads: 3) {
-                                            PatchConv.channels(pb, c0, c1, patches: q.baseAddress!, output: out)
+                                        for (t, (c0, c1)) in PatchConv.channelRanges(pb, threads: 3).enumerated() {
+                                            PatchConv.channels(pb, c0, c1, patches: q.baseAddress!, output: out, pixels: oh * ow, tail: tails + t * 6 * cout)
                                         }
                                     }
-                                    for i in 0..<(oh * ow * cout) where out[i] != fp[i] { fp[i] = .nan }
+                                    for i in 0..<(oh * ow * cout) { second[i] = out[i] }
+                                    for i in 0..<(oh * ow * cout) where second[i] != fp[i] { fp[i] = .nan }
                                 }
                                 return
                             }
