@@ -139,8 +139,17 @@ enum Kernels {
     }
 
     static func add(_ s: Step, inputs: [UnsafePointer<Float>], output y: UnsafeMutablePointer<Float>) {
-        if !s.addShapes.isEmpty { return zeroExtendedAdd(s, inputs: inputs, output: y) }
-        for i in 0..<s.count {
+        add(s, inputs: inputs, output: y, part: 0, of: 1)
+    }
+
+    /// Part `part` of `parts` (elements, or output rows when zero-extending),
+    /// so threads can share a large add.
+    static func add(_ s: Step, inputs: [UnsafePointer<Float>], output y: UnsafeMutablePointer<Float>, part: Int, of parts: Int) {
+        if !s.addShapes.isEmpty {
+            let rows = s.outShape.h
+            return zeroExtendedAdd(s, inputs: inputs, output: y, rows: (rows * part / parts)..<(rows * (part + 1) / parts))
+        }
+        for i in (s.count * part / parts)..<(s.count * (part + 1) / parts) {
             var acc = inputs[0][i]
             for k in 1..<inputs.count { acc += inputs[k][i] }
             y[i] = s.relu ? max(acc, 0) : acc
@@ -150,9 +159,9 @@ enum Kernels {
     /// dlib's add_prev of tensors of different shapes: each input counts as
     /// zero outside its own rows, columns and channels (top-left aligned,
     /// first channels), as cpu_dlib.cpp's `add(dest, src1, src2)`.
-    static func zeroExtendedAdd(_ s: Step, inputs: [UnsafePointer<Float>], output y: UnsafeMutablePointer<Float>) {
-        let (OH, OW, OC) = s.outShape
-        for oy in 0..<OH {
+    static func zeroExtendedAdd(_ s: Step, inputs: [UnsafePointer<Float>], output y: UnsafeMutablePointer<Float>, rows: Range<Int>) {
+        let (_, OW, OC) = s.outShape
+        for oy in rows {
             for ox in 0..<OW {
                 let out = y + (oy * OW + ox) * OC
                 out.update(repeating: 0, count: OC)

@@ -89,8 +89,11 @@ public final class ModelInstance {
     /// its Winograd Conv2 (6.9 MFLOP) 0.084 vs 0.047 ms). Every VGG-Face
     /// layer is far above it.
     static let minParallelFlops = 8_000_000
-    /// The same for layers without multiply-adds (pooling, padding): output floats.
-    static let minParallelElements = 256 * 1024
+    /// The same for layers without multiply-adds (pooling, padding, adds):
+    /// output floats (dlib's 35×35×32 adds and first pool, 39,200 floats, took
+    /// twice as long serially on two threads as on one: half their input sat
+    /// in the other core's cache).
+    static let minParallelElements = 16 * 1024
 
     init(model: Model, threads: Int, isa: KernelISA) {
         precondition(KernelISA.supported.contains(isa), "this CPU does not support \(isa.rawValue)")
@@ -233,7 +236,8 @@ public final class ModelInstance {
             case .add:
                 inputPointers.removeAll(keepingCapacity: true)
                 for offset in s.inputs { inputPointers.append(UnsafePointer(pointer(offset))) }
-                Kernels.add(s, inputs: inputPointers, output: y)
+                let inputs = inputPointers, parts = min(pool.threads, s.addShapes.isEmpty ? 8 : s.outShape.h)
+                pool.parallelFor(parts) { part in Kernels.add(s, inputs: inputs, output: y, part: part, of: parts) }
             }
             if timed { times[index] = monotonicSeconds() - start }
         }

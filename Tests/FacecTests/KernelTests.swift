@@ -287,6 +287,10 @@ extension KernelTests {
             defer { buffers.forEach { $0.deallocate() } }
             Kernels.add(s, inputs: buffers.map { UnsafePointer($0) }, output: &got)
             #expect(got == expected, "shapes \(shapes) relu \(relu)")
+            // In three parts (rows), last first, as threads share it.
+            var split = [Float](repeating: .nan, count: expected.count)
+            for part in (0..<3).reversed() { Kernels.add(s, inputs: buffers.map { UnsafePointer($0) }, output: &split, part: part, of: 3) }
+            #expect(split == expected, "shapes \(shapes) relu \(relu), in parts")
         }
     }
 }
