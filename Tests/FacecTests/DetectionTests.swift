@@ -56,6 +56,16 @@ import FacecVerify
 
     static var photoNames: [String] { expected?.photos.map(\.file) ?? [] }
 
+    /// A detected face against deepface's: box, eyes and confidence.
+    static func expectSame(_ f: DetectedFace, _ a: Expected.Area, _ confidence: Double, _ what: String,
+                           sourceLocation: SourceLocation = #_sourceLocation) {
+        let box: [Int] = [f.x, f.y, f.width, f.height]
+        #expect(box == [a.x, a.y, a.w, a.h], "\(what)", sourceLocation: sourceLocation)
+        let eyes: [[Int]?] = [f.leftEye.map { [$0.x, $0.y] }, f.rightEye.map { [$0.x, $0.y] }]
+        #expect(eyes == [a.left_eye, a.right_eye], "\(what) eyes", sourceLocation: sourceLocation)
+        #expect(f.confidence == confidence, "\(what) confidence", sourceLocation: sourceLocation)
+    }
+
     @Test(arguments: photoNames)
     func sameFacesCropsAndEmbeddingsAsDeepface(_ name: String) throws {
         #expect(TestPaths.facesAvailable, "../shared/faces is needed for this test")
@@ -69,12 +79,7 @@ import FacecVerify
         let embedder = Embedder(model: model)
         let instance = model.makeInstance()
         for (k, (f, e)) in zip(faces, expectedFaces).enumerated() {
-            let a = e.facial_area
-            let box: [Int] = [f.x, f.y, f.width, f.height]
-            #expect(box == [a.x, a.y, a.w, a.h], "\(name) face \(k)")
-            let eyes: [[Int]?] = [f.leftEye.map { [$0.x, $0.y] }, f.rightEye.map { [$0.x, $0.y] }]
-            #expect(eyes == [a.left_eye, a.right_eye], "\(name) face \(k) eyes")
-            #expect(f.confidence == e.face_confidence, "\(name) face \(k) confidence")
+            DetectionTests.expectSame(f, e.facial_area, e.face_confidence, "\(name) face \(k)")
             let shape: [Int] = [f.crop.height, f.crop.width, 3]
             #expect(shape == e.crop_shape, "\(name) face \(k) crop shape")
             #expect(Self.bgrSHA256(f.crop) == e.crop_sha256, "\(name) face \(k): the aligned crop differs from deepface's")

@@ -88,12 +88,7 @@ import FacecVerify
         let expectedFaces = photo.faces ?? []
         #expect(faces.count == expectedFaces.count, "\(name): \(faces.count) faces, deepface \(expectedFaces.count)")
         for (k, (f, e)) in zip(faces, expectedFaces).enumerated() {
-            let a = e.facial_area
-            let box: [Int] = [f.x, f.y, f.width, f.height]
-            #expect(box == [a.x, a.y, a.w, a.h], "\(name) face \(k)")
-            let eyes: [[Int]?] = [f.leftEye.map { [$0.x, $0.y] }, f.rightEye.map { [$0.x, $0.y] }]
-            #expect(eyes == [a.left_eye, a.right_eye], "\(name) face \(k) eyes")
-            #expect(f.confidence == e.face_confidence, "\(name) face \(k) confidence")
+            DetectionTests.expectSame(f, e.facial_area, e.face_confidence, "\(name) face \(k)")
             let input = embedder.inputTensor(forCrop: f.crop)
             // The uint8 chip deepface hands dlib, recovered from the network input.
             let spec = model.header.input
