@@ -80,38 +80,53 @@ let package = Package(
         // ask for: C with intrinsics, optimised in debug builds too.
         .target(name: "CInt8Kernels", cSettings: [.unsafeFlags(["-O3"])]),
 
-        .target(name: "FacecFormat", dependencies: ["FGraphSchema", "CChecksum"]),
+        // The base every Swift module stands on, Foundation-free: one error
+        // type with kinds, one-line messages, files (read, written atomically),
+        // threads, clock, core count, and the shared vocabulary.
+        .target(name: "FacecCore"),
+        // SHA-256 of source weight files and gallery photos (not on the edge).
+        .target(name: "FacecDigest", dependencies: ["FacecCore", "CChecksum"]),
+        .target(name: "FacecFormat", dependencies: ["FacecCore", "FGraphSchema", "CChecksum"]),
         // Weight layout, hashing and image loops stay optimised in debug builds
         // (tests convert and run many models).
-        .target(name: "FacecGraph", dependencies: ["FacecFormat"], swiftSettings: optimisedInDebug),
-        .target(name: "FacecImporters", dependencies: ["CZlib", "CDeflate", "CChecksum", "FacecGraph"], swiftSettings: optimisedInDebug),
+        .target(name: "FacecGraph", dependencies: ["FacecCore", "FacecFormat"], swiftSettings: optimisedInDebug),
+        // Container readers: bounded parsers of untrusted bytes, one per file
+        // format, knowing nothing of networks (fuzzed: facec-fuzz).
+        .target(name: "FacecHDF5", dependencies: ["FacecCore", "CDeflate"], swiftSettings: optimisedInDebug),
+        .target(name: "FacecMAT", dependencies: ["FacecCore", "FacecHDF5", "CZlib"], swiftSettings: optimisedInDebug),
+        .target(name: "FacecDlib", dependencies: ["FacecCore"], swiftSettings: optimisedInDebug),
+        .target(name: "FacecXML", dependencies: ["FacecCore"]),
+        // Model translators: Keras, MatConvNet and dlib networks and OpenCV
+        // cascades, read through the container readers, into FacecGraph's IR.
+        .target(name: "FacecImporters", dependencies: ["FacecCore", "FacecDigest", "FacecHDF5", "FacecMAT", "FacecDlib", "FacecXML", "FacecGraph"],
+                swiftSettings: optimisedInDebug),
         // Optimised in debug builds too: the tests run full 224×224
         // networks, which unoptimised kernels make ~50× slower.
         .target(name: "FacecKernelsAVX512", dependencies: ["CCPUFeatures"], swiftSettings: [.unsafeFlags(avx512Flags)] + kernelSpeed),
-        .target(name: "FacecRuntime", dependencies: ["FacecFormat", "CCPUFeatures", "FacecKernelsAVX512", "CInt8Kernels"],
+        .target(name: "FacecRuntime", dependencies: ["FacecCore", "FacecFormat", "CCPUFeatures", "FacecKernelsAVX512", "CInt8Kernels"],
                 swiftSettings: [.unsafeFlags(kernelFlags)] + kernelSpeed),
-        .target(name: "FacecImage", dependencies: ["FacecFormat", "CTurboJPEG", "CPNG", "CWebP"], swiftSettings: optimisedInDebug),
+        .target(name: "FacecImage", dependencies: ["FacecCore", "FacecFormat", "CTurboJPEG", "CPNG", "CWebP"], swiftSettings: optimisedInDebug),
         // Face detection and alignment as deepface's default pipeline (OpenCV
         // Haar cascades, eye-based rotation), ported for the same results.
-        .target(name: "FacecDetect", dependencies: ["FacecFormat", "FacecImage"],
+        .target(name: "FacecDetect", dependencies: ["FacecCore", "FacecFormat", "FacecImage"],
                 swiftSettings: [.unsafeFlags(kernelFlags)] + kernelSpeed),
-        .target(name: "FacecVerify", dependencies: ["FacecRuntime", "FacecImage", "FacecDetect"]),
+        .target(name: "FacecPipeline", dependencies: ["FacecCore", "FacecFormat", "FacecRuntime", "FacecImage", "FacecDetect"]),
         // Recognition against a gallery of known faces: the stores (SQLite
         // embedded, PostgreSQL + pgvector), incremental adding and exact
         // SIMD search. Only `facec` links it (not the edge runtime).
-        .target(name: "FacecGallery", dependencies: ["CSQLite", "CLibPQ", "FacecFormat", "FacecRuntime", "FacecDetect", "FacecVerify"],
+        .target(name: "FacecGallery", dependencies: ["CSQLite", "CLibPQ", "FacecCore", "FacecDigest", "FacecFormat", "FacecRuntime", "FacecDetect", "FacecPipeline"],
                 swiftSettings: [.unsafeFlags(kernelFlags)] + kernelSpeed),
         // The runtime subcommands (run, verify, detect, inspect, check, bench),
         // shared by both executables.
         .target(name: "FacecCLI", dependencies: [
-            "FacecFormat", "FacecRuntime", "FacecImage", "FacecDetect", "FacecVerify", "CCPUFeatures", "CCommandLine",
+            "FacecCore", "FacecFormat", "FacecRuntime", "FacecImage", "FacecDetect", "FacecPipeline", "CCPUFeatures", "CCommandLine",
         ]),
         // The C API: the header and per-thread error text in C, the entry points in Swift.
         .target(name: "CFacecAPI"),
-        .target(name: "FacecCAPI", dependencies: ["CFacecAPI", "FacecFormat", "FacecRuntime", "FacecImage", "FacecDetect", "FacecVerify"]),
+        .target(name: "FacecCAPI", dependencies: ["CFacecAPI", "FacecCore", "FacecFormat", "FacecRuntime", "FacecImage", "FacecDetect", "FacecPipeline"]),
         // The full toolchain: convert plus the runtime subcommands.
         .executableTarget(name: "facec", dependencies: [
-            "FacecCLI", "FacecImporters", "FacecGraph", "FacecFormat", "FacecGallery",
+            "FacecCore", "FacecCLI", "FacecImporters", "FacecGraph", "FacecFormat", "FacecGallery",
         ]),
         // The runtime-only executable: must never depend on FacecImporters,
         // FacecGraph, CHDF5, CMatio, CDeflate or CZlib (PackageGraphTests).
@@ -119,14 +134,15 @@ let package = Package(
         // libFuzzer targets for every parser of untrusted input (scripts/fuzz.sh);
         // built plainly it replays files through them (the regression tests).
         .executableTarget(name: "facec-fuzz", dependencies: [
-            "CChecksum", "FacecImporters", "FacecFormat", "FacecRuntime", "FacecImage", "FacecDetect", "FacecVerify",
+            "CChecksum", "FacecCore", "FacecHDF5", "FacecMAT", "FacecDlib", "FacecXML", "FacecImporters", "FacecFormat", "FacecRuntime", "FacecImage", "FacecDetect", "FacecPipeline",
         ], swiftSettings: optimisedInDebug),
         // CHDF5 and CMatio: libhdf5 and libmatio as the independent
         // references for facec's own readers (H5ReaderTests,
         // MatV5ReaderTests); nothing else links them.
         .testTarget(name: "FacecTests", dependencies: [
-            "CHDF5", "CMatio", "CZlib", "FacecImporters", "FacecGraph", "FacecFormat", "FacecRuntime",
-            "FacecImage", "FacecDetect", "FacecVerify", "FacecGallery",
+            "CHDF5", "CMatio", "CZlib", "FacecCore", "FacecDigest", "FacecHDF5", "FacecMAT", "FacecDlib", "FacecXML",
+            "FacecImporters", "FacecGraph", "FacecFormat", "FacecRuntime",
+            "FacecImage", "FacecDetect", "FacecPipeline", "FacecGallery",
         ], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v5]

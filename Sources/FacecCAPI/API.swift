@@ -1,9 +1,10 @@
 import CFacecAPI
+import FacecCore
 import FacecDetect
 import FacecFormat
 import FacecImage
 import FacecRuntime
-import FacecVerify
+import FacecPipeline
 #if canImport(Glibc)
 import Glibc
 #endif

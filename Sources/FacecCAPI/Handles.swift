@@ -1,10 +1,11 @@
 import CFacecAPI
 import Synchronization
 import FacecDetect
+import FacecCore
 import FacecFormat
 import FacecImage
 import FacecRuntime
-import FacecVerify
+import FacecPipeline
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -104,29 +105,26 @@ struct APIError: Error {
     let message: String
     init(_ status: facec_status, _ message: String) { self.status = status; self.message = message }
 
-    /// The status for an error of the runtime's own types.
+    /// The status for an error of the runtime's own kinds.
     static func from(_ error: Error) -> APIError {
-        let text = String(describing: error)
-        switch error {
-        case let e as APIError: return e
-        case let e as FormatError:
-            return APIError(isIO(e.reason) ? FACEC_ERROR_IO : FACEC_ERROR_MODEL, text)
-        case let e as ImageError:
-            return APIError(isIO(e.reason) ? FACEC_ERROR_IO : FACEC_ERROR_IMAGE, text)
-        case let e as DetectionError:
-            switch e {
-            case .noFace: return APIError(FACEC_ERROR_NO_FACE, text)
-            case .tooMuchWork: return APIError(FACEC_ERROR_TOO_MUCH_WORK, text)
-            }
-        case is VerifyError: return APIError(FACEC_ERROR_ARGUMENT, text)
-        default: return APIError(FACEC_ERROR_INTERNAL, text)
-        }
+        if let e = error as? APIError { return e }
+        guard let e = error as? FacecError else { return APIError(FACEC_ERROR_INTERNAL, String(describing: error)) }
+        return APIError(status(e.kind), e.description)
     }
 
-    /// The readers' wording for files that cannot be opened or read.
-    private static func isIO(_ reason: String) -> Bool {
-        reason.hasPrefix("cannot open") || reason.hasPrefix("cannot read") || reason.hasPrefix("cannot stat") || reason == "no such file" || reason == "permission denied"
-            || reason.hasPrefix("read error") || reason.hasSuffix("not a regular file")
+    static func status(_ kind: FacecError.Kind) -> facec_status {
+        switch kind {
+        case .usage, .argument: return FACEC_ERROR_ARGUMENT
+        case .io: return FACEC_ERROR_IO
+        case .model: return FACEC_ERROR_MODEL
+        case .image: return FACEC_ERROR_IMAGE
+        case .noFace: return FACEC_ERROR_NO_FACE
+        case .tooMuchWork: return FACEC_ERROR_TOO_MUCH_WORK
+        case .noDetector: return FACEC_ERROR_NO_DETECTOR
+        // Not reachable through the C API (it neither imports, compiles,
+        // reads tensors or pairs files nor opens galleries).
+        case .weights, .graph, .input, .gallery, .internal: return FACEC_ERROR_INTERNAL
+        }
     }
 }
 

@@ -1,3 +1,4 @@
+import FacecCore
 import FacecFormat
 
 /// Command-line parsing for facec and facec-run, with the standard library
@@ -8,12 +9,6 @@ import FacecFormat
 /// an option given twice is a usage error (which one was meant?), and
 /// numbers are decimal only (`0x10` is not 16, `1e400` not infinity).
 
-/// A usage mistake: exit status 64 and one line naming it.
-public struct UsageError: Error, CustomStringConvertible, Sendable {
-    public let message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
-}
 
 /// One `--long` option (with a value) or flag (without).
 public struct OptionSpec: Sendable {
@@ -78,20 +73,20 @@ public struct ParsedArguments {
 
     public func int(_ long: String) throws -> Int? {
         guard let v = values[long] else { return nil }
-        guard let i = Int(v) else { throw UsageError("the value '\(v)' of --\(long) is not an integer") }
+        guard let i = Int(v) else { throw FacecError(.usage, "", "the value '\(v)' of --\(long) is not an integer") }
         return i
     }
 
     /// `--threads`: 1 to `Threads.limit` (the C API's bound too).
     public func threads() throws -> Int? {
         guard let t = try int("threads") else { return nil }
-        guard (1...Threads.limit).contains(t) else { throw UsageError("--threads must be 1 to \(Threads.limit) (got \(t))") }
+        guard (1...Threads.limit).contains(t) else { throw FacecError(.usage, "", "--threads must be 1 to \(Threads.limit) (got \(t))") }
         return t
     }
 
     public func double(_ long: String) throws -> Double? {
         guard let v = values[long] else { return nil }
-        guard Self.isDecimal(v), let d = Double(v), d.isFinite else { throw UsageError("the value '\(v)' of --\(long) is not a decimal number") }
+        guard Self.isDecimal(v), let d = Double(v), d.isFinite else { throw FacecError(.usage, "", "the value '\(v)' of --\(long) is not a decimal number") }
         return d
     }
 
@@ -119,7 +114,7 @@ public struct ParsedArguments {
     public func choice<E: RawRepresentable & CaseIterable>(_ long: String, _ type: E.Type) throws -> E? where E.RawValue == String {
         guard let v = values[long] else { return nil }
         guard let e = E(rawValue: v) else {
-            throw UsageError("the value '\(v)' of --\(long) is not one of \(E.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw FacecError(.usage, "", "the value '\(v)' of --\(long) is not one of \(E.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         return e
     }
@@ -155,17 +150,17 @@ enum CommandLineParser {
                 name = String(t[..<eq])
                 inline = String(t[t.index(after: eq)...])
             }
-            guard let o = find(name) else { throw UsageError("unknown option '\(name)'") }
+            guard let o = find(name) else { throw FacecError(.usage, "", "unknown option '\(name)'") }
             guard !parsed.flags.contains(o.long) && parsed.values[o.long] == nil else {
-                throw UsageError("--\(o.long) is given more than once")
+                throw FacecError(.usage, "", "--\(o.long) is given more than once")
             }
             if o.valueName == nil {
-                guard inline == nil else { throw UsageError("the flag --\(o.long) takes no value") }
+                guard inline == nil else { throw FacecError(.usage, "", "the flag --\(o.long) takes no value") }
                 parsed.flags.insert(o.long)
             } else if let inline {
                 parsed.values[o.long] = inline
             } else {
-                guard i < tokens.count else { throw UsageError("missing value for option '\(name)'") }
+                guard i < tokens.count else { throw FacecError(.usage, "", "missing value for option '\(name)'") }
                 parsed.values[o.long] = tokens[i]
                 i += 1
             }
@@ -175,15 +170,15 @@ enum CommandLineParser {
         for a in spec.arguments {
             if a.repeating {
                 parsed.positionals[a.name] = Array(loose[k...])
-                if a.required && k == loose.count { throw UsageError("missing expected argument '<\(a.name)>'") }
+                if a.required && k == loose.count { throw FacecError(.usage, "", "missing expected argument '<\(a.name)>'") }
                 k = loose.count
             } else {
-                guard k < loose.count else { throw UsageError("missing expected argument '<\(a.name)>'") }
+                guard k < loose.count else { throw FacecError(.usage, "", "missing expected argument '<\(a.name)>'") }
                 parsed.positionals[a.name] = [loose[k]]
                 k += 1
             }
         }
-        if k < loose.count { throw UsageError("unexpected argument '\(loose[k])'") }
+        if k < loose.count { throw FacecError(.usage, "", "unexpected argument '\(loose[k])'") }
         return parsed
     }
 
@@ -210,7 +205,7 @@ enum CommandLineParser {
             rest = Array(tokens.dropFirst(2))
         } else if !family.isEmpty {
             let names = family.map { String($0.dropFirst(first.count + 1)) }.joined(separator: ", ")
-            throw UsageError(tokens.count > 1 ? "unknown subcommand '\(twoWords)' (\(first) takes \(names))" : "'\(first)' needs one of \(names)")
+            throw FacecError(.usage, "", tokens.count > 1 ? "unknown subcommand '\(twoWords)' (\(first) takes \(names))" : "'\(first)' needs one of \(names)")
         } else {
             type = try command(first, program)
             rest = Array(tokens.dropFirst())
@@ -222,7 +217,7 @@ enum CommandLineParser {
 
     private static func command(_ name: String, _ program: ProgramSpec) throws -> any Command.Type {
         guard let c = program.commands.first(where: { $0.spec.name == name }) else {
-            throw UsageError(name.hasPrefix("-") ? "unknown option '\(name)'" : "unknown subcommand '\(name)'")
+            throw FacecError(.usage, "", name.hasPrefix("-") ? "unknown option '\(name)'" : "unknown subcommand '\(name)'")
         }
         return c
     }

@@ -1,6 +1,7 @@
+import FacecCore
 import FacecFormat
 import FacecRuntime
-import FacecVerify
+import FacecPipeline
 
 /// Times the network alone (inputs already preprocessed, as the peers are
 /// timed): warm-up, then `runs` timed calls of `batch` images.
@@ -33,8 +34,8 @@ struct BenchCommand: Command {
         peakPerCore = try a.double("peak-per-core")
         layers = a.flag("layers")
         json = a.flag("json")
-        guard batch >= 1 else { throw UsageError("--batch must be at least 1") }
-        if let r = runs, r < 1 { throw UsageError("--runs must be at least 1") }
+        guard batch >= 1 else { throw FacecError(.usage, "", "--batch must be at least 1") }
+        if let r = runs, r < 1 { throw FacecError(.usage, "", "--runs must be at least 1") }
     }
 
     func run() throws {

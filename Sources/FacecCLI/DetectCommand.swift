@@ -1,8 +1,9 @@
+import FacecCore
 import FacecDetect
 import FacecFormat
 import FacecImage
 import FacecRuntime
-import FacecVerify
+import FacecPipeline
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -42,13 +43,13 @@ struct DetectCommand: Command {
         noEnforceDetection = a.flag("no-enforce-detection")
         threads = try a.threads()
         timing = a.flag("timing")
-        guard !photos.isEmpty else { throw UsageError("give at least one photo") }
+        guard !photos.isEmpty else { throw FacecError(.usage, "", "give at least one photo") }
     }
 
     func run() throws {
         let file = try ModelFile(path: model, readData: false)
         guard let spec = file.header.detector else {
-            throw VerifyError(model, "the model carries no face detector (convert it with --detector opencv)")
+            throw FacecError(.noDetector, model, "the model carries no face detector (convert it with --detector opencv)")
         }
         let (photoWorkers, perPhoto) = threadSplit(threads: threads ?? systemCoreCount(), photos: photos.count)
         let detector = FaceDetector(spec, threads: perPhoto)
@@ -64,12 +65,12 @@ struct DetectCommand: Command {
         var failures = 0
         try ParallelInOrder.run(count: photos.count, threads: photoWorkers, state: { () }, work: { i, _ in
             Swift.Result { () throws -> ([DetectedFace], String?) in
-                let start = Clock.now()
+                let start = monotonicSeconds()
                 let image = try ImageDecoder.decodeFile(photos[i])
-                let decodeMs = (Clock.now() - start) * 1e3
+                let decodeMs = (monotonicSeconds() - start) * 1e3
                 var times: DetectionTimings?
                 let faces = try detector.extractFaces(image, path: photos[i], enforce: enforce, timings: timing ? { times = $0 } : nil)
-                return (faces, times.map { Self.timingJSON($0, decodeMs: decodeMs, totalMs: (Clock.now() - start) * 1e3) })
+                return (faces, times.map { Self.timingJSON($0, decodeMs: decodeMs, totalMs: (monotonicSeconds() - start) * 1e3) })
             }
         }) { i, result in
             switch result {
@@ -141,16 +142,16 @@ struct DetectCommand: Command {
             let rest = base.dropLast(digits)
             guard digits > 0, rest.hasSuffix("_face"), stems.contains(String(rest.dropLast(5))),
                   FileIdentity(path: OutputFile.directory(of: p)) == dir else { continue }
-            throw VerifyError(p, "is an input and also where a crop would be written (--crops \(directory)); refusing to overwrite it")
+            throw FacecError(.argument, p, "is an input and also where a crop would be written (--crops \(directory)); refusing to overwrite it")
         }
     }
 
     static func makeDirectory(_ path: String) throws {
         var st = stat()
         if stat(path, &st) == 0 {
-            guard (st.st_mode & S_IFMT) == S_IFDIR else { throw VerifyError(path, "exists and is not a directory") }
+            guard (st.st_mode & S_IFMT) == S_IFDIR else { throw FacecError(.argument, path, "exists and is not a directory") }
             return
         }
-        guard mkdir(path, 0o755) == 0 else { throw VerifyError(path, "cannot create the directory: \(String(cString: strerror(errno)))") }
+        guard mkdir(path, 0o755) == 0 else { throw FacecError(.io, path, "cannot create the directory: \(String(cString: strerror(errno)))") }
     }
 }

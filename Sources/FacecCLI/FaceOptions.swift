@@ -1,6 +1,7 @@
+import FacecCore
 import FacecDetect
 import FacecRuntime
-import FacecVerify
+import FacecPipeline
 
 public enum FaceDetectorChoice: String, CaseIterable { case opencv, skip }
 
@@ -27,7 +28,7 @@ public struct FaceOptions {
             return .skip
         case .opencv:
             guard let spec = model.header.detector else {
-                throw VerifyError(path, "the model carries no face detector, so --detector opencv cannot run (convert it with --detector opencv, or give face crops with --detector skip)")
+                throw FacecError(.noDetector, path, "the model carries no face detector, so --detector opencv cannot run (convert it with --detector opencv, or give face crops with --detector skip)")
             }
             return .detect(FaceDetector(spec, threads: threadsPerPhoto), enforce: !noEnforceDetection)
         }

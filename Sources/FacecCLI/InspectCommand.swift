@@ -1,3 +1,4 @@
+import FacecCore
 import FacecFormat
 import FacecRuntime
 

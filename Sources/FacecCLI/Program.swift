@@ -1,5 +1,6 @@
 import CCPUFeatures
 import CCommandLine
+import FacecCore
 import FacecFormat
 #if canImport(Glibc)
 import Glibc
@@ -32,8 +33,8 @@ public enum Program {
             case .run(let command):
                 try command.run()
             }
-        } catch let error as UsageError {
-            fail("\(error.message) (see '\(name) --help')", code: 64)
+        } catch let error as FacecError where error.kind == .usage {
+            fail("\(error.reason) (see '\(name) --help')", code: 64)
         } catch let error as ExitStatus {
             exit(error.code)
         } catch {

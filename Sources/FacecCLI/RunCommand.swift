@@ -1,6 +1,7 @@
+import FacecCore
 import FacecFormat
 import FacecRuntime
-import FacecVerify
+import FacecPipeline
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -36,9 +37,9 @@ struct RunCommand: Command {
         npy = a.string("npy")
         top = try a.int("top")
         threads = try a.threads()
-        guard !inputs.isEmpty else { throw UsageError("give at least one input") }
-        if let top { guard top >= 1 else { throw UsageError("--top must be at least 1") } }
-        guard top == nil || npy == nil else { throw UsageError("--top prints JSON lines; it does not combine with --npy") }
+        guard !inputs.isEmpty else { throw FacecError(.usage, "", "give at least one input") }
+        if let top { guard top >= 1 else { throw FacecError(.usage, "", "--top must be at least 1") } }
+        guard top == nil || npy == nil else { throw FacecError(.usage, "", "--top prints JSON lines; it does not combine with --npy") }
     }
 
     /// One embedded face (or tensor) ready to print.
@@ -55,7 +56,7 @@ struct RunCommand: Command {
         let output = try npy.map { try OutputFile.check($0, inputs: [model] + self.inputs) }
         let loaded = try Model(path: model)
         if top != nil && loaded.header.classesValue == nil {
-            throw VerifyError(model, "the model has no class names, so --top has nothing to rank (VGG-Face .mat files carry them)")
+            throw FacecError(.argument, model, "the model has no class names, so --top has nothing to rank (VGG-Face .mat files carry them)")
         }
         let split = threadSplit(threads: threads ?? systemCoreCount(), photos: inputs.count)
         let mode = try faces.mode(for: loaded, path: model, threadsPerPhoto: split.perPhoto)
@@ -94,9 +95,9 @@ struct RunCommand: Command {
         let tensors = try items(path, model: model)
         guard tensors.isEmpty else {
             return try tensors.map { item in
-                let start = Clock.now()
+                let start = monotonicSeconds()
                 let e = try instance.embed(item.tensor)
-                let ms = (Clock.now() - start) * 1e3
+                let ms = (monotonicSeconds() - start) * 1e3
                 return Row(input: item.name, face: nil, embedding: e, totalMs: ms, networkMs: ms, top: ranked())
             }
         }
@@ -146,10 +147,10 @@ struct RunCommand: Command {
         let one = [i.height, i.width, i.channels]
         if file.shape == one { return [Item(name: path, tensor: file.values)] }
         guard file.shape.count == 4, Array(file.shape.dropFirst()) == one else {
-            throw VerifyError(path, "tensor shape \(file.shape) does not fit the model input [H,W,C] = \(one) or [N,\(one.map(String.init).joined(separator: ","))]")
+            throw FacecError(.input, path, "tensor shape \(file.shape) does not fit the model input [H,W,C] = \(one) or [N,\(one.map(String.init).joined(separator: ","))]")
         }
         let n = i.height * i.width * i.channels
-        guard file.shape[0] > 0 else { throw VerifyError(path, "holds no tensors (shape \(file.shape))") }
+        guard file.shape[0] > 0 else { throw FacecError(.input, path, "holds no tensors (shape \(file.shape))") }
         return (0..<file.shape[0]).map { k in
             Item(name: "\(path)[\(k)]", tensor: Array(file.values[(k * n)..<((k + 1) * n)]))
         }

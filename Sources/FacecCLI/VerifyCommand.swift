@@ -1,6 +1,7 @@
+import FacecCore
 import FacecFormat
 import FacecRuntime
-import FacecVerify
+import FacecPipeline
 
 struct VerifyCommand: Command {
     static let spec = CommandSpec(
@@ -36,15 +37,15 @@ struct VerifyCommand: Command {
         threads = try a.threads()
         faces = try FaceOptions(a)
         if pairs == nil {
-            guard images.count == 2 else { throw UsageError("give two images, or --pairs PAIRS.csv") }
-            guard root == nil, output == nil else { throw UsageError("--root and -o go with --pairs") }
+            guard images.count == 2 else { throw FacecError(.usage, "", "give two images, or --pairs PAIRS.csv") }
+            guard root == nil, output == nil else { throw FacecError(.usage, "", "--root and -o go with --pairs") }
         } else {
-            guard images.isEmpty else { throw UsageError("give either two images or --pairs, not both") }
+            guard images.isEmpty else { throw FacecError(.usage, "", "give either two images or --pairs, not both") }
         }
     }
 
     func run() throws {
-        let start = Clock.now()
+        let start = monotonicSeconds()
         let loaded = try Model(path: model)
         let m = metric ?? loaded.header.defaultMetric
         let limit = try Thresholds.resolve(loaded.header, metric: m, override: threshold, modelPath: model)
@@ -70,14 +71,14 @@ struct VerifyCommand: Command {
             ("img1", JSONText.string(images[0])),
             ("img2", JSONText.string(images[1])),
             ("facial_areas", JSONText.object([("img1", FaceJSON.area(best.a.area)), ("img2", FaceJSON.area(best.b.area))])),
-            ("time_ms", FaceJSON.milliseconds((Clock.now() - start) * 1e3)),
+            ("time_ms", FaceJSON.milliseconds((monotonicSeconds() - start) * 1e3)),
         ]))
     }
 
     /// Every face's embedding must have a distance (see `Distance.problem`).
     static func checkComparable(_ faces: [FaceEmbedding], _ photo: String, metric: Metric) throws {
         for f in faces {
-            if let why = Distance.problem(f.embedding, metric: metric) { throw VerifyError(photo, "the embedding of face \(f.index) \(why)") }
+            if let why = Distance.problem(f.embedding, metric: metric) { throw FacecError(.argument, photo, "the embedding of face \(f.index) \(why)") }
         }
     }
 
@@ -108,7 +109,7 @@ struct VerifyCommand: Command {
                 unique.append(f)
             }
         }
-        let t0 = Clock.now()
+        let t0 = monotonicSeconds()
         var faces: [[FaceEmbedding]] = []
         var failures: [String] = []
         embedder.embedFacesInOrder(unique.map(resolve), mode: mode, threads: threads ?? systemCoreCount()) { _, r in
@@ -121,9 +122,9 @@ struct VerifyCommand: Command {
             case .failure(let e): failures.append(String(describing: e)); faces.append([])
             }
         }
-        let elapsed = Clock.now() - t0
+        let elapsed = monotonicSeconds() - t0
         guard failures.isEmpty else {
-            throw VerifyError(csvPath, "\(failures.count) of \(unique.count) images could not be used; first: \(failures[0])")
+            throw FacecError(.argument, csvPath, "\(failures.count) of \(unique.count) images could not be used; first: \(failures[0])")
         }
         var csv = "file_x,file_y,distance,threshold,verified" + (list.hasLabels ? ",Decision" : "") + "\n"
         var tp = 0, fp = 0, tn = 0, fn = 0
@@ -162,7 +163,6 @@ struct VerifyCommand: Command {
     }
 }
 
-public func systemCoreCount() -> Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
 
 #if canImport(Glibc)
 import Glibc

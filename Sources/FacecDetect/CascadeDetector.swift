@@ -1,3 +1,4 @@
+import FacecCore
 import Synchronization
 import FacecFormat
 #if canImport(Glibc)
@@ -226,9 +227,3 @@ final class BandResults: Sendable {
     }
 }
 
-/// Monotonic seconds (for the optional timings).
-func monotonicSeconds() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
-}

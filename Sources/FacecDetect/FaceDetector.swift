@@ -1,3 +1,4 @@
+import FacecCore
 import FacecFormat
 import FacecImage
 #if canImport(Glibc)
@@ -32,20 +33,16 @@ public struct DetectionTimings: Sendable {
 }
 
 /// Why a photo gives no faces when faces are required.
-public enum DetectionError: Error, CustomStringConvertible, Sendable {
+extension FacecError {
     /// No face (deepface's enforce_detection=True makes this an error).
-    case noFace(path: String)
+    public static func noFace(path: String) -> FacecError {
+        FacecError(.noFace, path, "no face detected (deepface's opencv detector finds none; use --no-enforce-detection to take the whole photo)")
+    }
+
     /// The cascade needed far more work than real cascades do (see
     /// `CascadeDetector.scan`): a hostile model file, stopped.
-    case tooMuchWork(path: String)
-
-    public var description: String {
-        switch self {
-        case .noFace(let path):
-            return "\(path): no face detected (deepface's opencv detector finds none; use --no-enforce-detection to take the whole photo)"
-        case .tooMuchWork(let path):
-            return "\(path): detection stopped: the model's cascade needs over \(CascadeDetector.maxStumpsPerWindow) weak classifiers per window or gives over \(CascadeDetector.maxCandidates) raw detections, far beyond OpenCV's cascades (a damaged or hostile model)"
-        }
+    public static func tooMuchWork(path: String) -> FacecError {
+        FacecError(.tooMuchWork, path, "detection stopped: the model's cascade needs over \(CascadeDetector.maxStumpsPerWindow) weak classifiers per window or gives over \(CascadeDetector.maxCandidates) raw detections, far beyond OpenCV's cascades (a damaged or hostile model)")
     }
 }
 
@@ -99,7 +96,7 @@ public struct FaceDetector: Sendable {
     /// confidence 0 and its area clipped the way deepface clips every box
     /// (one pixel short of the edges).
     public func extractFaces(_ photo: DecodedImage, path: String, enforce: Bool,
-                             timings: ((DetectionTimings) -> Void)? = nil) throws(DetectionError) -> [DetectedFace] {
+                             timings: ((DetectionTimings) -> Void)? = nil) throws(FacecError) -> [DetectedFace] {
         let (faces, measured) = try detect(photo, path: path, measure: timings != nil)
         if let measured { timings?(measured) }
         if !faces.isEmpty { return faces }
@@ -108,12 +105,12 @@ public struct FaceDetector: Sendable {
                              leftEye: nil, rightEye: nil, confidence: 0, crop: photo)]
     }
 
-    public func detect(_ image: DecodedImage, path: String = "photo") throws(DetectionError) -> [DetectedFace] {
+    public func detect(_ image: DecodedImage, path: String = "photo") throws(FacecError) -> [DetectedFace] {
         try detect(image, path: path, measure: false).faces
     }
 
     /// The faces and, with `measure`, where the time went.
-    public func detect(_ image: DecodedImage, path: String, measure: Bool) throws(DetectionError) -> (faces: [DetectedFace], timings: DetectionTimings?) {
+    public func detect(_ image: DecodedImage, path: String, measure: Bool) throws(FacecError) -> (faces: [DetectedFace], timings: DetectionTimings?) {
         var clock = measure ? monotonicSeconds() : 0
         var t = DetectionTimings()
         func lap(_ into: inout Double) {

@@ -1,3 +1,4 @@
+import FacecCore
 /// Every value a node reads must hold what it should when the node runs:
 /// written by an earlier node (or the model input), and not overwritten
 /// since by another value sharing its arena bytes. The compiler's plan always
@@ -6,7 +7,7 @@
 /// a wrong embedding. O(nodes × values), microseconds for a face network.
 enum Dataflow {
     static func check(nodes: [NodeEntry], values: [ValueEntry], input: Int, outputs: [Int],
-                      _ fail: (String) -> FormatError) throws {
+                      _ fail: (String) -> FacecError) throws {
         func overlap(_ a: ValueEntry, _ b: ValueEntry) -> Bool {
             a.arenaOffset < b.arenaOffset + b.arenaBytes && b.arenaOffset < a.arenaOffset + a.arenaBytes
         }

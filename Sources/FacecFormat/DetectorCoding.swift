@@ -1,4 +1,5 @@
 import FGraphSchema
+import FacecCore
 
 /// DetectorSpec <-> the header's `Detector` message (format 1.1). Decoding
 /// checks every count and index (`DetectorSpec.problem`), so the runtime
@@ -37,7 +38,7 @@ enum DetectorCoding {
         return m
     }
 
-    static func decode(_ m: Fgraph__Detector, _ fail: (String) -> FormatError) throws -> DetectorSpec {
+    static func decode(_ m: Fgraph__Detector, _ fail: (String) -> FacecError) throws -> DetectorSpec {
         guard let face = m.face, let eye = m.eye else { throw fail("detector without its face and eye cascades") }
         let spec = DetectorSpec(kind: string(m.kind), face: try cascade(face.pointee, "face", fail), eye: try cascade(eye.pointee, "eye", fail),
                                 scaleFactor: m.scale_factor, minNeighbors: Int(m.min_neighbors),
@@ -50,7 +51,7 @@ enum DetectorCoding {
         return spec
     }
 
-    private static func cascade(_ m: Fgraph__HaarCascade, _ what: String, _ fail: (String) -> FormatError) throws -> HaarCascade {
+    private static func cascade(_ m: Fgraph__HaarCascade, _ what: String, _ fail: (String) -> FacecError) throws -> HaarCascade {
         func get<T>(_ p: UnsafeMutablePointer<T>?, _ n: Int) -> [T] {
             guard let p, n > 0 else { return [] }
             return Array(UnsafeBufferPointer(start: p, count: n))
@@ -100,9 +101,9 @@ extension DetectorSpec {
     /// does inside a header (`name` is what errors quote).
     public init(message bytes: UnsafeRawBufferPointer, name: String) throws {
         guard let m = fgraph__detector__unpack(nil, bytes.count, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)) else {
-            throw FormatError(name, "malformed detector message")
+            throw FacecError(.model, name, "malformed detector message")
         }
         defer { fgraph__detector__free_unpacked(m, nil) }
-        self = try DetectorCoding.decode(m.pointee) { FormatError(name, $0) }
+        self = try DetectorCoding.decode(m.pointee) { FacecError(.model, name, $0) }
     }
 }

@@ -1,4 +1,5 @@
 import FGraphSchema
+import FacecCore
 
 /// protobuf bytes -> ModelHeader, checking every index, size and offset so the
 /// runtime can trust the structure. (Kernel-specific shape rules are checked by
@@ -14,11 +15,11 @@ enum HeaderDecoding {
     static func decode(_ bytes: UnsafeRawBufferPointer, dataLength: Int, path: String) throws -> ModelHeader {
         guard let base = bytes.baseAddress,
               let raw = fgraph__header__unpack(nil, bytes.count, base.assumingMemoryBound(to: UInt8.self)) else {
-            throw FormatError(path, "damaged model file: the header is not a valid fgraph.Header message")
+            throw FacecError(.model, path, "damaged model file: the header is not a valid fgraph.Header message")
         }
         defer { fgraph__header__free_unpacked(raw, nil) }
         let h = raw.pointee
-        func fail(_ reason: String) -> FormatError { FormatError(path, "invalid model header: \(reason)") }
+        func fail(_ reason: String) -> FacecError { FacecError(.model, path, "invalid model header: \(reason)") }
 
         guard let inP = h.input, let outP = h.output, let provP = h.provenance else {
             throw fail("missing input, output or provenance section")
@@ -142,7 +143,7 @@ enum HeaderDecoding {
         return header
     }
 
-    private static func decodeInput(_ s: Fgraph__InputSpec, _ fail: (String) -> FormatError) throws -> InputSpec {
+    private static func decodeInput(_ s: Fgraph__InputSpec, _ fail: (String) -> FacecError) throws -> InputSpec {
         guard (1...8192).contains(s.height), (1...8192).contains(s.width) else {
             throw fail("input size \(s.height)x\(s.width) is out of range")
         }
@@ -167,7 +168,7 @@ enum HeaderDecoding {
 
     /// A name or note that facec prints: no control characters (a newline
     /// or an escape sequence would forge output lines or drive the terminal).
-    private static func text(_ p: UnsafeMutablePointer<CChar>?, _ what: String, _ fail: (String) -> FormatError) throws -> String {
+    private static func text(_ p: UnsafeMutablePointer<CChar>?, _ what: String, _ fail: (String) -> FacecError) throws -> String {
         let s = string(p)
         if let bad = controlCharacter(in: s) { throw fail("\(what) holds the control character \(bad)") }
         return s
@@ -191,14 +192,14 @@ enum HeaderDecoding {
     }
 
     private static func dims(_ p: UnsafeMutablePointer<UInt32>?, _ n: Int, maxRank: Int, what: String,
-                             _ fail: (String) -> FormatError) throws -> [Int] {
+                             _ fail: (String) -> FacecError) throws -> [Int] {
         guard (1...maxRank).contains(n) else { throw fail("\(what) has rank \(n)") }
         let shape = ints(p, n)
         guard shape.allSatisfy({ $0 >= 1 && $0 <= maxDimension }) else { throw fail("\(what) has shape \(shape)") }
         return shape
     }
 
-    private static func byteCount(_ shape: [Int], elementSize: Int = 4, what: String, _ fail: (String) -> FormatError) throws -> Int {
+    private static func byteCount(_ shape: [Int], elementSize: Int = 4, what: String, _ fail: (String) -> FacecError) throws -> Int {
         var total = elementSize
         for d in shape {
             let (r, o) = total.multipliedReportingOverflow(by: d)

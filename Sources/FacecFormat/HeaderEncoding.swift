@@ -1,4 +1,5 @@
 import FGraphSchema
+import FacecCore
 
 /// ModelHeader -> protobuf bytes (via the generated protobuf-c code).
 enum HeaderEncoding {

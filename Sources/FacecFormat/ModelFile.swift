@@ -1,4 +1,5 @@
 import CChecksum
+import FacecCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -37,11 +38,11 @@ public final class ModelFile: @unchecked Sendable {
         let (fd, size): (Int32, Int)
         switch InputFile.open(path) {
         case .success(let file): (fd, size) = file
-        case .failure(let problem): throw FormatError(path, problem.reason)
+        case .failure(let problem): throw FacecError(.io, path, problem.reason)
         }
         defer { close(fd) }
         guard size >= Preamble.size else {
-            throw FormatError(path, size == 0 ? "empty file, not a facec model"
+            throw FacecError(.model, path, size == 0 ? "empty file, not a facec model"
                               : "truncated or not a facec model: \(size) bytes, shorter than the \(Preamble.size)-byte preamble")
         }
         let head = try Self.read(fd, at: 0, count: Preamble.size, path: path)
@@ -49,7 +50,7 @@ public final class ModelFile: @unchecked Sendable {
         let layout = try Self.checkLayout(p, fileSize: size, path: path)
         let headerBytes = try Self.read(fd, at: layout.header.lowerBound, count: layout.header.count, path: path)
         guard headerBytes.withUnsafeBytes({ crc32c($0) }) == p.headerCRC else {
-            throw FormatError(path, "damaged model file: header checksum mismatch")
+            throw FacecError(.model, path, "damaged model file: header checksum mismatch")
         }
         let header = try headerBytes.withUnsafeBytes { try HeaderDecoding.decode($0, dataLength: layout.data.count, path: path) }
         self.preamble = p
@@ -78,7 +79,7 @@ public final class ModelFile: @unchecked Sendable {
     /// pages back to the system).
     private static func allocate(_ length: Int, path: String) throws -> UnsafeMutableRawBufferPointer {
         guard let base = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), base != MAP_FAILED else {
-            throw FormatError(path, "cannot allocate \(length) bytes for the model's data: \(systemMessage(errno))")
+            throw FacecError(.io, path, "cannot allocate \(length) bytes for the model's data: \(systemMessage(errno))")
         }
         return UnsafeMutableRawBufferPointer(start: base, count: length)
     }
@@ -104,7 +105,7 @@ public final class ModelFile: @unchecked Sendable {
     /// as zeros from then on, so nothing may read the tensor afterwards.
     public func releasePages(ofTensor index: Int) {
         let bytes = tensorBytes(index)
-        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let page = systemPageSize()
         guard page > 0, let start = bytes.baseAddress else { return }
         let first = (Int(bitPattern: start) + page - 1) / page * page
         let end = (Int(bitPattern: start) + bytes.count) / page * page
@@ -123,8 +124,8 @@ public final class ModelFile: @unchecked Sendable {
         while done < buffer.count {
             let n = pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset + done))
             if n < 0 && errno == EINTR { continue }
-            guard n >= 0 else { throw FormatError(path, "read error: \(systemMessage(errno))") }
-            guard n > 0 else { throw FormatError(path, "truncated while being read (the file changed: was it being replaced in place?)") }
+            guard n >= 0 else { throw FacecError(.io, path, "read error: \(systemMessage(errno))") }
+            guard n > 0 else { throw FacecError(.model, path, "truncated while being read (the file changed: was it being replaced in place?)") }
             done += n
         }
     }
@@ -145,7 +146,7 @@ public final class ModelFile: @unchecked Sendable {
         let faults = UnsafeMutableBufferPointer<String?>.allocate(capacity: count)
         faults.initialize(repeating: nil)
         defer { crcs.deallocate(); faults.deinitialize(); faults.deallocate() }
-        let cores = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        let cores = systemCoreCount()
         Threads.parallelFor(iterations: count, threads: buffer.count >= 32 << 20 ? min(cores, 8) : 1) { i in
             let start = i * slice, end = min(buffer.count, start + slice)
             let part = UnsafeMutableRawBufferPointer(rebasing: buffer[start..<end])
@@ -153,7 +154,7 @@ public final class ModelFile: @unchecked Sendable {
             // (MADV_POPULATE_WRITE, Linux 5.14; older kernels ignore it).
             _ = madvise(part.baseAddress, part.count, 23)
             do { try readFully(fd, at: offset + start, into: part, path: path) } catch {
-                faults[i] = (error as? FormatError)?.reason ?? "read error"
+                faults[i] = (error as? FacecError)?.reason ?? "read error"
                 return
             }
             crcs[i] = crc32c(UnsafeRawBufferPointer(part))
@@ -168,16 +169,16 @@ public final class ModelFile: @unchecked Sendable {
                 }
             }
         }
-        if let first = faults.lazy.compactMap({ $0 }).first { throw FormatError(path, first) }
+        if let first = faults.lazy.compactMap({ $0 }).first { throw FacecError(.model, path, first) }
         var crc = crcs[0]
         for i in 1..<count { crc = facec_crc32c_combine(crc, crcs[i], min(slice, buffer.count - i * slice)) }
         guard crc == expected else {
-            throw FormatError(path, "damaged model file: data checksum mismatch (the weights are corrupt, or the file changed while being read)")
+            throw FacecError(.model, path, "damaged model file: data checksum mismatch (the weights are corrupt, or the file changed while being read)")
         }
     }
 
     private static func checkLayout(_ p: Preamble, fileSize: Int, path: String) throws -> (header: Range<Int>, data: Range<Int>) {
-        func bad(_ reason: String) -> FormatError { FormatError(path, reason) }
+        func bad(_ reason: String) -> FacecError { FacecError(.model, path, reason) }
         guard p.headerOffset == UInt64(Preamble.size) else { throw bad("invalid model file: header offset \(p.headerOffset)") }
         guard p.headerLength > 0, p.headerLength <= UInt64(Preamble.maxHeaderLength) else {
             throw bad("invalid model file: header length \(p.headerLength)")

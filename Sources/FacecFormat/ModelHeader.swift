@@ -1,3 +1,4 @@
+import FacecCore
 /// The compiled plan as stored in the .fgraph header: tensors in the data
 /// section, activation values in the arena, nodes in execution order.
 /// Built by the compiler (FacecGraph), read by the runtime (FacecRuntime).

@@ -1,15 +1,6 @@
+import FacecCore
 /// What a model expects as input and gives as output, recorded in the .fgraph
 /// header so the runtime needs no per-model code.
-
-public enum ColorOrder: String, Sendable, Codable { case rgb, bgr }
-
-public enum ResizePolicy: String, Sendable, Codable {
-    /// deepface `resize_image`: aspect kept, bilinear, zero padding split with
-    /// the smaller half on top/left.
-    case keepAspectPad = "keep_aspect_pad"
-    /// Plain bilinear resize to height × width.
-    case stretch
-}
 
 public struct InputSpec: Sendable, Equatable {
     public var height: Int
@@ -46,11 +37,6 @@ public struct OutputSpec: Sendable, Equatable {
     public init(name: String, dim: Int, l2Normalize: Bool) {
         self.name = name; self.dim = dim; self.l2Normalize = l2Normalize
     }
-}
-
-public enum Metric: String, Sendable, CaseIterable, Codable {
-    case cosine, euclidean
-    case euclideanL2 = "euclidean_l2"
 }
 
 public struct Provenance: Sendable, Equatable {

@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import FacecCore
 import Glibc
 #endif
 
@@ -78,7 +79,7 @@ public enum ModelWriter {
                 count += chunk.count
             }
             guard count == h.tensors[i].elementCount else {
-                throw FormatError(path, "internal error: tensor \(h.tensors[i].name) produced \(count) values for shape \(h.tensors[i].shape)")
+                throw FacecError(.model, path, "internal error: tensor \(h.tensors[i].name) produced \(count) values for shape \(h.tensors[i].shape)")
             }
             let bytes = count * type.byteSize
             let pad = [UInt8](repeating: 0, count: align(bytes) - bytes)
@@ -105,7 +106,7 @@ public enum ModelWriter {
                ("the architecture", h.provenance.architecture), ("the converter version", h.provenance.converterVersion)]
         for (what, text) in names {
             if let bad = HeaderDecoding.controlCharacter(in: text) {
-                throw FormatError(path, "cannot write the model: \(oneLine(what)) holds the control character \(bad)")
+                throw FacecError(.model, path, "cannot write the model: \(oneLine(what)) holds the control character \(bad)")
             }
         }
     }
@@ -123,7 +124,7 @@ public enum ModelWriter {
         case .i8:
             for v in chunk {
                 guard let q = Int8(exactly: v), q != -128 else {
-                    throw FormatError(path, "internal error: int8 tensor \(tensor) was given \(v), not a quantised value in -127...127")
+                    throw FacecError(.model, path, "internal error: int8 tensor \(tensor) was given \(v), not a quantised value in -127...127")
                 }
                 out.append(UInt8(bitPattern: q))
             }

@@ -1,4 +1,5 @@
 import CChecksum
+import FacecCore
 
 /// The fixed 64-byte start of every .fgraph file (little-endian):
 ///
@@ -60,10 +61,10 @@ public struct Preamble: Sendable, Equatable {
     /// offsets against the file size are checked by the caller.
     public static func decode(_ raw: UnsafeRawBufferPointer, path: String) throws -> Preamble {
         guard raw.count >= size else {
-            throw FormatError(path, "not a facec model: \(raw.count) bytes, shorter than the \(size)-byte preamble")
+            throw FacecError(.model, path, "not a facec model: \(raw.count) bytes, shorter than the \(size)-byte preamble")
         }
         guard Array(raw[0..<8]) == magic else {
-            throw FormatError(path, "not a facec model (no .fgraph magic at the start)")
+            throw FacecError(.model, path, "not a facec model (no .fgraph magic at the start)")
         }
         func get<T: FixedWidthInteger>(_ at: Int, _: T.Type) -> T {
             T(littleEndian: raw.loadUnaligned(fromByteOffset: at, as: T.self))
@@ -71,19 +72,19 @@ public struct Preamble: Sendable, Equatable {
         let major = get(8, UInt16.self), minor = get(10, UInt16.self)
         guard major == currentMajor else {
             if major > currentMajor {
-                throw FormatError(path, "model format \(major).\(minor) is newer than this facec reads (\(currentMajor).x); upgrade facec")
+                throw FacecError(.model, path, "model format \(major).\(minor) is newer than this facec reads (\(currentMajor).x); upgrade facec")
             }
-            throw FormatError(path, "model format \(major).\(minor) is not supported (this facec reads \(currentMajor).x)")
+            throw FacecError(.model, path, "model format \(major).\(minor) is not supported (this facec reads \(currentMajor).x)")
         }
         let stored = get(56, UInt32.self)
         let actual = facec_crc32c(0, raw.baseAddress, 56)
         guard stored == actual else {
-            throw FormatError(path, "damaged model file: preamble checksum mismatch")
+            throw FacecError(.model, path, "damaged model file: preamble checksum mismatch")
         }
         // Reserved means zero: a later version may give these a meaning that
         // this reader would silently ignore.
         guard get(12, UInt32.self) == 0, get(60, UInt32.self) == 0 else {
-            throw FormatError(path, "invalid model file: reserved preamble fields are not zero (flags \(get(12, UInt32.self)), word 60: \(get(60, UInt32.self)))")
+            throw FacecError(.model, path, "invalid model file: reserved preamble fields are not zero (flags \(get(12, UInt32.self)), word 60: \(get(60, UInt32.self)))")
         }
         var p = Preamble(headerLength: get(24, UInt64.self), dataOffset: get(32, UInt64.self),
                          dataLength: get(40, UInt64.self), headerCRC: get(48, UInt32.self),

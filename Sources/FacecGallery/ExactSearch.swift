@@ -1,6 +1,7 @@
 import Dispatch
+import FacecCore
 import FacecFormat
-import FacecVerify
+import FacecPipeline
 
 /// A gallery face found for a query: its row in the FaceMatrix and deepface's
 /// distance (Double, rounded to 6 decimals as deepface rounds).

@@ -1,3 +1,4 @@
+import FacecCore
 import FacecDetect
 import FacecFormat
 
@@ -38,7 +39,7 @@ extension Gallery {
     public static func searcher(for store: any GalleryStore, mode: SearchMode, threads: Int, efSearch: Int? = nil) throws -> any FaceSearcher {
         if let pg = store as? PostgresGallery { return PostgresSearcher(gallery: pg, mode: mode, efSearch: efSearch) }
         guard mode == .exact else {
-            throw GalleryError(store.location, "--search hnsw needs a PostgreSQL gallery (an embedded gallery is searched exactly, on all cores)")
+            throw FacecError(.gallery, store.location, "--search hnsw needs a PostgreSQL gallery (an embedded gallery is searched exactly, on all cores)")
         }
         return InMemorySearcher(matrix: try store.loadFaces(), threads: threads)
     }

@@ -1,6 +1,7 @@
+import FacecCore
 import FacecDetect
 import FacecRuntime
-import FacecVerify
+import FacecPipeline
 
 /// What `gallery add` did.
 public struct AddReport: Sendable {
@@ -30,7 +31,7 @@ public struct GalleryBuilder {
     /// photo without a face, which is stored as such).
     public func add(_ inputs: [String], person: String? = nil, prune: Bool = false,
                     report: (String) -> Void) throws -> AddReport {
-        let start = Clock.now()
+        let start = monotonicSeconds()
         var result = AddReport()
         let (found, problems) = PhotoFiles.expand(inputs)
         for p in problems { report(p); result.failed += 1 }
@@ -58,11 +59,11 @@ public struct GalleryBuilder {
         }
 
         var pending: [PhotoRecord] = []
-        var lastWrite = Clock.now()
+        var lastWrite = monotonicSeconds()
         func flush() throws {
             try store.put(pending)
             pending.removeAll()
-            lastWrite = Clock.now()
+            lastWrite = monotonicSeconds()
         }
         let paths = todo.map(\.file.path)
         try embedder.embedFacesInOrder(paths, mode: mode, threads: threads) { i, outcome in
@@ -72,7 +73,7 @@ public struct GalleryBuilder {
             case .success(let list):
                 faces = list.map { StoredFace(index: $0.index, area: $0.area, confidence: $0.confidence, embedding: $0.embedding) }
                 result.networkSeconds += list.reduce(0) { $0 + $1.networkMs } / 1e3
-            case .failure(DetectionError.noFace):
+            case .failure(let error) where (error as? FacecError)?.kind == .noFace:
                 // deepface's find keeps such a photo as a row without an
                 // embedding; storing it with no faces is the same, and it is
                 // not embedded again next time.
@@ -85,7 +86,7 @@ public struct GalleryBuilder {
             if t.replaces { result.replaced += 1 } else { result.added += 1 }
             result.faces += faces.count
             pending.append(PhotoRecord(path: t.file.path, person: t.file.person, sha256: t.sha256, size: t.size, mtimeNs: t.mtimeNs, faces: faces))
-            if pending.count >= batch || Clock.now() - lastWrite >= batchSeconds { try flush() }
+            if pending.count >= batch || monotonicSeconds() - lastWrite >= batchSeconds { try flush() }
         }
         try flush()
 
@@ -93,7 +94,7 @@ public struct GalleryBuilder {
             let gone = Self.vanished(stored.keys, under: inputs)
             result.pruned = try store.remove(paths: gone)
         }
-        result.seconds = Clock.now() - start
+        result.seconds = monotonicSeconds() - start
         return result
     }
 

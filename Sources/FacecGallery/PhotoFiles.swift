@@ -1,3 +1,5 @@
+import FacecDigest
+import FacecCore
 import FacecFormat
 #if canImport(Glibc)
 import Glibc
@@ -99,13 +101,13 @@ public enum PhotoFiles {
         let fd: Int32
         switch InputFile.open(path) {
         case .success(let file): fd = file.fd
-        case .failure(let problem): throw GalleryError(path, problem.reason)
+        case .failure(let problem): throw FacecError(.io, path, problem.reason)
         }
         defer { close(fd) }
         var st = stat()
-        guard fstat(fd, &st) == 0 else { throw GalleryError(path, "cannot stat: \(String(cString: strerror(errno)))") }
+        guard fstat(fd, &st) == 0 else { throw FacecError(.io, path, "cannot stat: \(String(cString: strerror(errno)))") }
         var hasher = SHA256()
-        if let e = hasher.update(readingAll: fd) { throw GalleryError(path, "read failed: \(String(cString: strerror(e)))") }
+        if let e = hasher.update(readingAll: fd) { throw FacecError(.io, path, "read failed: \(String(cString: strerror(e)))") }
         let hex = hasher.finish().map { String($0, radix: 16).leftPadded(2) }.joined()
         return (Int64(st.st_size), mtimeNs(st), hex)
     }

@@ -1,9 +1,10 @@
 import CLibPQ
+import FacecCore
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// libpq with its failures turned into GalleryError. `location` is the URL
+/// libpq with its failures turned into FacecError. `location` is the URL
 /// without its password (messages must not leak it).
 final class PostgresConnection {
     let location: String
@@ -17,7 +18,7 @@ final class PostgresConnection {
         guard let c = conn, PQstatus(c) == CONNECTION_OK else {
             let why = conn.map { Self.firstLine(String(cString: PQerrorMessage($0))) } ?? "out of memory"
             close()
-            throw GalleryError(location, "cannot connect to PostgreSQL: \(why)")
+            throw FacecError(.gallery, location, "cannot connect to PostgreSQL: \(why)")
         }
         // Warnings (NOTICE: relation exists...) are not the user's business.
         _ = try? query("SET client_min_messages = warning")
@@ -33,7 +34,7 @@ final class PostgresConnection {
     /// Rows of text values (nil for NULL). Parameters are sent as text.
     @discardableResult
     func query(_ sql: String, _ params: [String?] = []) throws -> [[String?]] {
-        guard let c = conn else { throw GalleryError(location, "the connection is closed") }
+        guard let c = conn else { throw FacecError(.gallery, location, "the connection is closed") }
         let cStrings = params.map { $0.map { strdup($0) } ?? nil }
         defer { cStrings.forEach { free($0) } }
         // Without parameters: the simple protocol, which also takes several statements.
@@ -42,13 +43,13 @@ final class PostgresConnection {
                 PQexecParams(c, sql, Int32(params.count), nil, params.isEmpty ? nil : values, nil, nil, 0)
             }
         }
-        guard let r = result else { throw GalleryError(location, "PostgreSQL: \(Self.firstLine(String(cString: PQerrorMessage(c))))") }
+        guard let r = result else { throw FacecError(.gallery, location, "PostgreSQL: \(Self.firstLine(String(cString: PQerrorMessage(c))))") }
         defer { PQclear(r) }
         let status = PQresultStatus(r)
         guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK else {
             var why = Self.firstLine(String(cString: PQresultErrorMessage(r)))
             if PQstatus(c) != CONNECTION_OK { why = "the server went away (\(why))" }
-            throw GalleryError(location, "PostgreSQL: \(why)")
+            throw FacecError(.gallery, location, "PostgreSQL: \(why)")
         }
         let rows = Int(PQntuples(r)), cols = Int(PQnfields(r))
         var out: [[String?]] = []

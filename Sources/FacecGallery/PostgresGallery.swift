@@ -1,6 +1,7 @@
+import FacecCore
 import FacecDetect
 import FacecFormat
-import FacecVerify
+import FacecPipeline
 
 /// The scale-out gallery: the same records in PostgreSQL, embeddings in a
 /// pgvector `vector(D)` column, so that many boxes share one gallery and the
@@ -18,7 +19,7 @@ final class PostgresGallery: GalleryStore {
         let exists = try db.query("SELECT to_regclass('facec_meta') IS NOT NULL")[0][0] == "t"
         if !exists {
             guard create, let wanted else {
-                throw GalleryError(location, "holds no facec gallery (create it with 'facec gallery add MODEL \(location) PHOTOS...')")
+                throw FacecError(.gallery, location, "holds no facec gallery (create it with 'facec gallery add MODEL \(location) PHOTOS...')")
             }
             try db.transaction {
                 // Two boxes creating the gallery at once: one waits for the other.
@@ -41,8 +42,8 @@ final class PostgresGallery: GalleryStore {
         }
         var fields: [String: String] = [:]
         for row in try db.query("SELECT key, value FROM facec_meta") { if let k = row[0], let v = row[1] { fields[k] = v } }
-        guard let m = GalleryModel(fields: fields) else { throw GalleryError(location, "corrupt gallery: its model record is incomplete") }
-        if let wanted, let why = m.mismatch(wanted) { throw GalleryError(location, why) }
+        guard let m = GalleryModel(fields: fields) else { throw FacecError(.gallery, location, "corrupt gallery: its model record is incomplete") }
+        if let wanted, let why = m.mismatch(wanted) { throw FacecError(.gallery, location, why) }
         model = m
     }
 
@@ -100,7 +101,7 @@ final class PostgresGallery: GalleryStore {
 
     func embedding(_ text: String?, photo: String) throws -> [Float] {
         guard let e = VectorText.decode(text ?? ""), e.count == model.dim, e.allSatisfy({ $0.isFinite }) else {
-            throw GalleryError(location, "corrupt gallery: a face of \(photo) has an unreadable embedding")
+            throw FacecError(.gallery, location, "corrupt gallery: a face of \(photo) has an unreadable embedding")
         }
         return e
     }
@@ -148,7 +149,7 @@ extension Gallery {
     /// `gallery index`: PostgreSQL galleries only.
     public static func createIndex(_ store: any GalleryStore, metric: Metric, parameters: HNSWParameters = .init()) throws {
         guard let pg = store as? PostgresGallery else {
-            throw GalleryError(store.location, "an embedded gallery needs no index (it is searched exactly on all cores); HNSW indexes are for PostgreSQL galleries")
+            throw FacecError(.gallery, store.location, "an embedded gallery needs no index (it is searched exactly on all cores); HNSW indexes are for PostgreSQL galleries")
         }
         try pg.createIndex(metric: metric, parameters: parameters)
     }

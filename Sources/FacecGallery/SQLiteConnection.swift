@@ -1,6 +1,7 @@
 import CSQLite
+import FacecCore
 
-/// SQLite's C API with its failures turned into GalleryError (naming the
+/// SQLite's C API with its failures turned into FacecError (naming the
 /// gallery file). One connection per thread of use.
 final class SQLiteConnection {
     let path: String
@@ -17,7 +18,7 @@ final class SQLiteConnection {
             let reason = rc == SQLITE_CANTOPEN ? (create ? "cannot create the gallery file" : "no such gallery (create it with 'facec gallery add')")
                                                : lastMessage(rc)
             close()
-            throw GalleryError(path, reason)
+            throw FacecError(.gallery, path, reason)
         }
         // Writers wait for each other (another add, a checkpoint) instead of failing at once.
         sqlite3_busy_timeout(db, 10_000)
@@ -35,12 +36,12 @@ final class SQLiteConnection {
         return String(cString: sqlite3_errstr(rc))
     }
 
-    func fail(_ rc: Int32, _ doing: String) -> GalleryError {
+    func fail(_ rc: Int32, _ doing: String) -> FacecError {
         let msg = lastMessage(rc)
         if rc == SQLITE_NOTADB || rc == SQLITE_CORRUPT {
-            return GalleryError(path, "not a readable facec gallery (\(msg))")
+            return FacecError(.gallery, path, "not a readable facec gallery (\(msg))")
         }
-        return GalleryError(path, "\(doing) failed: \(msg)")
+        return FacecError(.gallery, path, "\(doing) failed: \(msg)")
     }
 
     func execute(_ sql: String) throws {

@@ -1,4 +1,5 @@
 import CSQLite
+import FacecCore
 import FacecFormat
 import FacecDetect
 #if canImport(Glibc)
@@ -24,9 +25,9 @@ final class SQLiteGallery: GalleryStore {
         var st = stat()
         let exists = stat(path, &st) == 0
         if exists && FileKind(mode: st.st_mode) != .regular {
-            throw GalleryError(path, "is \(FileKind(mode: st.st_mode).noun), not a gallery file")
+            throw FacecError(.gallery, path, "is \(FileKind(mode: st.st_mode).noun), not a gallery file")
         }
-        guard exists || create else { throw GalleryError(path, "no such gallery (create it with 'facec gallery add MODEL \(path) PHOTOS...')") }
+        guard exists || create else { throw FacecError(.gallery, path, "no such gallery (create it with 'facec gallery add MODEL \(path) PHOTOS...')") }
         let db = try SQLiteConnection(path: path, create: create)
         self.db = db
         if create { try Self.useWriteAheadLog(db) }
@@ -38,7 +39,7 @@ final class SQLiteGallery: GalleryStore {
         // (Only when creating: a reader such as `find` takes no write lock.)
         let created = try create && db.transaction { () throws -> Bool in
             guard try Self.isEmptyDatabase(db) else { return false }
-            guard let wanted else { throw GalleryError(path, "no model to create the gallery for") }
+            guard let wanted else { throw FacecError(.gallery, path, "no model to create the gallery for") }
             try Self.createSchema(db, model: wanted)
             return true
         }
@@ -47,7 +48,7 @@ final class SQLiteGallery: GalleryStore {
             return
         }
         model = try Self.readModel(db, path: path)
-        if let wanted, let why = model.mismatch(wanted) { throw GalleryError(path, why) }
+        if let wanted, let why = model.mismatch(wanted) { throw FacecError(.gallery, path, why) }
     }
 
     /// Write-ahead logging (persistent in the file), so `find` reads while
@@ -102,16 +103,16 @@ final class SQLiteGallery: GalleryStore {
     private static func readModel(_ db: SQLiteConnection, path: String) throws -> GalleryModel {
         let id = try db.prepare("PRAGMA application_id")
         guard try id.step(), Int32(truncatingIfNeeded: id.int(0)) == applicationID else {
-            throw GalleryError(path, "not a facec gallery (an SQLite file of something else)")
+            throw FacecError(.gallery, path, "not a facec gallery (an SQLite file of something else)")
         }
         let version = try db.prepare("PRAGMA user_version")
         guard try version.step(), version.int(0) == Int64(schemaVersion) else {
-            throw GalleryError(path, "gallery schema version \(try version.step() ? version.int(0) : -1) is not \(schemaVersion), which this facec reads")
+            throw FacecError(.gallery, path, "gallery schema version \(try version.step() ? version.int(0) : -1) is not \(schemaVersion), which this facec reads")
         }
         var fields: [String: String] = [:]
         let s = try db.prepare("SELECT key, value FROM meta")
         while try s.step() { fields[s.text(0)] = s.text(1) }
-        guard let m = GalleryModel(fields: fields) else { throw GalleryError(path, "corrupt gallery: its model record is incomplete") }
+        guard let m = GalleryModel(fields: fields) else { throw FacecError(.gallery, path, "corrupt gallery: its model record is incomplete") }
         return m
     }
 
@@ -179,12 +180,12 @@ final class SQLiteGallery: GalleryStore {
             if id != lastPhoto { m.beginPhoto(path: s.text(1), person: s.text(2)); lastPhoto = id }
             let blob = s.blob(11)
             guard blob.count == model.dim * 4 else {
-                throw GalleryError(location, "corrupt gallery: a face of \(s.text(1)) has a \(blob.count)-byte embedding, not \(model.dim * 4)")
+                throw FacecError(.gallery, location, "corrupt gallery: a face of \(s.text(1)) has a \(blob.count)-byte embedding, not \(model.dim * 4)")
             }
             let area = Self.area(s, from: 3)
             try EmbeddingBytes.withFloats(blob) { floats in
                 guard floats.allSatisfy({ $0.isFinite }) else {
-                    throw GalleryError(location, "corrupt gallery: a face of \(s.text(1)) has a non-finite embedding")
+                    throw FacecError(.gallery, location, "corrupt gallery: a face of \(s.text(1)) has a non-finite embedding")
                 }
                 m.append(area: area, embedding: floats)
             }

@@ -1,3 +1,4 @@
+import FacecCore
 import FacecFormat
 
 /// A compiled model ready to be written: the header (plan) and, per tensor, a
@@ -72,7 +73,7 @@ public enum Compiler {
 
         let live = g.nodes.indices.filter { g.nodes[$0].alive }
         guard live.contains(where: { g.nodes[$0].kind == .input }) else {
-            throw GraphError(layer: d.name, "the network has no input layer")
+            throw FacecError(.graph, "layer '\(d.name)'", "the network has no input layer")
         }
         let stored = try storedPrecision(g, live: live, options.weights, budget: options.errorBudget
             ?? WeightQuantization.budget(options.weights, outputCount: g.nodes[g.output].shape.reduce(1, *)))
@@ -145,11 +146,11 @@ public enum Compiler {
             case .relu: e.kernel = .relu
             case .softmax: e.kernel = .softmax
             case .input, .flatten, .identity:
-                throw GraphError(layer: n.name, "internal error: unexpected node kind after the passes")
+                throw FacecError(.graph, "layer '\(n.name)'", "internal error: unexpected node kind after the passes")
             }
             nodes.append(e)
         }
-        guard !nodes.isEmpty else { throw GraphError(layer: d.name, "the chosen output is the input itself") }
+        guard !nodes.isEmpty else { throw FacecError(.graph, "layer '\(d.name)'", "the chosen output is the input itself") }
 
         let outputValue = valueOf[g.output]
         values[outputValue].name = outputName
@@ -269,7 +270,7 @@ enum WeightLayout {
             // Re-chunk row by row with zero padding (rows arrive whole: every
             // source yields whole rows of the last axis).
             guard values.count % last == 0 else {
-                throw GraphError(layer: t.name, "internal error: chunk of \(values.count) values is not whole rows of \(last)")
+                throw FacecError(.graph, "layer '\(t.name)'", "internal error: chunk of \(values.count) values is not whole rows of \(last)")
             }
             var row = [Float](repeating: 0, count: padded)
             for r in 0..<(values.count / last) {
@@ -297,7 +298,7 @@ enum WeightLayout {
         var out = [Float](repeating: 0, count: padded)
         if let t {
             let values = try t.load()
-            guard values.count == count else { throw GraphError(layer: t.name, "bias has \(values.count) values, expected \(count)") }
+            guard values.count == count else { throw FacecError(.graph, "layer '\(t.name)'", "bias has \(values.count) values, expected \(count)") }
             for i in 0..<count { out[i] = values[i] }
         }
         try out.withUnsafeBufferPointer { try sink($0) }

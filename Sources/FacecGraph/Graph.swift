@@ -1,3 +1,4 @@
+import FacecCore
 import FacecFormat
 
 /// The importers' output: layers as the source framework describes them
@@ -34,7 +35,7 @@ public struct WeightTensor {
         all.reserveCapacity(shape.reduce(1, *))
         try stream { all.append(contentsOf: $0) }
         guard all.count == shape.reduce(1, *) else {
-            throw GraphError(layer: name, "has \(all.count) values for shape \(shape)")
+            throw FacecError(.graph, "layer '\(name)'", "has \(all.count) values for shape \(shape)")
         }
         return all
     }
@@ -149,10 +150,4 @@ public struct ModelDescription {
     }
 }
 
-/// Why a graph cannot be compiled; names the layer.
-public struct GraphError: Error, CustomStringConvertible, Sendable {
-    public let layer: String
-    public let reason: String
-    public init(layer: String, _ reason: String) { self.layer = layer; self.reason = reason }
-    public var description: String { "layer '\(layer)': \(reason)" }
-}
+

@@ -1,3 +1,4 @@
+import FacecCore
 import FacecFormat
 
 /// Framework layers -> plan nodes, in topological order. Activations that a
@@ -46,16 +47,16 @@ enum Lowering {
                 case .softmax: nodes.append(node(.softmax, inputs))
                 }
             case .add:
-                guard inputs.count >= 2 else { throw GraphError(layer: layer.name, "Add needs at least two inputs") }
+                guard inputs.count >= 2 else { throw FacecError(.graph, "layer '\(layer.name)'", "Add needs at least two inputs") }
                 nodes.append(node(.add, inputs))
             case .zeroExtendedAdd:
-                guard inputs.count >= 2 else { throw GraphError(layer: layer.name, "Add needs at least two inputs") }
+                guard inputs.count >= 2 else { throw FacecError(.graph, "layer '\(layer.name)'", "Add needs at least two inputs") }
                 nodes.append(node(.zeroExtendedAdd, inputs))
             }
             nodeOf[li] = nodes.count - 1
         }
         guard description.outputLayer >= 0, description.outputLayer < graph.layers.count else {
-            throw GraphError(layer: "?", "the chosen output layer does not exist")
+            throw FacecError(.graph, "layer '\("?")'", "the chosen output layer does not exist")
         }
         return PlanGraph(nodes: nodes, output: nodeOf[description.outputLayer],
                          classes: description.classesLayer.map { nodeOf[$0] })
@@ -87,9 +88,9 @@ enum Lowering {
                     stack[stack.count - 1].1 += 1
                     let input = inputs[next]
                     guard input >= 0, input < graph.layers.count else {
-                        throw GraphError(layer: graph.layers[node].name, "refers to a missing input layer")
+                        throw FacecError(.graph, "layer '\(graph.layers[node].name)'", "refers to a missing input layer")
                     }
-                    if state[input] == 1 { throw GraphError(layer: graph.layers[node].name, "the graph has a cycle") }
+                    if state[input] == 1 { throw FacecError(.graph, "layer '\(graph.layers[node].name)'", "the graph has a cycle") }
                     if state[input] == 0 { state[input] = 1; stack.append((input, 0)) }
                 } else {
                     state[node] = 2

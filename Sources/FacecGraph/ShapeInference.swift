@@ -1,3 +1,4 @@
+import FacecCore
 import FacecFormat
 
 /// Computes every node's output shape ([H, W, C] or [N]) and checks that the
@@ -8,7 +9,7 @@ enum ShapeInference {
         for i in g.nodes.indices {
             var n = g.nodes[i]
             let ins = n.inputs.map { g.nodes[$0].shape }
-            func fail(_ reason: String) -> GraphError { GraphError(layer: n.name, reason) }
+            func fail(_ reason: String) -> FacecError { FacecError(.graph, "layer '\(n.name)'", reason) }
             func spatial(_ s: [Int]) throws -> (h: Int, w: Int, c: Int) {
                 guard s.count == 3 else { throw fail("expects an H×W×C input, got shape \(s)") }
                 return (s[0], s[1], s[2])
@@ -74,7 +75,7 @@ enum ShapeInference {
 
     /// TF SAME: out = ceil(in/stride); total pad = max((out-1)*stride + k - in, 0),
     /// the smaller half on top/left.
-    private static func resolve(_ g: inout PlanNode.Geometry, h: Int, w: Int, _ fail: (String) -> GraphError) throws {
+    private static func resolve(_ g: inout PlanNode.Geometry, h: Int, w: Int, _ fail: (String) -> FacecError) throws {
         guard g.kernelH >= 1, g.kernelW >= 1, g.strideH >= 1, g.strideW >= 1 else {
             throw fail("kernel \(g.kernelH)×\(g.kernelW) / stride \(g.strideH)×\(g.strideW) is invalid")
         }
@@ -92,7 +93,7 @@ enum ShapeInference {
         g.padding = nil
     }
 
-    static func outputSize(_ g: PlanNode.Geometry, h: Int, w: Int, _ fail: (String) -> GraphError) throws -> (Int, Int) {
+    static func outputSize(_ g: PlanNode.Geometry, h: Int, w: Int, _ fail: (String) -> FacecError) throws -> (Int, Int) {
         let ph = h + g.padTop + g.padBottom, pw = w + g.padLeft + g.padRight
         guard ph >= g.kernelH, pw >= g.kernelW else {
             throw fail("kernel \(g.kernelH)×\(g.kernelW) is larger than its padded input \(ph)×\(pw)")

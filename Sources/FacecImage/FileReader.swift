@@ -1,3 +1,4 @@
+import FacecCore
 import FacecFormat
 
 /// Reads a whole photo file with POSIX calls (no Foundation: it costs ~50 MB
@@ -5,10 +6,10 @@ import FacecFormat
 /// `maxBytes` are refused before reading: a FIFO would block, /dev/zero would
 /// be read to the limit, a directory is a mistake.
 enum FileReader {
-    static func readAll(_ path: String, maxBytes: Int) throws(ImageError) -> [UInt8] {
+    static func readAll(_ path: String, maxBytes: Int) throws(FacecError) -> [UInt8] {
         switch InputFile.readAll(path, maxBytes: maxBytes) {
         case .success(let bytes): return bytes
-        case .failure(let problem): throw ImageError(path: path, reason: problem.reason)
+        case .failure(let problem): throw FacecError(.io, path, problem.reason)
         }
     }
 }

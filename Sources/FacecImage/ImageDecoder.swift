@@ -1,3 +1,4 @@
+import FacecCore
 /// A decoded image: 8-bit RGB, interleaved, row-major, top-left origin, with
 /// the EXIF orientation already applied (as `cv2.imread` does).
 public struct DecodedImage: Sendable, Equatable {
@@ -14,7 +15,7 @@ public struct DecodedImage: Sendable, Equatable {
     }
 }
 
-/// Front door: file or memory → `DecodedImage`, or an `ImageError` whose
+/// Front door: file or memory → `DecodedImage`, or an `FacecError` whose
 /// description is one line starting with the path. JPEG, PNG and WebP are
 /// decoded (chosen by content); other formats are named (HEIC, GIF…) and refused.
 public enum ImageDecoder {
@@ -28,11 +29,11 @@ public enum ImageDecoder {
     ///   that is still at least this large (display orientation); nil decodes
     ///   at full size.
     public static func decodeFile(_ path: String, maxPixels: Int = defaultMaxPixels,
-                                  minimum: (width: Int, height: Int)? = nil) throws(ImageError) -> DecodedImage {
+                                  minimum: (width: Int, height: Int)? = nil) throws(FacecError) -> DecodedImage {
         let bytes = try FileReader.readAll(path, maxBytes: maxFileBytes)
         // withUnsafeBytes is `rethrows` (untyped), so carry the typed error out in a Result.
         let result = bytes.withUnsafeBytes { buf in
-            Result { () throws(ImageError) -> DecodedImage in try decode(buf, name: path, maxPixels: maxPixels, minimum: minimum) }
+            Result { () throws(FacecError) -> DecodedImage in try decode(buf, name: path, maxPixels: maxPixels, minimum: minimum) }
         }
         return try result.get()
     }
@@ -40,13 +41,13 @@ public enum ImageDecoder {
     /// Decodes an in-memory file; `name` is used as the path in errors.
     public static func decode(_ bytes: UnsafeRawBufferPointer, name: String,
                               maxPixels: Int = defaultMaxPixels,
-                              minimum: (width: Int, height: Int)? = nil) throws(ImageError) -> DecodedImage {
+                              minimum: (width: Int, height: Int)? = nil) throws(FacecError) -> DecodedImage {
         if bytes.count > maxFileBytes {
-            throw ImageError(path: name, reason: "file is \(bytes.count) bytes, larger than the limit of \(maxFileBytes) bytes")
+            throw FacecError(.image, name, "file is \(bytes.count) bytes, larger than the limit of \(maxFileBytes) bytes")
         }
         let format = ImageFormatSniffer.sniff(bytes)
         if let refusal = format.refusal {
-            throw ImageError(path: name, reason: refusal)
+            throw FacecError(.image, name, refusal)
         }
         // Chosen by content, as cv2.imread does (photo sets hold WebP files named .jpg).
         switch format {

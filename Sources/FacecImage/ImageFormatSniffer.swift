@@ -74,3 +74,10 @@ enum ImageFormatSniffer {
         return .unknown(firstBytes: (0..<min(n, 8)).map { b[$0] })
     }
 }
+
+/// Two lowercase hex digits, without Foundation's String(format:).
+@inline(__always)
+func hex2(_ b: UInt8) -> String {
+    let digits: [Character] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "a", "b", "c", "d", "e", "f"]
+    return String([digits[Int(b >> 4)], digits[Int(b & 15)]])
+}

@@ -1,4 +1,5 @@
 import CTurboJPEG
+import FacecCore
 
 /// JPEG → RGB through libjpeg-turbo's TurboJPEG 2.x API (Debian 12 ships 2.1.5,
 /// which has no tj3 functions).
@@ -16,8 +17,8 @@ enum JPEGDecoder {
     ///   large (stored orientation): far less work for photos much larger
     ///   than the model input.
     static func decode(_ bytes: UnsafeRawBufferPointer, name: String, maxPixels: Int,
-                       minimum: (width: Int, height: Int)? = nil) throws(ImageError) -> DecodedImage {
-        func fail(_ reason: String) -> ImageError { ImageError(path: name, reason: reason) }
+                       minimum: (width: Int, height: Int)? = nil) throws(FacecError) -> DecodedImage {
+        func fail(_ reason: String) -> FacecError { FacecError(.image, name, reason) }
 
         guard let handle = tjInitDecompress() else {
             throw fail("cannot initialise the JPEG decoder")

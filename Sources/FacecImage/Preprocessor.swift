@@ -1,17 +1,4 @@
-/// Channel order of the tensor fed to the model. deepface feeds BGR to every
-/// model (formats.md §3), MatConvNet VGG-Face expects RGB.
-public enum ColorOrder: Sendable, Equatable {
-    case rgb, bgr
-}
-
-public enum ResizePolicy: Sendable, Equatable {
-    /// deepface `resize_image`: scale to fit inside H×W keeping the aspect
-    /// ratio, then zero-pad (smaller half top/left).
-    case keepAspectPad
-    /// Plain bilinear resize to H×W (aspect ratio not kept).
-    case stretch
-}
-
+import FacecCore
 /// Which OpenCV arithmetic the bilinear resize reproduces. OpenCV has two
 /// code paths for `cv2.resize(INTER_LINEAR)` on float64 images, and they
 /// differ by up to ~1e-4 (on [0,1] data, large downscales):

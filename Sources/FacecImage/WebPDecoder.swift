@@ -1,18 +1,19 @@
 import CWebP
+import FacecCore
 
 /// WebP through libwebp, as cv2.imread(IMREAD_COLOR) decodes it: the colour
 /// channels (WebPDecodeBGR, or BGRA with the alpha then dropped: the same
 /// values), to RGB; the EXIF orientation applied; of an animation, the first frame.
 enum WebPDecoder {
-    static func decode(_ bytes: UnsafeRawBufferPointer, name: String, maxPixels: Int) throws(ImageError) -> DecodedImage {
-        guard let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else { throw ImageError(path: name, reason: "empty file (0 bytes)") }
+    static func decode(_ bytes: UnsafeRawBufferPointer, name: String, maxPixels: Int) throws(FacecError) -> DecodedImage {
+        guard let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else { throw FacecError(.image, name, "empty file (0 bytes)") }
         var features = WebPBitstreamFeatures()
         guard WebPGetFeaturesInternal(base, bytes.count, &features, Int32(WEBP_DECODER_ABI_VERSION)) == VP8_STATUS_OK else {
-            throw ImageError(path: name, reason: "WebP: damaged or unsupported bitstream")
+            throw FacecError(.image, name, "WebP: damaged or unsupported bitstream")
         }
         let w = Int(features.width), h = Int(features.height)
         guard w > 0, h > 0, w * h <= maxPixels else {
-            throw ImageError(path: name, reason: "image of \(w)x\(h) pixels is larger than the limit of \(maxPixels) pixels")
+            throw FacecError(.image, name, "image of \(w)x\(h) pixels is larger than the limit of \(maxPixels) pixels")
         }
         if features.has_animation != 0 {
             return EXIFOrientation.apply(exifOrientation(bytes), to: try firstFrame(base, bytes.count, width: w, height: h, name: name))
@@ -21,7 +22,7 @@ enum WebPDecoder {
         let ok = pixels.withUnsafeMutableBufferPointer { out in
             WebPDecodeRGBInto(base, bytes.count, out.baseAddress, out.count, Int32(w * 3)) != nil
         }
-        guard ok else { throw ImageError(path: name, reason: "WebP: damaged image data") }
+        guard ok else { throw FacecError(.image, name, "WebP: damaged image data") }
         let image = DecodedImage(width: w, height: h, pixels: pixels)
         return EXIFOrientation.apply(exifOrientation(bytes), to: image)
     }
@@ -29,16 +30,16 @@ enum WebPDecoder {
     /// An animation's first frame on its canvas, as cv2.imread returns it
     /// (libwebp's animation decoder, RGBA, alpha dropped). Only one frame is
     /// decoded, so the work stays bounded by the canvas size.
-    static func firstFrame(_ base: UnsafePointer<UInt8>, _ count: Int, width w: Int, height h: Int, name: String) throws(ImageError) -> DecodedImage {
+    static func firstFrame(_ base: UnsafePointer<UInt8>, _ count: Int, width w: Int, height h: Int, name: String) throws(FacecError) -> DecodedImage {
         var options = WebPAnimDecoderOptions()
         guard WebPAnimDecoderOptionsInitInternal(&options, Int32(WEBP_DEMUX_ABI_VERSION)) != 0 else {
-            throw ImageError(path: name, reason: "WebP: cannot start the animation decoder")
+            throw FacecError(.image, name, "WebP: cannot start the animation decoder")
         }
         options.color_mode = MODE_RGBA
         options.use_threads = 0
         var data = WebPData(bytes: base, size: count)
         guard let decoder = WebPAnimDecoderNewInternal(&data, &options, Int32(WEBP_DEMUX_ABI_VERSION)) else {
-            throw ImageError(path: name, reason: "WebP: damaged animation")
+            throw FacecError(.image, name, "WebP: damaged animation")
         }
         defer { WebPAnimDecoderDelete(decoder) }
         var info = WebPAnimInfo()
@@ -46,7 +47,7 @@ enum WebPDecoder {
         var timestamp: Int32 = 0
         guard WebPAnimDecoderGetInfo(decoder, &info) != 0, Int(info.canvas_width) == w, Int(info.canvas_height) == h,
               WebPAnimDecoderGetNext(decoder, &frame, &timestamp) != 0, let frame else {
-            throw ImageError(path: name, reason: "WebP: damaged animation frame")
+            throw FacecError(.image, name, "WebP: damaged animation frame")
         }
         var pixels = [UInt8](repeating: 0, count: w * h * 3)
         for i in 0..<(w * h) {

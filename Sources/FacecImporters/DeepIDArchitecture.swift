@@ -1,3 +1,4 @@
+import FacecCore
 import FacecFormat
 import FacecGraph
 
@@ -24,12 +25,12 @@ enum DeepIDArchitecture {
     /// Keras does; every shape is checked.
     static func build(_ layers: [KerasLayerWeights], path: String) throws -> (Graph, outputLayer: Int) {
         guard layers.count == expected.count else {
-            throw ImportError(path, "DeepID has \(expected.count) weighted layers, the file has \(layers.count) (\(layers.map(\.layerName).joined(separator: ", ")))")
+            throw FacecError(.weights, path, "DeepID has \(expected.count) weighted layers, the file has \(layers.count) (\(layers.map(\.layerName).joined(separator: ", ")))")
         }
         for (i, (l, e)) in zip(layers, expected).enumerated() {
             let want = [e.kernel, [e.kernel.last!]]
             guard l.shapes == want else {
-                throw ImportError(path, "layer '\(l.layerName)' (weighted layer \(i + 1), DeepID's \(e.name)): expected shapes \(describe(want)), found \(describe(l.shapes))")
+                throw FacecError(.weights, path, "layer '\(l.layerName)' (weighted layer \(i + 1), DeepID's \(e.name)): expected shapes \(describe(want)), found \(describe(l.shapes))")
             }
         }
         func conv(_ filters: Int, _ k: Int) -> LayerOp {

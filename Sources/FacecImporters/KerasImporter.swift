@@ -1,3 +1,6 @@
+import FacecDigest
+import FacecHDF5
+import FacecCore
 import FacecFormat
 import FacecGraph
 
@@ -9,7 +12,7 @@ public enum KerasImporter {
 
     public static func load(path: String, architecture: String? = nil, options: ImportOptions = ImportOptions()) throws -> (Graph, ModelDescription) {
         if let a = architecture, !builtInArchitectures.contains(a) {
-            throw ImportError(path, "unknown architecture '\(a)' (built in: \(builtInArchitectures.joined(separator: ", ")))")
+            throw FacecError(.weights, path, "unknown architecture '\(a)' (built in: \(builtInArchitectures.joined(separator: ", ")))")
         }
         let file = try HDF5File(path: path)
         let digest = try SHA256.hexDigestBytes(ofFile: path)
@@ -20,7 +23,7 @@ public enum KerasImporter {
 
         if let config = try file.strings("/", attribute: "model_config")?.first {
             guard try file.isGroup("/model_weights") else {
-                throw ImportError(path, "full-model file without a 'model_weights' group (saved with include_optimizer only?)")
+                throw FacecError(.weights, path, "full-model file without a 'model_weights' group (saved with include_optimizer only?)")
             }
             let (_, weighted) = try KerasWeightReader.read(file, root: "/model_weights")
             let isDeepID = DeepIDArchitecture.matches(weighted)
@@ -57,13 +60,13 @@ public enum KerasImporter {
                 return (g, d)
             }
             let shapes = weighted.map { "\($0.layerName) \($0.shapes.first ?? [])" }.joined(separator: ", ")
-            throw ImportError(path, "weights-only Keras file whose layers match no built-in architecture (\(builtInArchitectures.joined(separator: ", "))): \(shapes); pass --arch NAME to force one, or convert a full-model file (model.save)")
+            throw FacecError(.weights, path, "weights-only Keras file whose layers match no built-in architecture (\(builtInArchitectures.joined(separator: ", "))): \(shapes); pass --arch NAME to force one, or convert a full-model file (model.save)")
         }
 
         if try file.exists("/layers"), try file.exists("/vars") {
-            throw ImportError(path, "this is a Keras 3 '.weights.h5' file (model.save_weights in Keras 3): it stores weights by variable index without layer order or architecture, so facec cannot pair them reliably; save the model with model.save('model.h5') or as legacy Keras 2 weights instead")
+            throw FacecError(.weights, path, "this is a Keras 3 '.weights.h5' file (model.save_weights in Keras 3): it stores weights by variable index without layer order or architecture, so facec cannot pair them reliably; save the model with model.save('model.h5') or as legacy Keras 2 weights instead")
         }
-        throw ImportError(path, "HDF5 file without Keras weights (no 'layer_names' or 'model_config' attribute)")
+        throw FacecError(.weights, path, "HDF5 file without Keras weights (no 'layer_names' or 'model_config' attribute)")
     }
 
     /// A Keras model facec has no built-in knowledge of: deepface's input

@@ -1,3 +1,4 @@
+import FacecCore
 import Foundation
 import FacecGraph
 
@@ -13,17 +14,17 @@ struct KerasModelConfig {
     func graph(from text: String) throws -> (graph: Graph, output: Int, name: String) {
         guard let data = text.data(using: .utf8),
               let root = (try? JSONSerialization.jsonObject(with: data)) as? JSON else {
-            throw ImportError(path, "model_config is not valid JSON")
+            throw FacecError(.weights, path, "model_config is not valid JSON")
         }
         let className = root["class_name"] as? String ?? "?"
         guard let config = root["config"] as? JSON, let layers = config["layers"] as? [JSON] else {
-            throw ImportError(path, "model_config has no layer list (class \(className))")
+            throw FacecError(.weights, path, "model_config has no layer list (class \(className))")
         }
         let name = config["name"] as? String ?? "model"
         switch className {
         case "Sequential": return try sequential(layers, name: name)
         case "Functional", "Model": return try functional(config, layers, name: name)
-        default: throw ImportError(path, "model_config describes a '\(className)', not a Functional or Sequential model")
+        default: throw FacecError(.weights, path, "model_config describes a '\(className)', not a Functional or Sequential model")
         }
     }
 
@@ -65,13 +66,13 @@ struct KerasModelConfig {
             }
             guard progressed else {
                 let missing = try rest.map { try self.name(of: $0) }.joined(separator: ", ")
-                throw ImportError(path, "model_config: layers with unresolvable inputs: \(missing)")
+                throw FacecError(.weights, path, "model_config: layers with unresolvable inputs: \(missing)")
             }
             pending = rest
         }
         let outputs = historyNames(config["output_layers"] as Any)
         guard let outName = outputs.first, let out = indexOf[outName] else {
-            throw ImportError(path, "model_config names no output layer that exists")
+            throw FacecError(.weights, path, "model_config names no output layer that exists")
         }
         try checkAllWeightsUsed(g)
         return (g, out, name)
@@ -80,7 +81,7 @@ struct KerasModelConfig {
     private func name(of layer: JSON) throws -> String {
         if let n = layer["name"] as? String { return n }
         if let n = (layer["config"] as? JSON)?["name"] as? String { return n }
-        throw ImportError(path, "model_config has a layer without a name")
+        throw FacecError(.weights, path, "model_config has a layer without a name")
     }
 
     /// tf-keras: `[[["fc11",0,0,{}], ["fc12",0,0,{}]]]`; Keras 3:
@@ -88,7 +89,7 @@ struct KerasModelConfig {
     private func inboundLayers(_ layer: JSON, name: String) throws -> [String] {
         guard let nodes = layer["inbound_nodes"] as? [Any], !nodes.isEmpty else { return [] }
         guard nodes.count == 1 else {
-            throw ImportError(path, "layer '\(name)' is called \(nodes.count) times (shared layers are not supported)")
+            throw FacecError(.weights, path, "layer '\(name)' is called \(nodes.count) times (shared layers are not supported)")
         }
         if let call = nodes[0] as? JSON {
             return kerasTensors(call["args"] as Any)
@@ -119,7 +120,7 @@ struct KerasModelConfig {
         let layerName = try name(of: layer)
         let cls = layer["class_name"] as? String ?? "?"
         let c = layer["config"] as? JSON ?? [:]
-        func fail(_ reason: String) -> ImportError { ImportError(path, "layer '\(layerName)' (\(cls)): \(reason)") }
+        func fail(_ reason: String) -> FacecError { FacecError(.weights, path, "layer '\(layerName)' (\(cls)): \(reason)") }
         func need(_ n: Int) throws { guard inputs.count == n else { throw fail("expects \(n) input(s), has \(inputs.count)") } }
         let op: LayerOp
         var w: [WeightTensor] = []
@@ -185,16 +186,16 @@ struct KerasModelConfig {
         let shape = (c["batch_input_shape"] ?? c["batch_shape"]) as? [Any]
         guard let shape, shape.count == 4,
               let h = shape[1] as? Int, let w = shape[2] as? Int, let ch = shape[3] as? Int else {
-            throw ImportError(path, "layer '\(layer)': the input shape must be [batch, H, W, C] with H, W, C known (found \(String(describing: shape)))")
+            throw FacecError(.weights, path, "layer '\(layer)': the input shape must be [batch, H, W, C] with H, W, C known (found \(String(describing: shape)))")
         }
-        guard ch == 3 else { throw ImportError(path, "layer '\(layer)': input has \(ch) channels; face models take 3 (BGR/RGB)") }
+        guard ch == 3 else { throw FacecError(.weights, path, "layer '\(layer)': input has \(ch) channels; face models take 3 (BGR/RGB)") }
         guard (1...8192).contains(h), (1...8192).contains(w) else {
-            throw ImportError(path, "layer '\(layer)': input size \(h)×\(w) is out of range")
+            throw FacecError(.weights, path, "layer '\(layer)': input size \(h)×\(w) is out of range")
         }
         return .input(height: h, width: w, channels: ch)
     }
 
-    private func layerWeights(_ name: String, count: Int, _ fail: (String) -> ImportError) throws -> [WeightTensor] {
+    private func layerWeights(_ name: String, count: Int, _ fail: (String) -> FacecError) throws -> [WeightTensor] {
         guard let found = weights[name] else { throw fail("has no weights in the file's model_weights") }
         guard found.tensors.count == count else { throw fail("expected \(count) weight tensors, found \(found.tensors.count)") }
         return found.tensors
@@ -203,11 +204,11 @@ struct KerasModelConfig {
     private func checkAllWeightsUsed(_ g: Graph) throws {
         let used = Set(g.layers.filter { !$0.weights.isEmpty }.map(\.name))
         if let extra = weights.keys.sorted().first(where: { !used.contains($0) }) {
-            throw ImportError(path, "weights for layer '\(extra)' do not belong to any layer of model_config")
+            throw FacecError(.weights, path, "weights for layer '\(extra)' do not belong to any layer of model_config")
         }
     }
 
-    private func activation(_ value: Any?, _ fail: (String) -> ImportError) throws -> ActivationKind {
+    private func activation(_ value: Any?, _ fail: (String) -> FacecError) throws -> ActivationKind {
         var name = value as? String
         if let d = value as? JSON { name = d["config"] as? String ?? (d["config"] as? JSON)?["name"] as? String }
         switch name ?? "linear" {
@@ -218,7 +219,7 @@ struct KerasModelConfig {
         }
     }
 
-    private func padding(_ c: JSON, _ fail: (String) -> ImportError) throws -> Padding {
+    private func padding(_ c: JSON, _ fail: (String) -> FacecError) throws -> Padding {
         switch (c["padding"] as? String ?? "valid").lowercased() {
         case "valid": return .valid
         case "same": return .same
@@ -226,7 +227,7 @@ struct KerasModelConfig {
         }
     }
 
-    private func channelsLast(_ c: JSON, _ fail: (String) -> ImportError) throws {
+    private func channelsLast(_ c: JSON, _ fail: (String) -> FacecError) throws {
         if let f = c["data_format"] as? String, f != "channels_last" { throw fail("data_format '\(f)' is not supported (channels_last only)") }
     }
 
@@ -235,7 +236,7 @@ struct KerasModelConfig {
         return (v as? [Any])?.compactMap { $0 as? Int } ?? []
     }
 
-    private func pair(_ v: Any?, _ what: String, _ fail: (String) -> ImportError) throws -> (Int, Int) {
+    private func pair(_ v: Any?, _ what: String, _ fail: (String) -> FacecError) throws -> (Int, Int) {
         let xs = ints(v)
         let p = xs.count == 1 ? (xs[0], xs[0]) : xs.count == 2 ? (xs[0], xs[1]) : (0, 0)
         guard p.0 >= 1, p.1 >= 1, p.0 <= 1 << 14, p.1 <= 1 << 14 else { throw fail("invalid \(what) \(String(describing: v))") }
@@ -243,7 +244,7 @@ struct KerasModelConfig {
     }
 
     /// int, [sym_h, sym_w] or [[top, bottom], [left, right]].
-    private func zeroPadding(_ v: Any?, _ fail: (String) -> ImportError) throws -> (Int, Int, Int, Int) {
+    private func zeroPadding(_ v: Any?, _ fail: (String) -> FacecError) throws -> (Int, Int, Int, Int) {
         var r: (Int, Int, Int, Int)? = nil
         if let i = v as? Int { r = (i, i, i, i) }
         if let a = v as? [Any], a.count == 2 {

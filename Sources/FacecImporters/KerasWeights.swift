@@ -1,3 +1,5 @@
+import FacecHDF5
+import FacecCore
 import FacecGraph
 
 /// The weights of one Keras layer as a legacy HDF5 file stores them: a group
@@ -20,7 +22,7 @@ enum KerasWeightReader {
         for name in layerNames {
             let group = (root == "/" ? "" : root) + "/" + name
             guard try file.isGroup(group) else {
-                throw ImportError(file.path, "layer '\(name)' is listed in layer_names but has no group")
+                throw FacecError(.weights, file.path, "layer '\(name)' is listed in layer_names but has no group")
             }
             let weightNames = try file.strings(group, attribute: "weight_names") ?? []
             if weightNames.isEmpty { continue }
@@ -47,7 +49,7 @@ enum KerasWeightReader {
             names += part
             chunk += 1
         }
-        guard chunk > 0 else { throw ImportError(file.path, "no 'layer_names' attribute in '\(root)': not a Keras weights file") }
+        guard chunk > 0 else { throw FacecError(.weights, file.path, "no 'layer_names' attribute in '\(root)': not a Keras weights file") }
         return names
     }
 }

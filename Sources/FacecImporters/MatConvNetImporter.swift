@@ -1,3 +1,6 @@
+import FacecDigest
+import FacecMAT
+import FacecCore
 import FacecFormat
 import FacecGraph
 
@@ -27,7 +30,7 @@ public enum MatConvNetImporter {
         } else {
             // At most 10 names: a hostile file may hold a million (one line, not megabytes).
             let listed = names.isEmpty ? "none" : names.prefix(10).joined(separator: ", ") + (names.count > 10 ? ", … (\(names.count) in all)" : "")
-            throw ImportError(path, "no 'net' or 'layers' variable, so not a MatConvNet model (variables: \(listed))")
+            throw FacecError(.weights, path, "no 'net' or 'layers' variable, so not a MatConvNet model (variables: \(listed))")
         }
 
         let input = try inputSpec(normalization)
@@ -73,10 +76,10 @@ public enum MatConvNetImporter {
         let outputLayer: Int
         switch descriptor {
         case .fc7:
-            guard let fc7 = byName["fc7"] else { throw ImportError(path, "the network has no layer named 'fc7' (needed for --embedding fc7)") }
+            guard let fc7 = byName["fc7"] else { throw FacecError(.weights, path, "the network has no layer named 'fc7' (needed for --embedding fc7)") }
             outputLayer = byName["relu7"] ?? g.layers.indices.first { $0 > fc7 && g.layers[$0].op == .activation(.relu) && g.layers[$0].inputs == [fc7] } ?? fc7
         case .fc8:
-            guard let fc8 = byName["fc8"] else { throw ImportError(path, "the network has no layer named 'fc8' (needed for --embedding fc8)") }
+            guard let fc8 = byName["fc8"] else { throw FacecError(.weights, path, "the network has no layer named 'fc8' (needed for --embedding fc8)") }
             outputLayer = fc8
         }
         let classNames = try classes.map(Self.classNames) ?? []
@@ -90,7 +93,7 @@ public enum MatConvNetImporter {
         d.outputName = descriptor.rawValue
         if let s = softmax, !classNames.isEmpty, case .conv2d(let a)? = g.layers.last(where: { if case .conv2d = $0.op { return true } else { return false } })?.op,
            a.filters != classNames.count {
-            throw ImportError(path, "\(classNames.count) class names for \(a.filters) outputs of the last layer before '\(g.layers[s].name)'")
+            throw FacecError(.weights, path, "\(classNames.count) class names for \(a.filters) outputs of the last layer before '\(g.layers[s].name)'")
         }
         return (g, d)
     }

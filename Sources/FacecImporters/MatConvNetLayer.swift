@@ -1,3 +1,5 @@
+import FacecMAT
+import FacecCore
 import FacecGraph
 
 /// One simplenn layer struct, read by field name (unknown fields ignored).
@@ -17,13 +19,13 @@ struct MatConvNetLayer {
         let nameField = try node.field("name", index: structIndex)
         name = try nameField.map { try $0.string() } ?? "layer\(index + 1)"
         guard let typeField = try node.field("type", index: structIndex) else {
-            throw ImportError(node.file, "layer \(index + 1) '\(name)': missing field 'type'")
+            throw FacecError(.weights, node.file, "layer \(index + 1) '\(name)': missing field 'type'")
         }
         type = try typeField.string()
     }
 
-    func fail(_ reason: String) -> ImportError {
-        ImportError(node.file, "layer \(index + 1) '\(name)' (\(type)): \(reason)")
+    func fail(_ reason: String) -> FacecError {
+        FacecError(.weights, node.file, "layer \(index + 1) '\(name)' (\(type)): \(reason)")
     }
 
     func field(_ name: String) throws -> MatNode? { try node.field(name, index: structIndex) }
@@ -133,5 +135,5 @@ struct MatConvNetLayer {
 
 /// The reason part of an importer error (without the file), for nesting.
 func reasonOf(_ error: Error) -> String {
-    (error as? ImportError)?.reason ?? "\(error)"
+    (error as? FacecError)?.reason ?? "\(error)"
 }

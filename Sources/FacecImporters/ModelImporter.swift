@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import FacecCore
 import Glibc
 #endif
 import FacecGraph
@@ -23,7 +24,7 @@ public enum ModelImporter {
         let head = try firstBytes(path, 128)
         if head.starts(with: Array("MATLAB".utf8)) {
             if options.architecture != nil {
-                throw ImportError(path, "--arch applies to Keras weights-only files; a MatConvNet file describes its own layers")
+                throw FacecError(.weights, path, "--arch applies to Keras weights-only files; a MatConvNet file describes its own layers")
             }
             return try MatConvNetImporter.load(path: path, descriptor: options.descriptor)
         }
@@ -32,26 +33,26 @@ public enum ModelImporter {
         }
         if DlibImporter.looksLikeDlib(head) {
             if options.architecture != nil {
-                throw ImportError(path, "--arch applies to Keras weights-only files; a dlib network file is read as dlib's face recognition ResNet")
+                throw FacecError(.weights, path, "--arch applies to Keras weights-only files; a dlib network file is read as dlib's face recognition ResNet")
             }
             return try DlibImporter.load(path: path)
         }
-        if head.isEmpty { throw ImportError(path, "empty file") }
+        if head.isEmpty { throw FacecError(.weights, path, "empty file") }
         if path.hasSuffix(".mat") {
             // MAT v4 files have no text header: MatV5File refuses them by name.
             return try MatConvNetImporter.load(path: path, descriptor: options.descriptor)
         }
-        throw ImportError(path, "unknown weight file format: neither Keras HDF5 (.h5), a MATLAB .mat file nor a dlib network (.dat)")
+        throw FacecError(.weights, path, "unknown weight file format: neither Keras HDF5 (.h5), a MATLAB .mat file nor a dlib network (.dat)")
     }
 
     private static func firstBytes(_ path: String, _ n: Int) throws -> [UInt8] {
         try checkReadableFile(path)
         let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw ImportError(path, "cannot open: \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw FacecError(.io, path, "cannot open: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
         var buffer = [UInt8](repeating: 0, count: n)
         let got = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, n) }
-        guard got >= 0 else { throw ImportError(path, "cannot read: \(String(cString: strerror(errno)))") }
+        guard got >= 0 else { throw FacecError(.io, path, "cannot read: \(String(cString: strerror(errno)))") }
         return Array(buffer.prefix(got))
     }
 }

@@ -1,3 +1,6 @@
+import FacecDigest
+import FacecXML
+import FacecCore
 import FacecFormat
 #if canImport(Glibc)
 import Glibc
@@ -24,7 +27,7 @@ public enum OpenCVCascade {
         let facePath = faceCascade ?? debianDirectory + "/" + faceFile
         let eyePath = eyeCascade ?? debianDirectory + "/" + eyeFile
         for (path, given) in [(facePath, faceCascade), (eyePath, eyeCascade)] where given == nil && access(path, F_OK) != 0 {
-            throw ImportError(path, "no such file (install Debian's opencv-data, or give --face-cascade and --eye-cascade)")
+            throw FacecError(.weights, path, "no such file (install Debian's opencv-data, or give --face-cascade and --eye-cascade)")
         }
         let (face, faceSHA) = try loadWithDigest(path: facePath)
         let (eye, eyeSHA) = try loadWithDigest(path: eyePath)
@@ -43,21 +46,21 @@ public enum OpenCVCascade {
         let digest = hasher.finish().map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
         let root: MiniXML.Element
         do { root = try MiniXML.parse(bytes) } catch let f as MiniXML.Failure {
-            throw ImportError(path, "not a valid XML cascade: \(f.reason)")
+            throw FacecError(.weights, path, "not a valid XML cascade: \(f.reason)")
         }
         do {
             let cascade = try read(root)
             if let p = cascade.problem() { throw ReadFault(p) }
             return (cascade, digest)
         } catch let f as ReadFault {
-            throw ImportError(path, f.reason)
+            throw FacecError(.weights, path, f.reason)
         }
     }
 
     static func readAll(_ path: String) throws -> [UInt8] {
         switch InputFile.readAll(path, maxBytes: maxFileBytes) {
         case .success(let bytes): return bytes
-        case .failure(let problem): throw ImportError(path, problem.reason)
+        case .failure(let problem): throw FacecError(.io, path, problem.reason)
         }
     }
 

@@ -1,3 +1,4 @@
+import FacecCore
 import FacecFormat
 import FacecGraph
 
@@ -64,7 +65,7 @@ enum VGGFaceArchitecture {
     }
 
     static func build(_ layers: [KerasLayerWeights], path: String, descriptor: VGGDescriptor) throws -> (Graph, output: Int, softmax: Int) {
-        if let problem = mismatch(layers) { throw ImportError(path, problem) }
+        if let problem = mismatch(layers) { throw FacecError(.weights, path, problem) }
         var g = Graph()
         var last = g.add("input", .input(height: 224, width: 224, channels: 3), [])
         var index = 0

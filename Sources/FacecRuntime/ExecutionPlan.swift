@@ -1,3 +1,4 @@
+import FacecCore
 import FacecFormat
 
 /// One node, resolved for execution: arena offsets, mmapped weight pointers and
@@ -56,8 +57,8 @@ enum PlanBuilder {
         let h = file.header
         var steps: [Step] = []
         for (index, n) in h.nodes.enumerated() {
-            func fail(_ reason: String) -> FormatError {
-                FormatError(file.path, "invalid model: node \(index) '\(n.name)' (\(n.kernel.rawValue)): \(reason)")
+            func fail(_ reason: String) -> FacecError {
+                FacecError(.model, file.path, "invalid model: node \(index) '\(n.name)' (\(n.kernel.rawValue)): \(reason)")
             }
             let ins = n.inputs.map { h.values[$0] }
             let out = h.values[n.output]
@@ -212,7 +213,7 @@ enum PlanBuilder {
     /// 2 × multiply-adds, as the compiler counts them; 0 for nodes without
     /// multiply-adds. The stored count sizes thread splits and reports, so it
     /// must be the true one.
-    private static func expectedFlops(_ n: NodeEntry, _ s: Step, inputCount: Int, _ fail: (String) -> FormatError) throws -> Int {
+    private static func expectedFlops(_ n: NodeEntry, _ s: Step, inputCount: Int, _ fail: (String) -> FacecError) throws -> Int {
         let factors: [Int]
         switch n.kernel {
         case .conv2dDirect, .conv2dWinogradF43:

@@ -1,3 +1,4 @@
+import FacecCore
 import FacecFormat
 #if canImport(Glibc)
 import Glibc
@@ -172,7 +173,7 @@ public final class ModelInstance {
         guard e.allSatisfy(\.isFinite) else {
             let reason = input.allSatisfy(\.isFinite) ? "the network's output is not finite (its weights overflow float32: a damaged or hostile model)"
                 : "the input holds a NaN or an infinity"
-            throw FormatError(model.path, reason)
+            throw FacecError(.model, model.path, reason)
         }
         return e
     }
@@ -356,9 +357,3 @@ public final class ModelInstance {
     }
 }
 
-/// Monotonic clock in seconds.
-public func monotonicSeconds() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
-}

@@ -1,3 +1,4 @@
+import FacecCore
 import Synchronization
 import CCPUFeatures
 import FacecFormat

@@ -1,10 +1,12 @@
 import CChecksum
+import FacecCore
 import FacecDetect
 import FacecFormat
+import FacecHDF5
 import FacecImage
 import FacecImporters
 import FacecRuntime
-import FacecVerify
+import FacecPipeline
 #if canImport(Glibc)
 import Glibc
 #endif

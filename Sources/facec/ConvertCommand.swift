@@ -1,4 +1,5 @@
 import FacecCLI
+import FacecCore
 import FacecFormat
 import FacecGraph
 import FacecImporters
@@ -46,15 +47,15 @@ struct ConvertCommand: Command {
         weights = try a.choice("weights", WeightPrecision.self) ?? .f32
         errorBudget = try a.double("error-budget")
         if let b = errorBudget {
-            guard b.isFinite, b >= 0 else { throw UsageError("--error-budget must be a number >= 0") }
-            guard weights != .f32 else { throw UsageError("--error-budget goes with --weights f16 or int8") }
+            guard b.isFinite, b >= 0 else { throw FacecError(.usage, "", "--error-budget must be a number >= 0") }
+            guard weights != .f32 else { throw FacecError(.usage, "", "--error-budget goes with --weights f16 or int8") }
         }
         detector = try a.choice("detector", DetectorChoice.self) ?? .none
         faceCascade = a.string("face-cascade")
         eyeCascade = a.string("eye-cascade")
         quiet = a.flag("quiet")
         if detector == .none && (faceCascade != nil || eyeCascade != nil) {
-            throw UsageError("--face-cascade and --eye-cascade go with --detector opencv")
+            throw FacecError(.usage, "", "--face-cascade and --eye-cascade go with --detector opencv")
         }
     }
 
@@ -73,8 +74,8 @@ struct ConvertCommand: Command {
             compileOptions.weights = weights
             compileOptions.errorBudget = errorBudget
             compiled = try Compiler.compile(graph, description, options: compileOptions)
-        } catch let e as GraphError {
-            throw ImportError(input, e.description)
+        } catch let e as FacecError where e.kind == .graph {
+            throw FacecError(.graph, input, e.description)
         }
         compiled.header.detector = detectorSpec
         let bar = ProgressBar(label: "converting \(input)")

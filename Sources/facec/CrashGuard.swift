@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import FacecCore
 import Glibc
 #endif
 import FacecCLI

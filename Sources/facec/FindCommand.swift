@@ -1,8 +1,9 @@
 import FacecCLI
+import FacecCore
 import FacecFormat
 import FacecGallery
 import FacecRuntime
-import FacecVerify
+import FacecPipeline
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -43,7 +44,7 @@ struct FindCommand: Command {
     init(_ a: ParsedArguments) throws {
         model = a.argument("model"); photos = a.arguments("photos")
         faces = try FaceOptions(a)
-        guard let g = a.string("gallery") else { throw UsageError("--gallery is required") }
+        guard let g = a.string("gallery") else { throw FacecError(.usage, "", "--gallery is required") }
         gallery = g
         metric = try a.choice("metric", Metric.self)
         threshold = try a.double("threshold")
@@ -52,12 +53,12 @@ struct FindCommand: Command {
         search = try a.choice("search", SearchMode.self) ?? .exact
         efSearch = try a.int("ef-search")
         if let e = efSearch {
-            guard search == .hnsw else { throw UsageError("--ef-search applies to --search hnsw only") }
-            if let problem = HNSWParameters(efSearch: e).validate() { throw UsageError(problem) }
+            guard search == .hnsw else { throw FacecError(.usage, "", "--ef-search applies to --search hnsw only") }
+            if let problem = HNSWParameters(efSearch: e).validate() { throw FacecError(.usage, "", problem) }
         }
         threads = try a.threads() ?? systemCoreCount()
-        if let top, top < 1 { throw UsageError("--top must be at least 1") }
-        if similarity && top == nil { throw UsageError("--similarity needs --top K") }
+        if let top, top < 1 { throw FacecError(.usage, "", "--top must be at least 1") }
+        if similarity && top == nil { throw FacecError(.usage, "", "--similarity needs --top K") }
     }
 
     func run() throws {

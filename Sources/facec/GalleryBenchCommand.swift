@@ -1,7 +1,8 @@
 import FacecCLI
+import FacecCore
 import FacecFormat
 import FacecGallery
-import FacecVerify
+import FacecPipeline
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -31,31 +32,31 @@ struct GalleryBenchCommand: Command {
         threads = try a.threads() ?? systemCoreCount()
         repeats = try a.int("repeat") ?? 3
         ids = a.string("ids")
-        guard top >= 1, threads >= 1, repeats >= 1 else { throw UsageError("--top, --threads and --repeat must be at least 1") }
+        guard top >= 1, threads >= 1, repeats >= 1 else { throw FacecError(.usage, "", "--top, --threads and --repeat must be at least 1") }
     }
 
     func run() throws {
         let idsOutput = try ids.map { try OutputFile.check($0, inputs: [gallery, queries]) }
-        let start = Clock.now()
+        let start = monotonicSeconds()
         let g = try NPYFile.read(gallery, maxBytes: 1 << 34)
         let q = try NPYFile.read(queries)
-        guard g.shape.count == 2, g.shape[0] > 0, g.shape[1] > 0 else { throw VerifyError(gallery, "expected float32 [N, D], found shape \(g.shape)") }
+        guard g.shape.count == 2, g.shape[0] > 0, g.shape[1] > 0 else { throw FacecError(.argument, gallery, "expected float32 [N, D], found shape \(g.shape)") }
         guard q.shape.count == 2, q.shape[1] == g.shape[1], q.shape[0] > 0 else {
-            throw VerifyError(queries, "expected float32 [Q, \(g.shape[1])], found shape \(q.shape)")
+            throw FacecError(.argument, queries, "expected float32 [Q, \(g.shape[1])], found shape \(q.shape)")
         }
         let d = g.shape[1]
         let matrix = FaceMatrix(dim: d, rows: g.values)
-        let loadMs = (Clock.now() - start) * 1e3
+        let loadMs = (monotonicSeconds() - start) * 1e3
         let qs = (0..<q.shape[0]).map { Array(q.values[($0 * d)..<(($0 + 1) * d)]) }
         var single = Double.infinity, batch = Double.infinity
         var result: [[Int]] = []
         for _ in 0..<repeats {
-            let t0 = Clock.now()
+            let t0 = monotonicSeconds()
             for x in qs { _ = ExactSearch.nearestRows([x], in: matrix, top: top, threads: threads) }
-            single = min(single, (Clock.now() - t0) * 1e3 / Double(qs.count))
-            let t1 = Clock.now()
+            single = min(single, (monotonicSeconds() - t0) * 1e3 / Double(qs.count))
+            let t1 = monotonicSeconds()
             result = ExactSearch.nearestRows(qs, in: matrix, top: top, threads: threads)
-            batch = min(batch, (Clock.now() - t1) * 1e3 / Double(qs.count))
+            batch = min(batch, (monotonicSeconds() - t1) * 1e3 / Double(qs.count))
         }
         try idsOutput?.write(Self.int64NPY(result, width: top))
         print(JSONText.object([("n", "\(matrix.count)"), ("dim", "\(d)"), ("queries", "\(qs.count)"), ("threads", "\(threads)"),

@@ -1,8 +1,9 @@
 import FacecCLI
+import FacecCore
 import FacecFormat
 import FacecGallery
 import FacecRuntime
-import FacecVerify
+import FacecPipeline
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -55,13 +56,13 @@ struct GalleryAddCommand: Command {
         person = a.string("person")
         prune = a.flag("prune")
         threads = try a.threads() ?? systemCoreCount()
-        if let person, person.isEmpty { throw UsageError("--person must not be empty") }
+        if let person, person.isEmpty { throw FacecError(.usage, "", "--person must not be empty") }
     }
 
     func run() throws {
         // The gallery file is written: never the model or a photo given.
         if let id = FileIdentity(path: gallery), ([model] + paths).contains(where: { FileIdentity(path: $0) == id }) {
-            throw GalleryError(gallery, "is also an input of this command (the model or a photo); refusing to write a gallery into it")
+            throw FacecError(.gallery, gallery, "is also an input of this command (the model or a photo); refusing to write a gallery into it")
         }
         let context = try GalleryModelContext(modelPath: model, faces: faces, threadsPerPhoto: 1)
         let store = try Gallery.open(gallery, model: context.galleryModel, create: true)
@@ -112,7 +113,7 @@ struct GalleryRemoveCommand: Command {
     let person: String?
     init(_ a: ParsedArguments) throws {
         gallery = a.argument("gallery"); paths = a.arguments("paths"); person = a.string("person")
-        guard !paths.isEmpty || person != nil else { throw UsageError("give photo paths, folders or --person") }
+        guard !paths.isEmpty || person != nil else { throw FacecError(.usage, "", "give photo paths, folders or --person") }
     }
 
     func run() throws {
@@ -124,7 +125,7 @@ struct GalleryRemoveCommand: Command {
         }.keys.sorted()
         let n = try store.remove(paths: chosen)
         print("\(store.location): removed \(n) photo\(n == 1 ? "" : "s")")
-        if n == 0 { throw GalleryError(store.location, "nothing matched \((paths + (person.map { ["person \($0)"] } ?? [])).joined(separator: ", "))") }
+        if n == 0 { throw FacecError(.gallery, store.location, "nothing matched \((paths + (person.map { ["person \($0)"] } ?? [])).joined(separator: ", "))") }
     }
 }
 
@@ -171,7 +172,7 @@ struct GalleryIndexCommand: Command {
         gallery = a.argument("gallery")
         metric = try a.choice("metric", Metric.self) ?? .cosine
         parameters = HNSWParameters(m: try a.int("m") ?? 16, efConstruction: try a.int("ef-construction") ?? 64)
-        if let problem = parameters.validate() { throw UsageError(problem) }
+        if let problem = parameters.validate() { throw FacecError(.usage, "", problem) }
     }
 
     func run() throws {

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import FacecVerify
+import FacecPipeline
 
 /// The CLI contract: outputs, exit codes, one-line errors naming the file,
 /// and no output file after a failure.

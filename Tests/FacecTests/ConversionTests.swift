@@ -3,7 +3,7 @@ import Testing
 @testable import FacecFormat
 import FacecImporters
 import FacecRuntime
-import FacecVerify
+import FacecPipeline
 import FacecGraph
 
 /// Converted models against TensorFlow/Keras outputs computed from the same

@@ -4,7 +4,7 @@ import FacecDetect
 import FacecFormat
 import FacecImage
 import FacecImporters
-import FacecVerify
+import FacecPipeline
 
 /// The photo pipeline as users run it (`facec convert --detector opencv`,
 /// `run`, `detect`, `verify`), against what deepface 0.0.103 itself gives on

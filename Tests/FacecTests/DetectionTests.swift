@@ -1,3 +1,4 @@
+@testable import FacecDigest
 import Foundation
 import Testing
 import FacecDetect
@@ -5,7 +6,7 @@ import FacecFormat
 import FacecImage
 import FacecImporters
 import FacecRuntime
-import FacecVerify
+import FacecPipeline
 
 /// Detection and alignment against deepface 0.0.103 and OpenCV 4.14
 /// themselves (scripts/fixtures/generate_detection.py): on every photo of

@@ -1,3 +1,4 @@
+@testable import FacecDigest
 import Foundation
 import Testing
 import FacecDetect
@@ -6,7 +7,7 @@ import FacecGraph
 import FacecImage
 import FacecImporters
 import FacecRuntime
-import FacecVerify
+import FacecPipeline
 
 /// deepface's "Dlib" model with the real trained weights, against dlib 20.0.1
 /// and deepface 0.0.103 themselves (scripts/fixtures/generate_dlib.py,

@@ -1,4 +1,5 @@
 import Foundation
+import FacecCore
 import Testing
 import FacecFormat
 import FacecGraph
@@ -51,7 +52,7 @@ enum DlibWeights {
         do {
             _ = try importBytes(bytes, in: dir)
             return "accepted"
-        } catch let e as ImportError {
+        } catch let e as FacecError {
             return e.reason
         } catch {
             return "unexpected error type: \(error)"

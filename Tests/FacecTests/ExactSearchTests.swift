@@ -1,6 +1,7 @@
+import FacecCore
 import Testing
 import FacecFormat
-import FacecVerify
+import FacecPipeline
 @testable import FacecGallery
 
 /// Exact search against brute force: every row's distance computed as

@@ -1,6 +1,7 @@
+import FacecCore
 import Testing
 import FacecFormat
-import FacecVerify
+import FacecPipeline
 @testable import FacecGallery
 
 /// Search through the store API on both stores, with faces closer to each

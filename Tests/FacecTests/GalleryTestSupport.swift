@@ -1,4 +1,5 @@
 import Foundation
+import FacecCore
 import Testing
 @testable import FacecGallery
 
@@ -56,7 +57,7 @@ final class PostgresTestServer: @unchecked Sendable {
     static func start() throws -> (url: String, dataDir: String) {
         let dataDir = FileManager.default.temporaryDirectory.appendingPathComponent("facec-pg-\(UUID().uuidString)").path
         let r = spawnWaiting(["/bin/bash", script, "start", dataDir])
-        guard r.status == 0 else { throw GalleryError(dataDir, "pgvector-server.sh start failed (status \(r.status)): \(r.output)") }
+        guard r.status == 0 else { throw FacecError(.gallery, dataDir, "pgvector-server.sh start failed (status \(r.status)): \(r.output)") }
         dataDirs.update { $0.append(dataDir) }
         return (r.output.split(separator: "\n").last.map(String.init) ?? "", dataDir)
     }

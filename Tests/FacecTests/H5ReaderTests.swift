@@ -1,4 +1,6 @@
+@testable import FacecHDF5
 import CHDF5
+import FacecCore
 import Foundation
 import Testing
 @testable import FacecImporters

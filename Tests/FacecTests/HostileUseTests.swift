@@ -1,9 +1,10 @@
+import FacecCore
 import Foundation
 import Testing
 import FGraphSchema
 @testable import FacecFormat
 @testable import FacecRuntime
-import FacecVerify
+import FacecPipeline
 
 /// Issue 21's defects, each as a regression test: outputs that are devices,
 /// FIFOs, links or inputs; thread creation that fails; symbolic link loops;

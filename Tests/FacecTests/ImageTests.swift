@@ -7,6 +7,7 @@
 // when present and skipped otherwise.
 
 import Foundation
+import FacecCore
 import Testing
 @testable import FacecImage
 
@@ -29,7 +30,7 @@ private enum ImageFixtures {
     }
 
     /// The error decoding a fixture throws, or nil if it decodes.
-    static func error(_ name: String, maxPixels: Int = ImageDecoder.defaultMaxPixels) -> ImageError? {
+    static func error(_ name: String, maxPixels: Int = ImageDecoder.defaultMaxPixels) -> FacecError? {
         do {
             _ = try ImageDecoder.decodeFile(path(name), maxPixels: maxPixels)
             return nil
@@ -48,7 +49,7 @@ private enum ImageFixtures {
         let d = try Data(contentsOf: url)
         let b = [UInt8](d)
         guard b.count > 12, b[0] == 0x93, String(decoding: b[1..<6], as: UTF8.self) == "NUMPY" else {
-            throw ImageError(path: url.path, reason: "not an .npy file")
+            throw FacecError(.image, url.path, "not an .npy file")
         }
         let headerLen: Int, start: Int
         if b[6] == 1 { headerLen = Int(b[8]) | Int(b[9]) << 8; start = 10 }
@@ -56,7 +57,7 @@ private enum ImageFixtures {
         let header = String(decoding: b[start..<(start + headerLen)], as: UTF8.self)
         guard header.contains("'descr': '<f4'"), header.contains("'fortran_order': False"),
               let open = header.range(of: "'shape': ("), let close = header[open.upperBound...].firstIndex(of: ")")
-        else { throw ImageError(path: url.path, reason: "unexpected .npy header \(header)") }
+        else { throw FacecError(.image, url.path, "unexpected .npy header \(header)") }
         let shape = header[open.upperBound..<close].split(separator: ",")
             .compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
         let count = shape.reduce(1, *)
@@ -232,8 +233,8 @@ struct ImageDecodingTests {
         // EOI check still sees the cut.
         let junk = try Self.withJunkBeforeSecondSegment()
         let cut = Array(junk.prefix(junk.count * 7 / 10))
-        let error = cut.withUnsafeBytes { buf -> ImageError? in
-            do { _ = try ImageDecoder.decode(buf, name: "cut.jpg"); return nil } catch { return error as? ImageError }
+        let error = cut.withUnsafeBytes { buf -> FacecError? in
+            do { _ = try ImageDecoder.decode(buf, name: "cut.jpg"); return nil } catch { return error as? FacecError }
         }
         #expect(try #require(error).reason.contains("truncated"))
     }
@@ -261,8 +262,8 @@ struct ImageDecodingTests {
         var bytes = [UInt8](try F.data("baseline.jpg"))
         let sof = try #require((0..<(bytes.count - 1)).first { bytes[$0] == 0xFF && bytes[$0 + 1] == 0xC0 })
         bytes[sof + 5] = 0; bytes[sof + 6] = 0
-        let error = bytes.withUnsafeBytes { buf -> ImageError? in
-            do { _ = try ImageDecoder.decode(buf, name: "zero.jpg"); return nil } catch { return error as? ImageError }
+        let error = bytes.withUnsafeBytes { buf -> FacecError? in
+            do { _ = try ImageDecoder.decode(buf, name: "zero.jpg"); return nil } catch { return error as? FacecError }
         }
         let e = try #require(error)
         #expect(e.description.hasPrefix("zero.jpg: "), "\(e)")
@@ -300,8 +301,8 @@ struct ImageDecodingTests {
     }
 
     @Test func errorDescriptionStaysOnOneLine() {
-        let e = ImageError(path: "a\nb.jpg", reason: "bad\tthing\u{1}")
-        #expect(e.description == "a\\nb.jpg: bad\\tthing\\x01")
+        let e = FacecError(.image, "a\nb.jpg", "bad\tthing\u{1}")
+        #expect(oneLine(e.description) == "a b.jpg: bad\\u{9}thing\\u{1}")
     }
 }
 

@@ -1,3 +1,4 @@
+@testable import FacecMAT
 import CMatio
 import Foundation
 import Testing

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 import FacecRuntime
-import FacecVerify
+import FacecPipeline
 
 /// End to end from JPEG: facec's decode + preprocessing + network against a
 /// deepface-style reference (OpenCV decode, deepface resize/pad, /255,

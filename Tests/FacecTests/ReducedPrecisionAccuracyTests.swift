@@ -4,7 +4,7 @@ import FacecFormat
 import FacecGraph
 import FacecImporters
 import FacecRuntime
-import FacecVerify
+import FacecPipeline
 
 /// f16 and int8 models against the float32 model converted from the same
 /// weights, as a user runs them: `facec convert --weights`, then `facec run`

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 import FacecRuntime
-import FacecVerify
+import FacecPipeline
 
 @Suite struct RuntimeTests {
     /// One Model shared by several threads, each with its own instance, gives

@@ -4,7 +4,7 @@ import FacecFormat
 import FacecGraph
 import FacecImporters
 import FacecRuntime
-import FacecVerify
+import FacecPipeline
 
 /// Paths and helpers shared by the tests. Fixtures are found relative to this
 /// file; the `facec` binary next to the test bundle (swift test builds it).

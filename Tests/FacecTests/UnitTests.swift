@@ -1,8 +1,10 @@
+@testable import FacecDigest
 import Foundation
+import FacecCore
 import Testing
 import FacecFormat
 import FacecImporters
-import FacecVerify
+import FacecPipeline
 
 @Suite struct UnitTests {
     /// Both implementations (SHA extensions and the portable loop) on the
@@ -66,8 +68,8 @@ import FacecVerify
         #expect(p.pairs[1].fileX == "a,b.jpg" && p.pairs[1].sameIdentity == false)
         let unlabelled = try PairsFile(text: "file_x,file_y\nx.jpg,y.jpg\n", path: "p.csv")
         #expect(!unlabelled.hasLabels)
-        #expect(throws: VerifyError.self) { try PairsFile(text: "a,b\n1,2\n", path: "p.csv") }
-        #expect(throws: VerifyError.self) { try PairsFile(text: "file_x,file_y,Decision\nx,y,Maybe\n", path: "p.csv") }
+        #expect(throws: FacecError.self) { try PairsFile(text: "a,b\n1,2\n", path: "p.csv") }
+        #expect(throws: FacecError.self) { try PairsFile(text: "file_x,file_y,Decision\nx,y,Maybe\n", path: "p.csv") }
     }
 
     @Test func npyRoundTripsAndRejectsDamage() throws {
@@ -79,7 +81,7 @@ import FacecVerify
         let back = try NPYFile.read(dir.path("a.npy"))
         #expect(back.shape == [2, 3] && back.values == f.values)
         _ = FileManager.default.createFile(atPath: dir.path("t.npy"), contents: Data(bytes.dropLast(4)))
-        #expect(throws: VerifyError.self) { try NPYFile.read(dir.path("t.npy")) }
+        #expect(throws: FacecError.self) { try NPYFile.read(dir.path("t.npy")) }
     }
 }
 

@@ -4,7 +4,7 @@ import FacecFormat
 import FacecGraph
 import FacecImporters
 import FacecRuntime
-import FacecVerify
+import FacecPipeline
 
 /// VGG-Face at reduced width (same 224×224 structure) from every MatConvNet
 /// layout × MAT version and from Keras .h5, against TensorFlow references
