@@ -103,30 +103,48 @@ let package = Package(
         // Optimised in debug builds too: the tests run full 224×224
         // networks, which unoptimised kernels make ~50× slower.
         .target(name: "FacecKernelsAVX512", dependencies: ["CCPUFeatures"], swiftSettings: [.unsafeFlags(avx512Flags)] + kernelSpeed),
-        .target(name: "FacecRuntime", dependencies: ["FacecCore", "FacecFormat", "CCPUFeatures", "FacecKernelsAVX512", "CInt8Kernels"],
+        // The kernels: the only Swift code built with -Ounchecked (their
+        // every bound was checked by the engine's PlanBuilder) and for
+        // x86-64-v3; the worker threads they split layers over.
+        .target(name: "FacecKernels", dependencies: ["FacecCore", "FacecFormat", "CCPUFeatures", "FacecKernelsAVX512", "CInt8Kernels"],
                 swiftSettings: [.unsafeFlags(kernelFlags)] + kernelSpeed),
+        // The engine: loading and checking a model against every kernel's
+        // contract (PlanBuilder), instances with their arena, running the
+        // plan. Built with checks: it validates untrusted files.
+        .target(name: "FacecRuntime", dependencies: ["FacecCore", "FacecFormat", "FacecKernels", "CCPUFeatures"],
+                swiftSettings: optimisedInDebug),
         .target(name: "FacecImage", dependencies: ["FacecCore", "FacecFormat", "CTurboJPEG", "CPNG", "CWebP"], swiftSettings: optimisedInDebug),
         // Face detection and alignment as deepface's default pipeline (OpenCV
         // Haar cascades, eye-based rotation), ported for the same results.
-        .target(name: "FacecDetect", dependencies: ["FacecCore", "FacecFormat", "FacecImage"],
+        // The detector's pixel loops (Haar cascade scan, exact resize,
+        // integral images, cubic warp): kernels, built like FacecKernels, on
+        // cascades FacecFormat has checked.
+        .target(name: "FacecDetectKernels", dependencies: ["FacecCore", "FacecFormat", "FacecImage"],
                 swiftSettings: [.unsafeFlags(kernelFlags)] + kernelSpeed),
+        .target(name: "FacecDetect", dependencies: ["FacecCore", "FacecFormat", "FacecImage", "FacecDetectKernels"],
+                swiftSettings: optimisedInDebug),
         .target(name: "FacecPipeline", dependencies: ["FacecCore", "FacecFormat", "FacecRuntime", "FacecImage", "FacecDetect"]),
         // Recognition against a gallery of known faces: the stores (SQLite
         // embedded, PostgreSQL + pgvector), incremental adding and exact
         // SIMD search. Only `facec` links it (not the edge runtime).
-        .target(name: "FacecGallery", dependencies: ["CSQLite", "CLibPQ", "FacecCore", "FacecDigest", "FacecFormat", "FacecRuntime", "FacecDetect", "FacecPipeline"],
+        // Exact search in memory: the packed face matrix, SIMD dot-product
+        // tiles and top-k selection; kernels, built like FacecKernels.
+        .target(name: "FacecSearchKernels", dependencies: ["FacecCore", "FacecDetect", "FacecPipeline"],
                 swiftSettings: [.unsafeFlags(kernelFlags)] + kernelSpeed),
+        .target(name: "FacecGallery", dependencies: ["CSQLite", "CLibPQ", "FacecCore", "FacecDigest", "FacecFormat", "FacecRuntime", "FacecDetect",
+                                                     "FacecPipeline", "FacecSearchKernels"],
+                swiftSettings: optimisedInDebug),
         // The runtime subcommands (run, verify, detect, inspect, check, bench),
         // shared by both executables.
         .target(name: "FacecCLI", dependencies: [
-            "FacecCore", "FacecFormat", "FacecRuntime", "FacecImage", "FacecDetect", "FacecPipeline", "CCPUFeatures", "CCommandLine",
+            "FacecCore", "FacecFormat", "FacecKernels", "FacecRuntime", "FacecImage", "FacecDetectKernels", "FacecDetect", "FacecPipeline", "CCPUFeatures", "CCommandLine",
         ]),
         // The C API: the header and per-thread error text in C, the entry points in Swift.
         .target(name: "CFacecAPI"),
         .target(name: "FacecCAPI", dependencies: ["CFacecAPI", "FacecCore", "FacecFormat", "FacecRuntime", "FacecImage", "FacecDetect", "FacecPipeline"]),
         // The full toolchain: convert plus the runtime subcommands.
         .executableTarget(name: "facec", dependencies: [
-            "FacecCore", "FacecCLI", "FacecImporters", "FacecGraph", "FacecFormat", "FacecGallery",
+            "FacecCore", "FacecCLI", "FacecKernels", "FacecSearchKernels", "FacecImporters", "FacecGraph", "FacecFormat", "FacecGallery",
         ]),
         // The runtime-only executable: must never depend on FacecImporters,
         // FacecGraph, CHDF5, CMatio, CDeflate or CZlib (PackageGraphTests).
@@ -134,15 +152,15 @@ let package = Package(
         // libFuzzer targets for every parser of untrusted input (scripts/fuzz.sh);
         // built plainly it replays files through them (the regression tests).
         .executableTarget(name: "facec-fuzz", dependencies: [
-            "CChecksum", "FacecCore", "FacecHDF5", "FacecMAT", "FacecDlib", "FacecXML", "FacecImporters", "FacecFormat", "FacecRuntime", "FacecImage", "FacecDetect", "FacecPipeline",
+            "CChecksum", "FacecCore", "FacecHDF5", "FacecMAT", "FacecDlib", "FacecXML", "FacecImporters", "FacecFormat", "FacecRuntime", "FacecImage", "FacecDetectKernels", "FacecDetect", "FacecPipeline",
         ], swiftSettings: optimisedInDebug),
         // CHDF5 and CMatio: libhdf5 and libmatio as the independent
         // references for facec's own readers (H5ReaderTests,
         // MatV5ReaderTests); nothing else links them.
         .testTarget(name: "FacecTests", dependencies: [
             "CHDF5", "CMatio", "CZlib", "FacecCore", "FacecDigest", "FacecHDF5", "FacecMAT", "FacecDlib", "FacecXML",
-            "FacecImporters", "FacecGraph", "FacecFormat", "FacecRuntime",
-            "FacecImage", "FacecDetect", "FacecPipeline", "FacecGallery",
+            "FacecImporters", "FacecGraph", "FacecFormat", "FacecKernels", "FacecRuntime",
+            "FacecImage", "FacecDetectKernels", "FacecDetect", "FacecPipeline", "FacecSearchKernels", "FacecGallery",
         ], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v5]

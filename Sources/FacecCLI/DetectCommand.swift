@@ -1,5 +1,6 @@
 import FacecCore
 import FacecDetect
+import FacecDetectKernels
 import FacecFormat
 import FacecImage
 import FacecRuntime

@@ -1,5 +1,6 @@
 import FacecCore
 import FacecDetect
+import FacecDetectKernels
 import FacecRuntime
 import FacecPipeline
 

@@ -1,5 +1,6 @@
 import FacecCore
 import FacecFormat
+import FacecKernels
 import FacecRuntime
 
 struct InspectCommand: Command {

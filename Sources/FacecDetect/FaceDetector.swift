@@ -1,4 +1,5 @@
 import FacecCore
+import FacecDetectKernels
 import FacecFormat
 import FacecImage
 #if canImport(Glibc)

@@ -1,6 +1,7 @@
 import FacecCore
 import FacecDetect
 import FacecFormat
+import FacecSearchKernels
 
 /// A gallery face that matched a query face.
 public struct FoundFace: Sendable {

@@ -1,4 +1,5 @@
 import FacecDetect
+import FacecSearchKernels
 
 /// Where a gallery lives: an SQLite file (embedded, the default) or a
 /// PostgreSQL database with pgvector (`postgresql://` or `postgres://` URL).

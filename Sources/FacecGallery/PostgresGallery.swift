@@ -2,6 +2,7 @@ import FacecCore
 import FacecDetect
 import FacecFormat
 import FacecPipeline
+import FacecSearchKernels
 
 /// The scale-out gallery: the same records in PostgreSQL, embeddings in a
 /// pgvector `vector(D)` column, so that many boxes share one gallery and the

@@ -2,6 +2,7 @@ import CSQLite
 import FacecCore
 import FacecFormat
 import FacecDetect
+import FacecSearchKernels
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,52 +1,6 @@
 import FacecCore
 import FacecFormat
-
-/// One node, resolved for execution: arena offsets, mmapped weight pointers and
-/// every dimension the kernel loops over. Built once per loaded model, after
-/// checking that the kernel can never read or write outside its buffers.
-struct Step: @unchecked Sendable {
-    var kernel: Kernel
-    var name: String
-    var inputs: [Int]          // arena byte offsets
-    var output: Int            // arena byte offset
-    var inShape: (h: Int, w: Int, c: Int)
-    var outShape: (h: Int, w: Int, c: Int)
-    var count: Int             // elements of the output (for element-wise kernels)
-    /// float32 weights (nil when they are stored reduced: see `packed`).
-    var weights: UnsafePointer<Float>? = nil
-    /// The weights as stored, whatever their element type.
-    var packed: PackedWeights? = nil
-    var bias: UnsafePointer<Float>? = nil
-    var paddedOut = 0          // row length of the weight matrix (multiple of 8)
-    var kernelH = 1, kernelW = 1, strideH = 1, strideW = 1, padTop = 0, padLeft = 0, padBottom = 0, padRight = 0
-    var relu = false
-    /// A zero-extending add's input shapes (empty when every input has the
-    /// output's size: a flat element-wise add).
-    var addShapes: [(h: Int, w: Int, c: Int)] = []
-    /// Direct-convolution weights stored in 16-channel blocks
-    /// (`hwio_cout_block16`, for `PatchConv`), not `[KH][KW][Cin][CoutPad8]`.
-    var blockedWeights = false
-
-    /// `packed`, or the float32 `weights` of a step built without it (tests).
-    var storedWeights: PackedWeights { packed ?? .f32(weights!) }
-}
-
-/// A direct-convolution or dense layer's weights as stored in the file:
-/// float32, IEEE half, or int8 with one float32 scale per output channel
-/// (value = q × scale). The kernels widen to float32 as they load.
-enum PackedWeights: @unchecked Sendable {
-    case f32(UnsafePointer<Float>)
-    case f16(UnsafePointer<Float16>)
-    case i8(UnsafePointer<Int8>, scales: UnsafePointer<Float>)
-
-    var elementType: ElementType {
-        switch self {
-        case .f32: return .f32
-        case .f16: return .f16
-        case .i8: return .i8
-        }
-    }
-}
+import FacecKernels
 
 /// Why a model file cannot be run; the structure passed the format checks but
 /// a node's shapes do not fit its kernel.

@@ -1,5 +1,6 @@
 import FacecCore
 import FacecFormat
+import FacecKernels
 #if canImport(Glibc)
 import Glibc
 #endif

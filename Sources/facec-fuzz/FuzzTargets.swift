@@ -1,6 +1,7 @@
 import CChecksum
 import FacecCore
 import FacecDetect
+import FacecDetectKernels
 import FacecFormat
 import FacecHDF5
 import FacecImage

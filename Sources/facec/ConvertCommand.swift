@@ -1,6 +1,7 @@
 import FacecCLI
 import FacecCore
 import FacecFormat
+import FacecKernels
 import FacecGraph
 import FacecImporters
 

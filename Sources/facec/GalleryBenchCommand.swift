@@ -3,6 +3,7 @@ import FacecCore
 import FacecFormat
 import FacecGallery
 import FacecPipeline
+import FacecSearchKernels
 #if canImport(Glibc)
 import Glibc
 #endif

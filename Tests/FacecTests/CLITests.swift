@@ -1,4 +1,5 @@
 import Foundation
+@testable import FacecKernels
 import Testing
 import FacecPipeline
 

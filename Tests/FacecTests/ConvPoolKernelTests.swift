@@ -1,5 +1,6 @@
 import Testing
 import Foundation
+@testable import FacecKernels
 @testable import FacecRuntime
 
 /// The fused convolution + 2×2 max pooling (`ConvPoolKernel`, AVX-512)

@@ -2,6 +2,7 @@
 import Foundation
 import Testing
 import FacecDetect
+@testable import FacecDetectKernels
 import FacecFormat
 import FacecImage
 import FacecImporters

@@ -1,5 +1,6 @@
 @testable import FacecDigest
 import Foundation
+@testable import FacecKernels
 import Testing
 import FacecDetect
 import FacecFormat

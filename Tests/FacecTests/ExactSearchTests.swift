@@ -1,4 +1,5 @@
 import FacecCore
+@testable import FacecSearchKernels
 import Testing
 import FacecFormat
 import FacecPipeline

@@ -3,6 +3,7 @@ import Foundation
 import Testing
 import FGraphSchema
 @testable import FacecFormat
+@testable import FacecKernels
 @testable import FacecRuntime
 import FacecPipeline
 

@@ -1,5 +1,6 @@
 import Testing
 import Foundation
+@testable import FacecKernels
 @testable import FacecRuntime
 
 /// The VNNI int8 convolution (8-bit activations quantised per call, int8

@@ -1,5 +1,6 @@
 import Testing
 import FacecFormat
+@testable import FacecKernels
 @testable import FacecRuntime
 
 /// The fast kernels against the plain reference loops (Kernels.conv2d /

@@ -1,5 +1,6 @@
 import Testing
 import Foundation
+@testable import FacecKernels
 @testable import FacecRuntime
 
 /// The kernels reading f16 and int8 weights (`convert --weights`) against the

@@ -8,10 +8,10 @@ import CInt8Kernels
 /// the zero-filled extra channels matching the input's padding), and the
 /// channels are cut into chunks of 32 (the last may be 16) so that a tile
 /// streams one contiguous panel: `[chunk][KH][KW·C4/4][≤32][4]`.
-final class Int8ConvWeights: @unchecked Sendable {
+package final class Int8ConvWeights: @unchecked Sendable {
     let c4: Int            // input channels rounded up to 4
     let groups: Int        // 4-byte groups per window row: KW × C4 / 4
-    let coutPad: Int       // output channels rounded up to 16
+    package let coutPad: Int       // output channels rounded up to 16
     let panel: UnsafeMutablePointer<Int8>
     /// Σ w per output channel (the zero point's correction), scales and bias,
     /// each padded to `coutPad` so the tiles read whole vectors.
@@ -25,7 +25,7 @@ final class Int8ConvWeights: @unchecked Sendable {
 
     /// nil when the step is not an int8 direct convolution, or one whose sums
     /// could overflow int32 (it then stays weight-only).
-    init?(_ s: Step) {
+    package init?(_ s: Step) {
         guard s.kernel == .conv2dDirect, case .i8(let w, let sc)? = s.packed, let b = s.bias else { return nil }
         let (KH, KW, C, CO, P) = (s.kernelH, s.kernelW, s.inShape.c, s.outShape.c, s.paddedOut)
         guard KH * KW * ((C + 3) / 4 * 4) <= Self.maxProducts else { return nil }
@@ -68,7 +68,7 @@ final class Int8ConvWeights: @unchecked Sendable {
     }
 
     /// Bytes of the padded u8 input copy for step `s`.
-    static func paddedBytes(_ s: Step) -> Int {
+    package static func paddedBytes(_ s: Step) -> Int {
         (s.inShape.h + s.padTop + s.padBottom) * (s.inShape.w + s.padLeft + s.padRight) * ((s.inShape.c + 3) / 4 * 4)
     }
 }
@@ -76,7 +76,7 @@ final class Int8ConvWeights: @unchecked Sendable {
 /// The smallest and largest value of a tensor. A range that
 /// holds a tensor's values is all its quantisation needs, so a pooled or
 /// zero-padded tensor may keep its source's.
-struct ValueRange: Equatable {
+package struct ValueRange: Equatable {
     var lo: Float, hi: Float
 
     init(lo: Float, hi: Float) { self.lo = lo; self.hi = hi }
@@ -108,7 +108,7 @@ struct ActivationQuantization: Equatable {
 /// the padded u8 copy (padding = zero point), then tasks of (pixel block,
 /// 32-channel chunk) run 12-pixel tiles whose pixels may span output rows
 /// (every row length wastes nothing), writing float32 NHWC with bias and ReLU.
-enum Int8ConvKernel {
+package enum Int8ConvKernel {
     static let tilePixels = Int(FACEC_Q8_TILE_PIXELS)
 
     /// The whole layer: the input's range (`known`, recorded by the layer
@@ -118,7 +118,7 @@ enum Int8ConvKernel {
     /// task (`tasks`) and per thread of `pool`. Returns the range of the
     /// output (the tiles track it as they store), for the next layer.
     @discardableResult
-    static func run(_ s: Step, _ w: Int8ConvWeights, input x: UnsafePointer<Float>, output y: UnsafeMutablePointer<Float>,
+    package static func run(_ s: Step, _ w: Int8ConvWeights, input x: UnsafePointer<Float>, output y: UnsafeMutablePointer<Float>,
                     known: ValueRange? = nil, padded: UnsafeMutableRawPointer, ranges: UnsafeMutablePointer<Float>,
                     pool: WorkerPool) -> ValueRange {
         let count = s.inShape.h * s.inShape.w * s.inShape.c
@@ -145,7 +145,7 @@ enum Int8ConvKernel {
     }
 
     /// Tasks of the layer: pixel blocks × 32-channel chunks.
-    static func tasks(_ s: Step, _ w: Int8ConvWeights) -> Int { blocks(s).count * chunks(w) }
+    package static func tasks(_ s: Step, _ w: Int8ConvWeights) -> Int { blocks(s).count * chunks(w) }
 
     /// The input range, split into `parts` (each writes lo, hi to range[2k...]).
     static func range(_ x: UnsafePointer<Float>, count: Int, part: Int, of parts: Int, into range: UnsafeMutablePointer<Float>) {

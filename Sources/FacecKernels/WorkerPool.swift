@@ -14,9 +14,9 @@ import Glibc
 /// Threads that cannot be created (a pids limit, say) are done without:
 /// `threads` is what the pool really has, and jobs are shared out by a
 /// counter, so they finish on however many threads exist.
-final class WorkerPool: @unchecked Sendable {
+package final class WorkerPool: @unchecked Sendable {
     /// The caller plus the workers actually started.
-    private(set) var threads: Int
+    package private(set) var threads: Int
     private var workers: ThreadGroup?
     private let generation = Atomic<Int>(0)
     private let next = Atomic<Int>(0)
@@ -26,13 +26,13 @@ final class WorkerPool: @unchecked Sendable {
     private var shuttingDown = false
     /// Set per layer by the instance: run the next jobs on the caller alone
     /// (a layer too small to pay for waking and joining the workers).
-    var serial = false
+    package var serial = false
     /// Allocated, so their addresses stay put (pthreads needs that; a
     /// stored property's address is not guaranteed stable).
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
 
-    init(threads: Int, create: Threads.Create = Threads.system) {
+    package init(threads: Int, create: Threads.Create = Threads.system) {
         self.threads = 1
         pthread_mutex_init(mutex, nil)
         pthread_cond_init(wake, nil)
@@ -51,7 +51,7 @@ final class WorkerPool: @unchecked Sendable {
 
     /// Stops and joins the workers (they hold a reference, so deinit alone
     /// would never run).
-    func shutdown() {
+    package func shutdown() {
         guard let group = workers else { return }
         pthread_mutex_lock(mutex)
         shuttingDown = true
@@ -63,13 +63,13 @@ final class WorkerPool: @unchecked Sendable {
     }
 
     /// Runs body(0..<count) across the threads; returns when all are done.
-    func parallelFor(_ count: Int, _ body: (Int) -> Void) {
+    package func parallelFor(_ count: Int, _ body: (Int) -> Void) {
         parallelForWithThread(count) { i, _ in body(i) }
     }
 
     /// The same, also passing the index (0..<threads) of the thread running
     /// each item, for per-thread scratch.
-    func parallelForWithThread(_ count: Int, _ body: (Int, Int) -> Void) {
+    package func parallelForWithThread(_ count: Int, _ body: (Int, Int) -> Void) {
         if threads == 1 || count <= 1 || serial {
             for i in 0..<count { body(i, 0) }
             return

@@ -10,9 +10,9 @@ import Glibc
 /// −0.75) tabulated per 1/32 in float, scaled to 15-bit integers that sum to
 /// exactly 2^15; taps outside the source count as black; results rounded
 /// `(Σ + 2^14) >> 15` and saturated.
-enum WarpAffine {
+package enum WarpAffine {
     /// cv2.getRotationMatrix2D(center, angle, 1.0) (center as float).
-    static func rotation(centerX: Float, centerY: Float, degrees angle: Double) -> [Double] {
+    package static func rotation(centerX: Float, centerY: Float, degrees angle: Double) -> [Double] {
         let a = angle * (Double.pi / 180)
         let alpha = cos(a), beta = sin(a)
         let cx = Double(centerX), cy = Double(centerY)
@@ -80,7 +80,7 @@ enum WarpAffine {
     /// Warps `src` by the forward affine map `m` into a width×height image,
     /// or only the part `region` of it (each output pixel depends on its
     /// position alone, so a part is exactly the same pixels as the whole).
-    static func cubic(_ src: DecodedImage, forward m: [Double], width fullWidth: Int, height fullHeight: Int,
+    package static func cubic(_ src: DecodedImage, forward m: [Double], width fullWidth: Int, height fullHeight: Int,
                       region: PixelRect? = nil) -> DecodedImage {
         let r = region ?? PixelRect(x: 0, y: 0, width: fullWidth, height: fullHeight)
         let width = r.width, height = r.height

@@ -158,7 +158,7 @@ public struct CascadeDetector: Sendable {
     /// With `measure`, also the share of the threads' time spent making the
     /// pyramid's rows and their integrals (the rest is the cascade);
     /// `exhausted` when the work bound stopped the search (see `scan`).
-    func candidates(_ gray: GrayImage, scaleFactor: Double, threads: Int = 1, content: PixelRect? = nil,
+    package func candidates(_ gray: GrayImage, scaleFactor: Double, threads: Int = 1, content: PixelRect? = nil,
                     measure: Bool = false) -> (found: [Detection], pyramidShare: Double, exhausted: Bool) {
         let list = bands(gray, scaleFactor: scaleFactor, threads: threads, content: content)
         let results = BandResults(count: list.count)

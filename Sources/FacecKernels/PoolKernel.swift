@@ -2,10 +2,10 @@
 /// contiguous), one output row per task. Padding is ignored: max-pool padding
 /// acts as −∞ (TensorFlow SAME, MatConvNet); average pooling divides by the
 /// window's positions inside the input.
-enum PoolKernel {
+package enum PoolKernel {
     typealias F8 = SIMD8<Float>
 
-    static func row(_ s: Step, oy: Int, isMax: Bool, input x: UnsafePointer<Float>, output y: UnsafeMutablePointer<Float>) {
+    package static func row(_ s: Step, oy: Int, isMax: Bool, input x: UnsafePointer<Float>, output y: UnsafeMutablePointer<Float>) {
         if isMax && s.kernelH == 2 && s.kernelW == 2 && s.inShape.c >= 8 && s.inShape.c % 4 == 0 {
             maxRow2x2(s, oy: oy, input: x, output: y)
             return

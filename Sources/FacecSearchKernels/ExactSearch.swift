@@ -23,7 +23,7 @@ public enum ExactSearch {
     /// Rows per block: one block of a 4096-d gallery is 2–4 MB, of a 160-d one 80–160 KB.
     static let blockRows = 256
     /// Extra rows PostgreSQL's index scans fetch beyond K (their ranking is float32, not deepface's).
-    static let rankMargin = 16
+    package static let rankMargin = 16
 
     /// For each query: with a threshold, every face within it, nearest first
     /// (at most `top`); without one (deepface's similarity_search), the `top`

@@ -8,8 +8,8 @@ import FacecKernelsAVX512
 /// tiles waste the most lanes), rows of at least 16 pixels; the pooling must
 /// be 2×2, stride 2, unpadded, and the only reader of the convolution's
 /// output. DeepID's Conv1 + Pool1 is the case this exists for.
-enum ConvPoolKernel {
-    static func fusable(_ steps: [Step], _ index: Int, header h: ModelHeader, wide: Bool) -> Bool {
+package enum ConvPoolKernel {
+    package static func fusable(_ steps: [Step], _ index: Int, header h: ModelHeader, wide: Bool) -> Bool {
         guard wide, index + 1 < steps.count else { return false }
         let conv = steps[index], pool = steps[index + 1]
         guard conv.kernel == .conv2dDirect, case .f32? = conv.packed ?? conv.weights.map({ .f32($0) }),
@@ -27,19 +27,19 @@ enum ConvPoolKernel {
 
     /// The input planes: the padded input's rows, and room for the last
     /// 16-pixel vector's overhang.
-    static func geometry(_ conv: Step, pooledWidth: Int) -> (rows: Int, PWp: Int) {
+    package static func geometry(_ conv: Step, pooledWidth: Int) -> (rows: Int, PWp: Int) {
         let groups = (2 * pooledWidth + ConvPool512.pixels - 1) / ConvPool512.pixels
         let PW = conv.inShape.w + conv.padLeft + conv.padRight
         return (conv.inShape.h + conv.padTop + conv.padBottom, max(PW, groups * ConvPool512.pixels + conv.kernelW - 1))
     }
 
-    static func planarFloats(_ conv: Step, pooledWidth: Int) -> Int {
+    package static func planarFloats(_ conv: Step, pooledWidth: Int) -> Int {
         let g = geometry(conv, pooledWidth: pooledWidth)
         return conv.inShape.c * g.rows * g.PWp
     }
 
     /// NHWC input → zero-padded planes.
-    static func planes(_ conv: Step, pooledWidth: Int, input x: UnsafePointer<Float>, into p: UnsafeMutablePointer<Float>) {
+    package static func planes(_ conv: Step, pooledWidth: Int, input x: UnsafePointer<Float>, into p: UnsafeMutablePointer<Float>) {
         let (H, W, C) = conv.inShape
         let g = geometry(conv, pooledWidth: pooledWidth)
         p.update(repeating: 0, count: C * g.rows * g.PWp)
@@ -53,7 +53,7 @@ enum ConvPoolKernel {
     }
 
     /// Pooled row `py`: all its columns and channels.
-    static func row(_ conv: Step, _ pool: Step, py: Int, planes p: UnsafePointer<Float>, output y: UnsafeMutablePointer<Float>) {
+    package static func row(_ conv: Step, _ pool: Step, py: Int, planes p: UnsafePointer<Float>, output y: UnsafeMutablePointer<Float>) {
         let POW = pool.outShape.w, CO = conv.outShape.c
         let g = geometry(conv, pooledWidth: POW)
         var ox0 = 0

@@ -9,8 +9,8 @@ import Glibc
 /// class averaged (float 1/n, rounded half to even), classes with at most
 /// `threshold` members dropped, and a class dropped when it lies inside a
 /// bigger one that has more members.
-enum RectangleGrouping {
-    static func group(_ list: [Detection], threshold: Int, eps: Double, useWeights: Bool) -> [Detection] {
+package enum RectangleGrouping {
+    package static func group(_ list: [Detection], threshold: Int, eps: Double, useWeights: Bool) -> [Detection] {
         guard threshold > 0, !list.isEmpty else { return list }
         let labels = partition(list, eps: eps)
         let classes = (labels.max() ?? -1) + 1

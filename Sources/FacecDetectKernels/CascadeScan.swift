@@ -7,7 +7,7 @@ extension CascadeDetector {
     /// Rows of integral images computed at a time.
     static let bandRows = 32
     /// The work bound (see `scan`): stump evaluations per window position, and a floor.
-    static let maxStumpsPerWindow = 256, minimumBudget = 1 << 20
+    package static let maxStumpsPerWindow = 256, minimumBudget = 1 << 20
 
     /// Scans the window rows of one band of one scale, appending the windows
     /// that pass every stage in OpenCV's order (row by row, left to right).

@@ -3,14 +3,14 @@
 /// split into one contiguous range per task (sequential streaming), each
 /// accumulating a partial sum in its own L1-resident buffer; zero inputs
 /// (common after ReLU) skip their weight row entirely. Partials are then summed.
-enum DenseKernel {
+package enum DenseKernel {
     typealias F8 = SIMD8<Float>
 
     /// Rows [r0, r1) into partial[0..<P). The weights may be stored as
     /// float32, half or int8 (`Step.packed`): reduced weights halve or
     /// quarter the bytes this memory-bound loop streams. int8 sums are
     /// unscaled here; `reduce` applies the per-channel scales.
-    static func partial(_ s: Step, input x: UnsafePointer<Float>, rows r0: Int, _ r1: Int, into acc: UnsafeMutablePointer<Float>) {
+    package static func partial(_ s: Step, input x: UnsafePointer<Float>, rows r0: Int, _ r1: Int, into acc: UnsafeMutablePointer<Float>) {
         switch s.storedWeights {
         case .f32(let w): partial(s, weights: w, input: x, rows: r0, r1, into: acc)
         case .f16(let w): partial(s, weights: w, input: x, rows: r0, r1, into: acc)
@@ -60,7 +60,7 @@ enum DenseKernel {
 
     /// y = bias + Σ partials (× scale for int8), ReLU if fused; only the
     /// real outputs are stored.
-    static func reduce(_ s: Step, partials: UnsafePointer<Float>, count: Int, stride: Int, output y: UnsafeMutablePointer<Float>) {
+    package static func reduce(_ s: Step, partials: UnsafePointer<Float>, count: Int, stride: Int, output y: UnsafeMutablePointer<Float>) {
         let b = s.bias!
         var scales: UnsafePointer<Float>? = nil
         if case .i8(_, let sc) = s.storedWeights { scales = sc }

@@ -1,7 +1,7 @@
 /// Reference-quality kernels: exact loops, SIMD8 along output channels, no
 /// allocation, no lookups. Every bound they rely on was checked by PlanBuilder.
 /// (The fast kernels of the speed work are tested against these.)
-enum Kernels {
+package enum Kernels {
     typealias F8 = SIMD8<Float>
 
     @inline(__always)
@@ -129,7 +129,7 @@ enum Kernels {
         }
     }
 
-    static func zeroPad(_ s: Step, input x: UnsafePointer<Float>, output y: UnsafeMutablePointer<Float>) {
+    package static func zeroPad(_ s: Step, input x: UnsafePointer<Float>, output y: UnsafeMutablePointer<Float>) {
         let (H, W, C) = s.inShape
         let (_, OW, _) = s.outShape
         y.initialize(repeating: 0, count: s.count)
@@ -138,13 +138,13 @@ enum Kernels {
         }
     }
 
-    static func add(_ s: Step, inputs: [UnsafePointer<Float>], output y: UnsafeMutablePointer<Float>) {
+    package static func add(_ s: Step, inputs: [UnsafePointer<Float>], output y: UnsafeMutablePointer<Float>) {
         add(s, inputs: inputs, output: y, part: 0, of: 1)
     }
 
     /// Part `part` of `parts` (elements, or output rows when zero-extending),
     /// so threads can share a large add.
-    static func add(_ s: Step, inputs: [UnsafePointer<Float>], output y: UnsafeMutablePointer<Float>, part: Int, of parts: Int) {
+    package static func add(_ s: Step, inputs: [UnsafePointer<Float>], output y: UnsafeMutablePointer<Float>, part: Int, of parts: Int) {
         if !s.addShapes.isEmpty {
             let rows = s.outShape.h
             return zeroExtendedAdd(s, inputs: inputs, output: y, rows: (rows * part / parts)..<(rows * (part + 1) / parts))
@@ -174,12 +174,12 @@ enum Kernels {
         }
     }
 
-    static func relu(_ s: Step, input x: UnsafePointer<Float>, output y: UnsafeMutablePointer<Float>) {
+    package static func relu(_ s: Step, input x: UnsafePointer<Float>, output y: UnsafeMutablePointer<Float>) {
         for i in 0..<s.count { y[i] = max(x[i], 0) }
     }
 
     /// Softmax over the last axis, max-subtracted for stability.
-    static func softmax(_ s: Step, input x: UnsafePointer<Float>, output y: UnsafeMutablePointer<Float>) {
+    package static func softmax(_ s: Step, input x: UnsafePointer<Float>, output y: UnsafeMutablePointer<Float>) {
         let rows = s.outShape.w, n = s.outShape.c
         for r in 0..<rows {
             let xr = x + r * n, yr = y + r * n

@@ -7,23 +7,23 @@ import FacecKernelsAVX512
 ///   2. 36 matrix products M[ξ] = V[ξ] · U[ξ] (the conv micro-kernels, K = Cin)
 ///   3. output transform Y = Aᵀ M A, + bias, ReLU, cropped at the edges.
 /// The input is the zero-padded copy, extended so every tile's patch exists.
-enum WinogradKernel {
+package enum WinogradKernel {
     typealias F8 = SIMD8<Float>
     static let tilesPerBlock = 24
 
-    struct Geometry {
-        let tilesH: Int, tilesW: Int, cinPad: Int, coutPad: Int
+    package struct Geometry {
+        package let tilesH: Int, tilesW: Int, cinPad: Int, coutPad: Int
         /// Tiles per block (≤ tilesPerBlock): the tiles spread evenly over
         /// whole rounds of the threads (dlib's 17×17 maps: 25 tiles were
         /// blocks of 24 and 1, so a second thread did nothing).
-        var perBlock = WinogradKernel.tilesPerBlock
-        var tiles: Int { tilesH * tilesW }
-        var blocks: Int { (tiles + perBlock - 1) / perBlock }
+        package var perBlock = WinogradKernel.tilesPerBlock
+        package var tiles: Int { tilesH * tilesW }
+        package var blocks: Int { (tiles + perBlock - 1) / perBlock }
         /// Padded input size every tile's 6×6 patch fits in.
-        var paddedH: Int { tilesH * 4 + 2 }
-        var paddedW: Int { tilesW * 4 + 2 }
+        package var paddedH: Int { tilesH * 4 + 2 }
+        package var paddedW: Int { tilesW * 4 + 2 }
         /// Floats of scratch one task needs (V block + M block).
-        var scratchFloats: Int { 36 * WinogradKernel.tilesPerBlock * (cinPad + coutPad) }
+        package var scratchFloats: Int { 36 * WinogradKernel.tilesPerBlock * (cinPad + coutPad) }
     }
 
     /// Layers whose whole transformed input and product (36·T·(Cin+Cout)
@@ -37,16 +37,16 @@ enum WinogradKernel {
     /// and the hand-over of V and M between cores cost more than re-reading
     /// U per block (dlib's 35×35 layers, 81 tiles: 0.13 ms on one thread,
     /// 0.19 ms on two; in blocks 0.11 ms on two).
-    static func usesWholeLayer(_ g: Geometry, threads: Int) -> Bool {
+    package static func usesWholeLayer(_ g: Geometry, threads: Int) -> Bool {
         36 * g.tiles * (g.cinPad + g.coutPad) <= wholeLayerBudget && (threads == 1 || g.tiles <= 16)
     }
 
     /// Output-channel chunk of one phase-2 task; also the weight layout's chunk
     /// (U[ξ] is stored as contiguous [Cin][≤32] blocks, see WinogradWeights).
-    static let channelChunk = 32
+    package static let channelChunk = 32
 
     /// Phase 1: V[ξ][t][c] for tiles [t0, t1) of the whole layer.
-    static func inputTransform(_ s: Step, _ g: Geometry, tiles t0: Int, _ t1: Int, padded p: UnsafePointer<Float>, V: UnsafeMutablePointer<Float>,
+    package static func inputTransform(_ s: Step, _ g: Geometry, tiles t0: Int, _ t1: Int, padded p: UnsafePointer<Float>, V: UnsafeMutablePointer<Float>,
                                wide: Bool) {
         let C = s.inShape.c, CP = g.cinPad
         let rowStride = g.paddedW * C
@@ -58,7 +58,7 @@ enum WinogradKernel {
     }
 
     /// Phase 2: M[ξ][0..<T][c0..<c1] = V[ξ] · U[ξ][:, c0..<c1].
-    static func product(_ s: Step, _ g: Geometry, xi: Int, channels c0: Int, _ c1: Int,
+    package static func product(_ s: Step, _ g: Geometry, xi: Int, channels c0: Int, _ c1: Int,
                         V: UnsafePointer<Float>, M: UnsafeMutablePointer<Float>, zeros: UnsafePointer<Float>, wide: Bool) {
         let CP = g.cinPad, P = g.coutPad, T = g.tiles
         gemm(a: V + xi * T * CP, rows: T, K: CP, u: s.weights! + xi * CP * P, P: P, columns: c0, c1, zeros: zeros,
@@ -66,7 +66,7 @@ enum WinogradKernel {
     }
 
     /// Phase 3: output tiles [t0, t1) from M, with bias and ReLU.
-    static func outputTransform(_ s: Step, _ g: Geometry, tiles t0: Int, _ t1: Int, M: UnsafePointer<Float>, output y: UnsafeMutablePointer<Float>,
+    package static func outputTransform(_ s: Step, _ g: Geometry, tiles t0: Int, _ t1: Int, M: UnsafePointer<Float>, output y: UnsafeMutablePointer<Float>,
                                 wide: Bool) {
         let (OH, OW, CO) = s.outShape
         let P = g.coutPad
@@ -124,7 +124,7 @@ enum WinogradKernel {
         }
     }
 
-    static func geometry(_ s: Step, threads: Int = 1) -> Geometry {
+    package static func geometry(_ s: Step, threads: Int = 1) -> Geometry {
         var g = Geometry(tilesH: (s.outShape.h + 3) / 4, tilesW: (s.outShape.w + 3) / 4,
                          cinPad: (s.inShape.c + 7) / 8 * 8, coutPad: s.paddedOut)
         let rounds = (g.tiles + tilesPerBlock * threads - 1) / (tilesPerBlock * threads)
@@ -133,7 +133,7 @@ enum WinogradKernel {
     }
 
     /// One block of tiles. `p` is the padded input [paddedH][paddedW][Cin].
-    static func block(_ s: Step, _ g: Geometry, block: Int, padded p: UnsafePointer<Float>,
+    package static func block(_ s: Step, _ g: Geometry, block: Int, padded p: UnsafePointer<Float>,
                       scratch: UnsafeMutablePointer<Float>, zeros: UnsafePointer<Float>, output y: UnsafeMutablePointer<Float>, wide: Bool) {
         let C = s.inShape.c, CP = g.cinPad, P = g.coutPad
         let t0 = block * g.perBlock, tn = min(g.perBlock, g.tiles - t0)

@@ -5,19 +5,19 @@ import FacecKernelsAVX512
 /// 6 output pixels × 16 output channels = 12 SIMD8 accumulators, the shape
 /// that keeps both FMA ports busy. Weights are [KH][KW][Cin][CoutPad8] as the
 /// compiler laid them out. Rows of the output are independent tasks.
-enum ConvKernel {
+package enum ConvKernel {
     typealias F8 = SIMD8<Float>
 
     /// Copies input [H][W][C] into padded [H+pt+pb+extraBottom][W+pl+pr+extraRight][C]
     /// (zeros around; the extra rows/columns let Winograd tiles overhang).
-    static func pad(_ s: Step, input x: UnsafePointer<Float>, into p: UnsafeMutablePointer<Float>,
+    package static func pad(_ s: Step, input x: UnsafePointer<Float>, into p: UnsafeMutablePointer<Float>,
                     extraBottom: Int = 0, extraRight: Int = 0) {
         pad(s, input: x, into: p, extraBottom: extraBottom, extraRight: extraRight, part: 0, of: 1)
     }
 
     /// Part `part` of `parts` of the copy (input rows split evenly; part 0
     /// also zeroes the top and bottom borders), so threads can share it.
-    static func pad(_ s: Step, input x: UnsafePointer<Float>, into p: UnsafeMutablePointer<Float>,
+    package static func pad(_ s: Step, input x: UnsafePointer<Float>, into p: UnsafeMutablePointer<Float>,
                     extraBottom: Int, extraRight: Int, part: Int, of parts: Int) {
         let (H, W, C) = s.inShape
         let PW = W + s.padLeft + s.padRight + extraRight, PH = H + s.padTop + s.padBottom + extraBottom
@@ -38,7 +38,7 @@ enum ConvKernel {
     /// One output row `oy` (all ox, all channels) from the padded input;
     /// `wide`: with the AVX-512 tiles (8 pixels × 32 channels). The weights
     /// may be stored as float32, half or int8 (`Step.packed`).
-    static func row(_ s: Step, oy: Int, padded p: UnsafePointer<Float>, output y: UnsafeMutablePointer<Float>, wide: Bool) {
+    package static func row(_ s: Step, oy: Int, padded p: UnsafePointer<Float>, output y: UnsafeMutablePointer<Float>, wide: Bool) {
         switch s.storedWeights {
         case .f32(let w): row(s, oy: oy, padded: p, output: y, wide: wide, weights: w, scales: nil)
         case .f16(let w): row(s, oy: oy, padded: p, output: y, wide: wide, weights: w, scales: nil)

@@ -20,17 +20,17 @@ import FacecFormat
 /// A convolution with a single output pixel (dlib's 4×4 → 1×1 3×3/2) is a
 /// dense layer over its one patch: the weights `[KH][KW][Cin][CoutPad8]` are
 /// exactly dense weights `[KH·KW·Cin][CoutPad8]`, streamed row by row.
-enum PatchConv {
-    static func applies(_ s: Step) -> Bool {
+package enum PatchConv {
+    package static func applies(_ s: Step) -> Bool {
         s.kernel == .conv2dDirect && (s.blockedWeights || (s.outShape.w < 6 && s.outShape.h > 1))
     }
 
-    static func isSinglePixel(_ s: Step) -> Bool {
+    package static func isSinglePixel(_ s: Step) -> Bool {
         s.kernel == .conv2dDirect && s.outShape.h == 1 && s.outShape.w == 1 && s.kernelH * s.kernelW > 1
     }
 
     /// The dense layer over a single-pixel convolution's patch.
-    static func denseStep(_ s: Step) -> Step {
+    package static func denseStep(_ s: Step) -> Step {
         var p = s
         p.kernel = .dense
         p.inShape = (1, 1, s.kernelH * s.kernelW * s.inShape.c)
@@ -43,13 +43,13 @@ enum PatchConv {
 
     /// Scratch floats: the patches, then a partial last row's output per
     /// thread (`tails` of them).
-    static func floats(_ s: Step, tails: Int = 1) -> Int {
+    package static func floats(_ s: Step, tails: Int = 1) -> Int {
         rows(s) * rowPixels * s.kernelH * s.kernelW * s.inShape.c + tails * rowPixels * s.outShape.c
     }
 
     /// The 1×1 convolution over the patches, rows of 6 pixels (rows are the
     /// tasks threads share).
-    static func patchStep(_ s: Step) -> Step {
+    package static func patchStep(_ s: Step) -> Step {
         var p = s
         p.inShape = (rows(s), rowPixels, s.kernelH * s.kernelW * s.inShape.c)
         p.outShape = (rows(s), rowPixels, s.outShape.c)
@@ -62,7 +62,7 @@ enum PatchConv {
     /// input, one window row (KW pixels × C, contiguous) at a time, `stride`
     /// floats apart in the destination (1: one patch after another, the
     /// single-pixel dense case; 6: interleaved rows).
-    static func gather(_ s: Step, pixel: Int, padded p: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, stride: Int) {
+    package static func gather(_ s: Step, pixel: Int, padded p: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, stride: Int) {
         let C = s.inShape.c, PW = s.inShape.w + s.padLeft + s.padRight
         let oy = pixel / s.outShape.w, ox = pixel % s.outShape.w, run = s.kernelW * C
         for ky in 0..<s.kernelH {
@@ -75,7 +75,7 @@ enum PatchConv {
 
     /// Patch rows `groups` (six pixels each, `[row][k][6]`); the slots past
     /// the last pixel are zero. Rows are independent: threads share them.
-    static func gather(_ s: Step, groups: Range<Int>, padded p: UnsafePointer<Float>, into q: UnsafeMutablePointer<Float>) {
+    package static func gather(_ s: Step, groups: Range<Int>, padded p: UnsafePointer<Float>, into q: UnsafeMutablePointer<Float>) {
         let patch = s.kernelH * s.kernelW * s.inShape.c, pixels = s.outShape.h * s.outShape.w
         for g in groups {
             let row = q + g * patch * rowPixels
@@ -97,7 +97,7 @@ enum PatchConv {
     /// `out` holds the real pixels (`pixels` of them); the last row's tiles,
     /// when it is partial, go to `tail` (6 × CO floats) and only its real
     /// pixels are copied on.
-    static func channels(_ p: Step, _ c0: Int, _ c1: Int, patches q: UnsafePointer<Float>, output out: UnsafeMutablePointer<Float>,
+    package static func channels(_ p: Step, _ c0: Int, _ c1: Int, patches q: UnsafePointer<Float>, output out: UnsafeMutablePointer<Float>,
                          pixels: Int, tail: UnsafeMutablePointer<Float>) {
         switch p.storedWeights {
         case .f32(let w): channels(p, c0, c1, q, out, pixels, tail, w, nil)
@@ -107,7 +107,7 @@ enum PatchConv {
     }
 
     /// Tasks of whole 16-channel blocks for `threads` threads.
-    static func channelRanges(_ p: Step, threads: Int) -> [(Int, Int)] {
+    package static func channelRanges(_ p: Step, threads: Int) -> [(Int, Int)] {
         let blocks = (p.outShape.c + 15) / 16, tasks = max(1, min(blocks, threads))
         return (0..<tasks).map { t in (blocks * t / tasks * 16, min(p.outShape.c, blocks * (t + 1) / tasks * 16)) }
     }
