@@ -1,16 +1,22 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Module map (see ARCHITECTURE.md):
-//   importers (FacecImporters: Keras HDF5, MatConvNet MAT v5/v7 and v7.3) -> graph IR + compiler (FacecGraph)
-//   -> .fgraph format (FacecFormat) -> runtime kernels (FacecRuntime)
-//   image I/O (FacecImage), verification (FacecVerify), galleries (FacecGallery), CLI (facec).
-// The runtime side (FacecFormat, FacecRuntime, FacecImage, FacecVerify) never
-// depends on HDF5 or matio: an edge box needs only those.
-// The kernels are built for x86-64-v3 (AVX2 + FMA): without it Swift's SIMD
-// FMA becomes a scalar fmaf call per lane, ~100x slower. `facec` checks the
-// CPU at start-up (CCPUFeatures, built without these flags) and explains
-// instead of dying with SIGILL on older CPUs.
+// Module map (ARCHITECTURE.md draws it): the targets follow the pipeline.
+//   base:        FacecCore (errors with kinds, files, threads, shared words); FacecDigest (SHA-256)
+//   readers:     FacecHDF5, FacecMAT (v5/v7 and v7.3 over FacecHDF5), FacecDlib, FacecXML
+//   translators: FacecImporters (Keras, MatConvNet, dlib, OpenCV cascades) -> FacecGraph (IR + compiler)
+//   file format: FacecFormat (.fgraph)
+//   kernels:     FacecKernels (+ FacecKernelsAVX512, CInt8Kernels), FacecDetectKernels, FacecSearchKernels
+//   engine:      FacecRuntime (Model, PlanBuilder, ModelInstance)
+//   pipeline:    FacecImage (decode) -> FacecDetect (deepface's rules) -> FacecPipeline (photos -> embeddings)
+//   front ends:  FacecCLI -> facec-run and facec (+ FacecGallery), FacecCAPI (libfacec)
+// The runtime side never depends on a reader, the importers, the compiler,
+// HDF5 or matio: an edge box needs only it (EdgeRuntimeTests checks the graph).
+// Only the kernel modules are built with -Ounchecked, and for x86-64-v3
+// (AVX2 + FMA: without it Swift's SIMD FMA becomes a scalar fmaf call per
+// lane, ~100x slower); everything that parses or validates keeps Swift's
+// checks. `facec` checks the CPU at start-up (CCPUFeatures, built without
+// these flags) and explains instead of dying with SIGILL on older CPUs.
 // FacecKernelsAVX512 holds the 16-lane micro-kernels, built for x86-64-v4
 // and called only when CPUID reports AVX-512 (runtime dispatch).
 #if arch(x86_64)
@@ -27,7 +33,6 @@ let optimisedInDebug: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration
 
 let package = Package(
     name: "facec",
-    platforms: [.macOS(.v13)],
     products: [
         .executable(name: "facec", targets: ["facec"]),
         // The runtime alone (edge boxes): no importers, compiler, HDF5 or matio.
@@ -146,8 +151,8 @@ let package = Package(
         .executableTarget(name: "facec", dependencies: [
             "FacecCore", "FacecCLI", "FacecKernels", "FacecSearchKernels", "FacecImporters", "FacecGraph", "FacecFormat", "FacecGallery",
         ]),
-        // The runtime-only executable: must never depend on FacecImporters,
-        // FacecGraph, CHDF5, CMatio, CDeflate or CZlib (PackageGraphTests).
+        // The runtime-only executable: must never depend on a reader,
+        // FacecImporters, FacecGraph, CHDF5, CMatio, CDeflate or CZlib (EdgeRuntimeTests).
         .executableTarget(name: "facec-run", dependencies: ["FacecCLI"]),
         // libFuzzer targets for every parser of untrusted input (scripts/fuzz.sh);
         // built plainly it replays files through them (the regression tests).
@@ -163,5 +168,5 @@ let package = Package(
             "FacecImage", "FacecDetectKernels", "FacecDetect", "FacecPipeline", "FacecSearchKernels", "FacecGallery",
         ], resources: [.copy("Fixtures")]),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )

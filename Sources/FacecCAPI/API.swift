@@ -15,7 +15,8 @@ import Glibc
 // refused, not followed) and sizes, and reports failures as a status and a
 // last-error line, never by trapping.
 
-private let versionText: UnsafeMutablePointer<CChar> = strdup("facec 0.1.0")
+/// Written once (lazily, under the runtime's once-guard) and only read after.
+nonisolated(unsafe) private let versionText: UnsafeMutablePointer<CChar> = strdup("facec 0.1.0")
 
 @_cdecl("facec_version")
 public func facec_version() -> UnsafePointer<CChar> { UnsafePointer(versionText) }

@@ -24,10 +24,14 @@ enum HandleRegistry {
     static func object<T: AnyObject>(_ p: OpaquePointer?, _ kind: Kind, _: T.Type) -> T? {
         guard let p else { return nil }
         let key = UInt(bitPattern: UnsafeRawPointer(p))
-        return live.withLock { table -> T? in
-            guard table[key] == kind else { return nil }
-            return Unmanaged<T>.fromOpaque(UnsafeRawPointer(p)).takeUnretainedValue()
+        // Retained under the lock, so a concurrent close cannot free it
+        // before the strong reference exists (the +1 is taken over below).
+        let retained = live.withLock { table -> Bool in
+            guard table[key] == kind else { return false }
+            _ = Unmanaged<T>.fromOpaque(UnsafeRawPointer(p)).retain()
+            return true
         }
+        return retained ? Unmanaged<T>.fromOpaque(UnsafeRawPointer(p)).takeRetainedValue() : nil
     }
 
     /// Takes C's reference back; false if `p` is not a live handle of this kind.

@@ -89,7 +89,7 @@ struct DetectCommand: Command {
                     print(json || timing ? Self.json(photos[i], k, face, cropPath, times) : Self.text(photos[i], k, face, cropPath))
                 }
                 if faces.isEmpty, let times { print(JSONText.object([("input", JSONText.string(photos[i])), ("faces", "0"), ("timing_ms", times)])) }
-                fflush(stdout)
+                flushStandardOutput()
             }
         }
         if failures > 0 { throw ExitStatus(1) }

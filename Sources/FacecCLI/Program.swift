@@ -15,9 +15,9 @@ public enum Program {
     public static let version = "0.1.0"
 
     /// The subcommands that need only the runtime (no importers).
-    public static let runtimeCommands: [any Command.Type] = [
-        RunCommand.self, VerifyCommand.self, DetectCommand.self, InspectCommand.self, CheckCommand.self, BenchCommand.self,
-    ]
+    public static var runtimeCommands: [any Command.Type] {
+        [RunCommand.self, VerifyCommand.self, DetectCommand.self, InspectCommand.self, CheckCommand.self, BenchCommand.self]
+    }
 
     /// Parses the command line and runs the subcommand; never returns.
     public static func main(_ program: ProgramSpec) -> Never {
@@ -66,6 +66,6 @@ public func fail(_ message: String, code: Int32 = 1) -> Never {
 
 /// One line on stderr ("<program>: <message>"); the run goes on.
 public func report(_ message: String) {
-    fputs("\(Program.name): \(oneLine(message))\n", stderr)
+    writeStandardError("\(Program.name): \(oneLine(message))\n")
 }
 

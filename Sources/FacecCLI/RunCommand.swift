@@ -78,7 +78,7 @@ struct RunCommand: Command {
                     rows += 1
                     if npy != nil { all += row.embedding } else { print(Self.json(row)) }
                 }
-                fflush(stdout)
+                flushStandardOutput()
             }
         }
         if let output {

@@ -153,7 +153,7 @@ struct VerifyCommand: Command {
             print(summary)
         } else {
             print(csv, terminator: "")
-            fputs(summary + "\n", stderr)
+            writeStandardError(summary + "\n")
         }
     }
 

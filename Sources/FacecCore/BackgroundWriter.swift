@@ -44,8 +44,9 @@ final class BackgroundWriter {
     private let depth: Int
     private let bufferSize: Int
     private var direct: Bool
-    private var lock = pthread_mutex_t()
-    private var changed = pthread_cond_t()
+    /// Guards the queue, `closing` and `failure` (a heap-allocated pthread
+    /// mutex and condition: a stored pthread_mutex_t has no stable address).
+    private let changed = Condition()
     private var queue: [AlignedBuffer] = []
     /// Buffers written and handed back for reuse.
     private var spare: [AlignedBuffer] = []
@@ -58,8 +59,6 @@ final class BackgroundWriter {
         self.depth = depth
         self.bufferSize = bufferSize
         direct = bufferSize % AlignedBuffer.alignment == 0 && Self.setDirect(fd, true)
-        pthread_mutex_init(&lock, nil)
-        pthread_cond_init(&changed, nil)
         let context = Unmanaged.passRetained(self).toOpaque()
         let status = pthread_create(&thread, nil, { context in
             let writer = Unmanaged<BackgroundWriter>.fromOpaque(context!).takeRetainedValue()
@@ -73,11 +72,6 @@ final class BackgroundWriter {
         }
     }
 
-    deinit {
-        pthread_cond_destroy(&changed)
-        pthread_mutex_destroy(&lock)
-    }
-
     struct WriterFailure: Error { let errno: Int32 }
 
     /// An empty buffer to fill.
@@ -86,12 +80,12 @@ final class BackgroundWriter {
     /// Queues `buffer` for writing and returns an empty buffer to fill next
     /// (a recycled one when available).
     func submit(_ buffer: AlignedBuffer) throws -> AlignedBuffer {
-        pthread_mutex_lock(&lock)
-        defer { pthread_mutex_unlock(&lock) }
-        while queue.count >= depth && failure == 0 { pthread_cond_wait(&changed, &lock) }
+        changed.lock()
+        defer { changed.unlock() }
+        while queue.count >= depth && failure == 0 { changed.wait() }
         guard failure == 0 else { throw WriterFailure(errno: failure) }
         queue.append(buffer)
-        pthread_cond_broadcast(&changed)
+        changed.broadcast()
         if let next = spare.popLast() {
             next.count = 0
             return next
@@ -102,10 +96,10 @@ final class BackgroundWriter {
     /// Waits until every queued buffer is written and stops the thread; the
     /// descriptor is left in buffered mode. Throws the first write error.
     func finish() throws {
-        pthread_mutex_lock(&lock)
+        changed.lock()
         closing = true
-        pthread_cond_broadcast(&changed)
-        pthread_mutex_unlock(&lock)
+        changed.broadcast()
+        changed.unlock()
         pthread_join(thread, nil)
         if direct { _ = Self.setDirect(fd, false); direct = false }
         guard failure == 0 else { throw WriterFailure(errno: failure) }
@@ -113,14 +107,14 @@ final class BackgroundWriter {
 
     private func run() {
         while true {
-            pthread_mutex_lock(&lock)
-            while queue.isEmpty && !closing { pthread_cond_wait(&changed, &lock) }
+            changed.lock()
+            while queue.isEmpty && !closing { changed.wait() }
             if queue.isEmpty || failure != 0 {
-                pthread_mutex_unlock(&lock)
+                changed.unlock()
                 return
             }
             let buffer = queue.removeFirst()
-            pthread_mutex_unlock(&lock)
+            changed.unlock()
 
             if direct && buffer.count % AlignedBuffer.alignment != 0 {   // the tail
                 _ = Self.setDirect(fd, false)
@@ -133,11 +127,11 @@ final class BackgroundWriter {
                 error = Self.writeAll(fd, UnsafeRawBufferPointer(rebasing: buffer.bytes[done...])).error
             }
 
-            pthread_mutex_lock(&lock)
+            changed.lock()
             if error != 0 && failure == 0 { failure = error }
             spare.append(buffer)
-            pthread_cond_broadcast(&changed)
-            pthread_mutex_unlock(&lock)
+            changed.broadcast()
+            changed.unlock()
         }
     }
 

@@ -14,7 +14,7 @@ public enum Threads {
     public static let limit = 1024
 
     /// The standard creation function; tests pass one that fails.
-    public typealias Create = (UnsafeMutablePointer<pthread_t>, @convention(c) (UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer?,
+    public typealias Create = @Sendable (UnsafeMutablePointer<pthread_t>, @convention(c) (UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer?,
                                UnsafeMutableRawPointer) -> Int32
     public static let system: Create = { thread, start, argument in pthread_create(thread, nil, start, argument) }
 

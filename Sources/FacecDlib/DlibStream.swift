@@ -1,6 +1,7 @@
-#if canImport(Glibc)
 import FacecCore
+#if canImport(Glibc)
 import Glibc
+
 #endif
 
 /// dlib's serialization primitives (dlib/serialize.h, dlib/float_details.h,

@@ -202,18 +202,16 @@ package struct H5Chunks {
 
 /// Reasons collected from parallel workers.
 private final class FailureList: @unchecked Sendable {
-    private var lock = pthread_mutex_t()
+    private let lock = Condition()
     private var messages: [String] = []
-    init() { pthread_mutex_init(&lock, nil) }
-    deinit { pthread_mutex_destroy(&lock) }
     func add(_ message: String) {
-        pthread_mutex_lock(&lock)
+        lock.lock()
         messages.append(message)
-        pthread_mutex_unlock(&lock)
+        lock.unlock()
     }
-    package var first: String? {
-        pthread_mutex_lock(&lock)
-        defer { pthread_mutex_unlock(&lock) }
+    var first: String? {
+        lock.lock()
+        defer { lock.unlock() }
         return messages.first
     }
 }

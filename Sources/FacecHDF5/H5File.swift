@@ -1,6 +1,7 @@
-#if canImport(Glibc)
 import FacecCore
+#if canImport(Glibc)
 import Glibc
+
 #endif
 
 /// facec's own reader of the part of HDF5 that Keras (h5py) and MATLAB v7.3
@@ -12,11 +13,12 @@ import Glibc
 ///
 /// Supported: superblocks 0–3 (behind a user block), object headers v1 and
 /// v2 with continuations, old-style groups (symbol table, v1 B-tree, local
-/// heap) and compact new-style groups (link messages), compact attributes,
-/// fixed- and variable-length strings (global heap), integers, IEEE floats,
-/// object references, compounds, and contiguous, compact and chunked (v1
-/// B-tree) datasets with deflate, shuffle and Fletcher-32. Refused with a
-/// reason: dense (fractal-heap) links and attributes, shared messages, v4
+/// heap) and new-style groups (link messages, compact or dense in a fractal
+/// heap), compact and dense attributes, fixed- and variable-length strings
+/// (global heap), integers, IEEE floats, object references, compounds, and
+/// contiguous, compact and chunked datasets (v1 B-tree, single-chunk,
+/// implicit and fixed-array indexes) with deflate, shuffle and Fletcher-32.
+/// Refused with a reason: shared messages, extensible-array and v2 B-tree
 /// chunk indexes, external and virtual storage, other filters.
 ///
 /// The file is mapped read-only; `H5File` is not thread-safe (readers call

@@ -124,7 +124,9 @@ final class MatV5Array: MatStorage {
 
     /// An miMATRIX element of 0 bytes (MATLAB writes `[]` struct fields so).
     /// Shared: a million of them cost a million references, not objects.
-    static let emptyArray = MatV5Array(.empty, dims: [0, 0])
+    /// Never mutated (`releaseData` leaves non-numeric classes alone), so
+    /// sharing it between threads is safe although the class is not Sendable.
+    nonisolated(unsafe) static let emptyArray = MatV5Array(.empty, dims: [0, 0])
 
     /// The element count (the parser has checked the product fits).
     private var count: Int { dims.reduce(1, *) }

@@ -1,7 +1,8 @@
-#if canImport(Glibc)
 import FacecHDF5
 import FacecCore
+#if canImport(Glibc)
 import Glibc
+
 #endif
 
 /// A MAT v7.3 file: HDF5 with MATLAB's conventions behind a 512-byte

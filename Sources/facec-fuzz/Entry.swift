@@ -1,3 +1,4 @@
+import FacecCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -17,7 +18,7 @@ nonisolated(unsafe) var selectedTarget: FuzzTarget?
 func currentTarget() -> FuzzTarget {
     if let t = selectedTarget { return t }
     guard let name = getenv("FACEC_FUZZ_TARGET").map({ String(cString: $0) }), let t = FuzzTarget(rawValue: name) else {
-        fputs("facec-fuzz: set FACEC_FUZZ_TARGET to one of \(FuzzTarget.allCases.map(\.rawValue).joined(separator: ", "))\n", stderr)
+        writeStandardError("facec-fuzz: set FACEC_FUZZ_TARGET to one of \(FuzzTarget.allCases.map(\.rawValue).joined(separator: ", "))\n")
         exit(2)
     }
     selectedTarget = t
@@ -74,16 +75,16 @@ struct Replay {
                 print("wrote \(args[2]) (\(bytes.count) bytes)")
                 exit(0)
             } catch {
-                fputs("facec-fuzz: \(error)\n", stderr)
+                writeStandardError("facec-fuzz: \(error)\n")
                 exit(1)
             }
         }
         guard args.count >= 3, let target = FuzzTarget(rawValue: args[1]) else {
-            fputs("usage: facec-fuzz {\(FuzzTarget.allCases.map(\.rawValue).joined(separator: "|"))} FILE...\n", stderr)
+            writeStandardError("usage: facec-fuzz {\(FuzzTarget.allCases.map(\.rawValue).joined(separator: "|"))} FILE...\n")
             exit(64)
         }
         for path in args.dropFirst(2) {
-            guard let f = fopen(path, "rb") else { fputs("facec-fuzz: cannot open \(path)\n", stderr); exit(1) }
+            guard let f = fopen(path, "rb") else { writeStandardError("facec-fuzz: cannot open \(path)\n"); exit(1) }
             var bytes: [UInt8] = []
             var chunk = [UInt8](repeating: 0, count: 1 << 16)
             while true {

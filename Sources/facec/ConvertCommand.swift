@@ -117,8 +117,8 @@ final class ProgressBar {
         lastPercent = percent
         let filled = percent * 30 / 100
         let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: 30 - filled)
-        fputs("\r\(label) [\(bar)] \(percent)% (\(done >> 20)/\(total >> 20) MB)", stderr)
+        writeStandardError("\r\(label) [\(bar)] \(percent)% (\(done >> 20)/\(total >> 20) MB)")
     }
 
-    func finish() { if lastPercent >= 0 { fputs("\n", stderr) } }
+    func finish() { if lastPercent >= 0 { writeStandardError("\n") } }
 }

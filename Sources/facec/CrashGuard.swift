@@ -1,6 +1,7 @@
-#if canImport(Glibc)
 import FacecCore
+#if canImport(Glibc)
 import Glibc
+
 #endif
 import FacecCLI
 import FacecFormat

@@ -81,7 +81,7 @@ struct FindCommand: Command {
                 for (face, matches) in zip(list, results) {
                     for m in matches { print(Self.json(input: photos[i], face: face, match: m, threshold: t)) }
                 }
-                fflush(stdout)
+                flushStandardOutput()
             }
         }
         if failures > 0 { throw ExitStatus(1) }

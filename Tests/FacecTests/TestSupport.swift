@@ -35,7 +35,7 @@ enum TestPaths {
 }
 
 /// A fresh temporary directory per test.
-final class TempDir {
+final class TempDir: Sendable {
     let url: URL
     init() {
         url = FileManager.default.temporaryDirectory.appendingPathComponent("facec-test-\(UUID().uuidString)")
