@@ -18,11 +18,11 @@ public struct OptionSpec: Sendable {
     public let valueName: String?
     public let help: String
 
-    public static func option(_ long: String, short: Character? = nil, value: String? = nil, help: String) -> OptionSpec {
-        OptionSpec(long: long, short: short, valueName: value ?? long, help: help)
+    public static func option(_ key: OptionKey, short: Character? = nil, value: String? = nil, help: String) -> OptionSpec {
+        OptionSpec(long: key.long, short: short, valueName: value ?? key.long, help: help)
     }
-    public static func flag(_ long: String, help: String) -> OptionSpec {
-        OptionSpec(long: long, short: nil, valueName: nil, help: help)
+    public static func flag(_ key: OptionKey, help: String) -> OptionSpec {
+        OptionSpec(long: key.long, short: nil, valueName: nil, help: help)
     }
 }
 
@@ -60,32 +60,42 @@ public protocol Command {
     func run() throws
 }
 
-/// The parsed command line of one subcommand, read by name.
+/// The parsed command line of one subcommand, read by typed option key.
 public struct ParsedArguments {
     var values: [String: String] = [:]
     var flags: Set<String> = []
     var positionals: [String: [String]] = [:]
+    /// The options, flags and arguments the command declares: reading any
+    /// other is a programming error, caught the first time a test runs it.
+    var declared: Set<String> = []
 
-    public func flag(_ long: String) -> Bool { flags.contains(long) }
-    public func string(_ long: String) -> String? { values[long] }
-    public func argument(_ name: String) -> String { positionals[name]?.first ?? "" }
-    public func arguments(_ name: String) -> [String] { positionals[name] ?? [] }
+    private func declaredName(_ name: String) -> String {
+        precondition(declared.contains(name), "the command reads '\(name)', which its spec does not declare")
+        return name
+    }
 
-    public func int(_ long: String) throws -> Int? {
-        guard let v = values[long] else { return nil }
+    public func flag(_ key: OptionKey) -> Bool { flags.contains(declaredName(key.long)) }
+    public func string(_ key: OptionKey) -> String? { values[declaredName(key.long)] }
+    public func argument(_ name: String) -> String { positionals[declaredName(name)]?.first ?? "" }
+    public func arguments(_ name: String) -> [String] { positionals[declaredName(name)] ?? [] }
+
+    public func int(_ key: OptionKey) throws -> Int? {
+        let long = key.long
+        guard let v = string(key) else { return nil }
         guard let i = Int(v) else { throw FacecError(.usage, "", "the value '\(v)' of --\(long) is not an integer") }
         return i
     }
 
     /// `--threads`: 1 to `Threads.limit` (the C API's bound too).
     public func threads() throws -> Int? {
-        guard let t = try int("threads") else { return nil }
+        guard let t = try int(.threads) else { return nil }
         guard (1...Threads.limit).contains(t) else { throw FacecError(.usage, "", "--threads must be 1 to \(Threads.limit) (got \(t))") }
         return t
     }
 
-    public func double(_ long: String) throws -> Double? {
-        guard let v = values[long] else { return nil }
+    public func double(_ key: OptionKey) throws -> Double? {
+        let long = key.long
+        guard let v = string(key) else { return nil }
         guard Self.isDecimal(v), let d = Double(v), d.isFinite else { throw FacecError(.usage, "", "the value '\(v)' of --\(long) is not a decimal number") }
         return d
     }
@@ -111,8 +121,9 @@ public struct ParsedArguments {
         return rest.isEmpty
     }
 
-    public func choice<E: RawRepresentable & CaseIterable>(_ long: String, _ type: E.Type) throws -> E? where E.RawValue == String {
-        guard let v = values[long] else { return nil }
+    public func choice<E: RawRepresentable & CaseIterable>(_ key: OptionKey, _ type: E.Type) throws -> E? where E.RawValue == String {
+        let long = key.long
+        guard let v = string(key) else { return nil }
         guard let e = E(rawValue: v) else {
             throw FacecError(.usage, "", "the value '\(v)' of --\(long) is not one of \(E.allCases.map(\.rawValue).joined(separator: ", "))")
         }
@@ -130,6 +141,7 @@ enum CommandLineParser {
     /// Parses a subcommand's arguments (everything after its name).
     static func parse(_ tokens: [String], spec: CommandSpec) throws -> ParsedArguments {
         var parsed = ParsedArguments()
+        parsed.declared = Set(spec.options.map(\.long) + spec.arguments.map(\.name))
         var loose: [String] = []
         var i = 0, optionsEnded = false
         func find(_ t: String) -> OptionSpec? {

@@ -11,12 +11,12 @@ struct BenchCommand: Command {
         abstract: "Time a model: median/min ms per call, images/s, GFLOP/s, % of peak; --layers for a per-layer table.",
         arguments: [.one("model", help: "The .fgraph model.")],
         options: [
-            .option("threads", help: "Threads (default: all cores)."),
-            .option("batch", help: "Images per call (default: 1)."),
-            .option("runs", help: "Timed calls (default: 20 for models over 1 GFLOP, else 500)."),
-            .option("peak-per-core", help: "Peak GFLOP/s of one core for the % column (default: measured now with the kernels' instruction set, AVX2 or AVX-512)."),
-            .flag("layers", help: "Print per-layer times."),
-            .flag("json", help: "One JSON object instead of text."),
+            .option(.threads, help: "Threads (default: all cores)."),
+            .option(.batch, help: "Images per call (default: 1)."),
+            .option(.runs, help: "Timed calls (default: 20 for models over 1 GFLOP, else 500)."),
+            .option(.peakPerCore, help: "Peak GFLOP/s of one core for the % column (default: measured now with the kernels' instruction set, AVX2 or AVX-512)."),
+            .flag(.layers, help: "Print per-layer times."),
+            .flag(.json, help: "One JSON object instead of text."),
         ])
 
     let model: String
@@ -29,11 +29,11 @@ struct BenchCommand: Command {
     init(_ a: ParsedArguments) throws {
         model = a.argument("model")
         threads = try a.threads()
-        batch = try a.int("batch") ?? 1
-        runs = try a.int("runs")
-        peakPerCore = try a.double("peak-per-core")
-        layers = a.flag("layers")
-        json = a.flag("json")
+        batch = try a.int(.batch) ?? 1
+        runs = try a.int(.runs)
+        peakPerCore = try a.double(.peakPerCore)
+        layers = a.flag(.layers)
+        json = a.flag(.json)
         guard batch >= 1 else { throw FacecError(.usage, "", "--batch must be at least 1") }
         if let r = runs, r < 1 { throw FacecError(.usage, "", "--runs must be at least 1") }
     }

@@ -21,11 +21,11 @@ struct DetectCommand: Command {
         arguments: [.one("model", help: "A .fgraph model with a detector (convert --detector opencv)."),
                     .many("photos", help: "Photos (JPEG, PNG, WebP).")],
         options: [
-            .flag("json", help: "JSON lines: input, face_index, facial_area {x, y, w, h, left_eye, right_eye}, face_confidence[, crop]."),
-            .option("crops", help: "Directory to write the aligned crops to (created if missing)."),
-            .flag("no-enforce-detection", help: "A photo without a face gives the whole photo (deepface's enforce_detection=False) instead of an error."),
-            .option("threads", help: "Threads (default: all cores): photos in parallel, and one photo's face search split when there are fewer photos than threads."),
-            .flag("timing", help: "Add each photo's times to the JSON lines (decode, frame and grey, pyramid, cascade, eyes, alignment, total; ms)."),
+            .flag(.json, help: "JSON lines: input, face_index, facial_area {x, y, w, h, left_eye, right_eye}, face_confidence[, crop]."),
+            .option(.crops, help: "Directory to write the aligned crops to (created if missing)."),
+            .flag(.noEnforceDetection, help: "A photo without a face gives the whole photo (deepface's enforce_detection=False) instead of an error."),
+            .option(.threads, help: "Threads (default: all cores): photos in parallel, and one photo's face search split when there are fewer photos than threads."),
+            .flag(.timing, help: "Add each photo's times to the JSON lines (decode, frame and grey, pyramid, cascade, eyes, alignment, total; ms)."),
         ])
 
     let model: String
@@ -39,11 +39,11 @@ struct DetectCommand: Command {
     init(_ a: ParsedArguments) throws {
         model = a.argument("model")
         photos = a.arguments("photos")
-        json = a.flag("json")
-        crops = a.string("crops")
-        noEnforceDetection = a.flag("no-enforce-detection")
+        json = a.flag(.json)
+        crops = a.string(.crops)
+        noEnforceDetection = a.flag(.noEnforceDetection)
         threads = try a.threads()
-        timing = a.flag("timing")
+        timing = a.flag(.timing)
         guard !photos.isEmpty else { throw FacecError(.usage, "", "give at least one photo") }
     }
 

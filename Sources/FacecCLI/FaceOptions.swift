@@ -9,16 +9,16 @@ public enum FaceDetectorChoice: String, CaseIterable { case opencv, skip }
 /// The options that choose how photos become faces, shared by run, verify and detect.
 public struct FaceOptions {
     public static let options: [OptionSpec] = [
-        .option("detector", help: "opencv (deepface's default: detect and align every face) or skip (each photo is already a face crop). Default: opencv when the model carries a detector (convert --detector opencv), else skip."),
-        .flag("no-enforce-detection", help: "A photo without a face is used whole (deepface's enforce_detection=False) instead of being an error."),
+        .option(.detector, help: "opencv (deepface's default: detect and align every face) or skip (each photo is already a face crop). Default: opencv when the model carries a detector (convert --detector opencv), else skip."),
+        .flag(.noEnforceDetection, help: "A photo without a face is used whole (deepface's enforce_detection=False) instead of being an error."),
     ]
 
     public let detector: FaceDetectorChoice?
     let noEnforceDetection: Bool
 
     public init(_ a: ParsedArguments) throws {
-        detector = try a.choice("detector", FaceDetectorChoice.self)
-        noEnforceDetection = a.flag("no-enforce-detection")
+        detector = try a.choice(.detector, FaceDetectorChoice.self)
+        noEnforceDetection = a.flag(.noEnforceDetection)
     }
 
     /// `threadsPerPhoto`: threads one photo's face search may use (when

@@ -8,14 +8,14 @@ struct InspectCommand: Command {
         name: "inspect",
         abstract: "Show a model's compiled plan: nodes, fusions, shapes, kernels, arena offsets, FLOPs, sizes.",
         arguments: [.one("model", help: "The .fgraph model.")],
-        options: [.flag("json", help: "The same as JSON.")])
+        options: [.flag(.json, help: "The same as JSON.")])
 
     let model: String
     let json: Bool
 
     init(_ a: ParsedArguments) throws {
         model = a.argument("model")
-        json = a.flag("json")
+        json = a.flag(.json)
     }
 
     func run() throws {

@@ -18,9 +18,9 @@ struct RunCommand: Command {
             """,
         arguments: [.one("model", help: "The .fgraph model."), .many("inputs", help: "Photos (JPEG, PNG, WebP) or .npy tensors.")],
         options: FaceOptions.options + [
-            .option("npy", help: "Write all embeddings as one float32 .npy of shape [N, D] (one row per face) instead of JSON lines."),
-            .option("top", help: "Also print the K most likely identities (models with class names, e.g. VGG-Face from .mat)."),
-            .option("threads", help: "Threads (default: all cores): photos in parallel, and one photo's face search split when there are fewer photos than threads."),
+            .option(.npy, help: "Write all embeddings as one float32 .npy of shape [N, D] (one row per face) instead of JSON lines."),
+            .option(.top, help: "Also print the K most likely identities (models with class names, e.g. VGG-Face from .mat)."),
+            .option(.threads, help: "Threads (default: all cores): photos in parallel, and one photo's face search split when there are fewer photos than threads."),
         ])
 
     let model: String
@@ -34,8 +34,8 @@ struct RunCommand: Command {
         model = a.argument("model")
         inputs = a.arguments("inputs")
         faces = try FaceOptions(a)
-        npy = a.string("npy")
-        top = try a.int("top")
+        npy = a.string(.npy)
+        top = try a.int(.top)
         threads = try a.threads()
         guard !inputs.isEmpty else { throw FacecError(.usage, "", "give at least one input") }
         if let top { guard top >= 1 else { throw FacecError(.usage, "", "--top must be at least 1") } }

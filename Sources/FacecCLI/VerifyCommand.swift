@@ -10,12 +10,12 @@ struct VerifyCommand: Command {
         discussion: "As deepface's verify: every face of each photo is embedded and the closest pair of faces decides; distances and thresholds follow deepface (cosine, euclidean, euclidean_l2; verified = distance <= threshold).",
         arguments: [.one("model", help: "The .fgraph model."), .many("images", required: false, help: "Two photos (omit with --pairs).")],
         options: [
-            .option("metric", help: "cosine | euclidean | euclidean_l2 (default: the model's)."),
-            .option("threshold", help: "Override the model's threshold for the metric."),
-            .option("pairs", help: "A CSV of pairs: file_x,file_y[,Decision] (deepface's master.csv format)."),
-            .option("root", help: "Directory the pair file names are relative to (default: the CSV's directory)."),
-            .option("output", short: "o", help: "With --pairs: write the result CSV here (default: stdout)."),
-            .option("threads", help: "Threads (default: all cores): with --pairs, photos in parallel; else each photo's face search."),
+            .option(.metric, help: "cosine | euclidean | euclidean_l2 (default: the model's)."),
+            .option(.threshold, help: "Override the model's threshold for the metric."),
+            .option(.pairs, help: "A CSV of pairs: file_x,file_y[,Decision] (deepface's master.csv format)."),
+            .option(.root, help: "Directory the pair file names are relative to (default: the CSV's directory)."),
+            .option(.output, short: "o", help: "With --pairs: write the result CSV here (default: stdout)."),
+            .option(.threads, help: "Threads (default: all cores): with --pairs, photos in parallel; else each photo's face search."),
         ] + FaceOptions.options)
 
     let model: String
@@ -29,11 +29,11 @@ struct VerifyCommand: Command {
     init(_ a: ParsedArguments) throws {
         model = a.argument("model")
         images = a.arguments("images")
-        metric = try a.choice("metric", Metric.self)
-        threshold = try a.double("threshold")
-        pairs = a.string("pairs")
-        root = a.string("root")
-        output = a.string("output")
+        metric = try a.choice(.metric, Metric.self)
+        threshold = try a.double(.threshold)
+        pairs = a.string(.pairs)
+        root = a.string(.root)
+        output = a.string(.output)
         threads = try a.threads()
         faces = try FaceOptions(a)
         if pairs == nil {

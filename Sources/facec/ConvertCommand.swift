@@ -14,17 +14,17 @@ struct ConvertCommand: Command {
         abstract: "Convert Keras .h5, MatConvNet .mat or dlib .dat weights into a compiled .fgraph model (written atomically).",
         arguments: [.one("input", help: "The weight file (.h5, .mat or dlib .dat).")],
         options: [
-            .option("output", short: "o", help: "Output file (default: INPUT's base name with .fgraph, in the current directory)."),
-            .option("arch", help: "Built-in architecture for weights-only files (\(KerasImporter.builtInArchitectures.joined(separator: ", "))); default: detected from the weight shapes."),
-            .option("embedding", help: "VGG-Face embedding: fc7 (4096-d after ReLU, L2-normalised; deepface; the default) or fc8 (2622-d before softmax)."),
-            .option("normalization", help: "VGG-Face from Keras: deepface input normalisation, base (BGR /255; the default) or vggface (BGR 0..255 minus the Caffe mean)."),
-            .option("kernels", help: "Kernel strategy: auto (the default: Winograd F(4x4,3x3) for 3x3 stride-1 convolutions with >= 16 input channels) or direct (every convolution direct, the most exact)."),
-            .option("weights", help: "Weight storage: f32 (the default), f16 (IEEE half, about half the size; arithmetic stays float32) or int8 (symmetric per output channel, about a quarter; layers stay f16 where needed to keep the error budget). Reduced precision runs every convolution direct; on CPUs with AVX-512 VNNI, int8 convolutions also quantise their input activations to 8 bits."),
-            .option("error-budget", help: "With --weights f16|int8: the estimated relative output error the reduced weights may cost (root sum of squares of the layers' measured weight errors); layers are kept at higher precision, smallest cost first, until the estimate is within it. Default: 0.0007 for f16, 0.035 for int8 (less for outputs of under 64 values)."),
-            .option("detector", help: "Face detector to compile into the model: none (the default), or opencv (deepface's default: OpenCV's Haar cascades, with eye alignment), so that 'facec run' takes whole photos."),
-            .option("face-cascade", help: "With --detector opencv: the frontal-face cascade XML (default: \(OpenCVCascade.debianDirectory)/\(OpenCVCascade.faceFile))."),
-            .option("eye-cascade", help: "With --detector opencv: the eye cascade XML (default: \(OpenCVCascade.debianDirectory)/\(OpenCVCascade.eyeFile))."),
-            .flag("quiet", help: "Print nothing on success."),
+            .option(.output, short: "o", help: "Output file (default: INPUT's base name with .fgraph, in the current directory)."),
+            .option(.arch, help: "Built-in architecture for weights-only files (\(KerasImporter.builtInArchitectures.joined(separator: ", "))); default: detected from the weight shapes."),
+            .option(.embedding, help: "VGG-Face embedding: fc7 (4096-d after ReLU, L2-normalised; deepface; the default) or fc8 (2622-d before softmax)."),
+            .option(.normalization, help: "VGG-Face from Keras: deepface input normalisation, base (BGR /255; the default) or vggface (BGR 0..255 minus the Caffe mean)."),
+            .option(.kernels, help: "Kernel strategy: auto (the default: Winograd F(4x4,3x3) for 3x3 stride-1 convolutions with >= 16 input channels) or direct (every convolution direct, the most exact)."),
+            .option(.weights, help: "Weight storage: f32 (the default), f16 (IEEE half, about half the size; arithmetic stays float32) or int8 (symmetric per output channel, about a quarter; layers stay f16 where needed to keep the error budget). Reduced precision runs every convolution direct; on CPUs with AVX-512 VNNI, int8 convolutions also quantise their input activations to 8 bits."),
+            .option(.errorBudget, help: "With --weights f16|int8: the estimated relative output error the reduced weights may cost (root sum of squares of the layers' measured weight errors); layers are kept at higher precision, smallest cost first, until the estimate is within it. Default: 0.0007 for f16, 0.035 for int8 (less for outputs of under 64 values)."),
+            .option(.detector, help: "Face detector to compile into the model: none (the default), or opencv (deepface's default: OpenCV's Haar cascades, with eye alignment), so that 'facec run' takes whole photos."),
+            .option(.faceCascade, help: "With --detector opencv: the frontal-face cascade XML (default: \(OpenCVCascade.debianDirectory)/\(OpenCVCascade.faceFile))."),
+            .option(.eyeCascade, help: "With --detector opencv: the eye cascade XML (default: \(OpenCVCascade.debianDirectory)/\(OpenCVCascade.eyeFile))."),
+            .flag(.quiet, help: "Print nothing on success."),
         ])
 
     let input: String
@@ -40,21 +40,21 @@ struct ConvertCommand: Command {
 
     init(_ a: ParsedArguments) throws {
         input = a.argument("input")
-        output = a.string("output")
-        arch = a.string("arch")
-        embedding = try a.choice("embedding", VGGDescriptor.self) ?? .fc7
-        normalization = try a.choice("normalization", DeepfaceNormalization.self) ?? .base
-        kernels = try a.choice("kernels", KernelStrategy.self) ?? .auto
-        weights = try a.choice("weights", WeightPrecision.self) ?? .f32
-        errorBudget = try a.double("error-budget")
+        output = a.string(.output)
+        arch = a.string(.arch)
+        embedding = try a.choice(.embedding, VGGDescriptor.self) ?? .fc7
+        normalization = try a.choice(.normalization, DeepfaceNormalization.self) ?? .base
+        kernels = try a.choice(.kernels, KernelStrategy.self) ?? .auto
+        weights = try a.choice(.weights, WeightPrecision.self) ?? .f32
+        errorBudget = try a.double(.errorBudget)
         if let b = errorBudget {
             guard b.isFinite, b >= 0 else { throw FacecError(.usage, "", "--error-budget must be a number >= 0") }
             guard weights != .f32 else { throw FacecError(.usage, "", "--error-budget goes with --weights f16 or int8") }
         }
-        detector = try a.choice("detector", DetectorChoice.self) ?? .none
-        faceCascade = a.string("face-cascade")
-        eyeCascade = a.string("eye-cascade")
-        quiet = a.flag("quiet")
+        detector = try a.choice(.detector, DetectorChoice.self) ?? .none
+        faceCascade = a.string(.faceCascade)
+        eyeCascade = a.string(.eyeCascade)
+        quiet = a.flag(.quiet)
         if detector == .none && (faceCascade != nil || eyeCascade != nil) {
             throw FacecError(.usage, "", "--face-cascade and --eye-cascade go with --detector opencv")
         }

@@ -19,14 +19,14 @@ struct FindCommand: Command {
             """,
         arguments: [.one("model", help: "The .fgraph model the gallery was built with."), .many("photos", help: "Photos to recognise.")],
         options: FaceOptions.options + [
-            .option("gallery", help: "Gallery file or postgresql:// URL (required)."),
-            .option("metric", help: "cosine (the default), euclidean or euclidean_l2."),
-            .option("threshold", help: "Distance threshold (default: the model's for the metric, as deepface's)."),
-            .option("top", help: "At most K matches per face (deepface's k)."),
-            .flag("similarity", help: "The K nearest whatever their distance (deepface's similarity_search); needs --top."),
-            .option("search", help: "exact (the default: every face) or hnsw (PostgreSQL's approximate index, see 'gallery index')."),
-            .option("ef-search", help: "With --search hnsw: pgvector's search beam, 1...1000 (default max(100, 2 × rows asked for)); wider recalls more."),
-            .option("threads", help: "Threads (default: all cores)."),
+            .option(.gallery, help: "Gallery file or postgresql:// URL (required)."),
+            .option(.metric, help: "cosine (the default), euclidean or euclidean_l2."),
+            .option(.threshold, help: "Distance threshold (default: the model's for the metric, as deepface's)."),
+            .option(.top, help: "At most K matches per face (deepface's k)."),
+            .flag(.similarity, help: "The K nearest whatever their distance (deepface's similarity_search); needs --top."),
+            .option(.search, help: "exact (the default: every face) or hnsw (PostgreSQL's approximate index, see 'gallery index')."),
+            .option(.efSearch, help: "With --search hnsw: pgvector's search beam, 1...1000 (default max(100, 2 × rows asked for)); wider recalls more."),
+            .option(.threads, help: "Threads (default: all cores)."),
         ])
 
     let model: String
@@ -44,14 +44,14 @@ struct FindCommand: Command {
     init(_ a: ParsedArguments) throws {
         model = a.argument("model"); photos = a.arguments("photos")
         faces = try FaceOptions(a)
-        guard let g = a.string("gallery") else { throw FacecError(.usage, "", "--gallery is required") }
+        guard let g = a.string(.gallery) else { throw FacecError(.usage, "", "--gallery is required") }
         gallery = g
-        metric = try a.choice("metric", Metric.self)
-        threshold = try a.double("threshold")
-        top = try a.int("top")
-        similarity = a.flag("similarity")
-        search = try a.choice("search", SearchMode.self) ?? .exact
-        efSearch = try a.int("ef-search")
+        metric = try a.choice(.metric, Metric.self)
+        threshold = try a.double(.threshold)
+        top = try a.int(.top)
+        similarity = a.flag(.similarity)
+        search = try a.choice(.search, SearchMode.self) ?? .exact
+        efSearch = try a.int(.efSearch)
         if let e = efSearch {
             guard search == .hnsw else { throw FacecError(.usage, "", "--ef-search applies to --search hnsw only") }
             if let problem = HNSWParameters(efSearch: e).validate() { throw FacecError(.usage, "", problem) }

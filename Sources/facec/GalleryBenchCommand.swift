@@ -17,10 +17,10 @@ struct GalleryBenchCommand: Command {
         discussion: "Prints one JSON line: n, dim, queries, threads, top, load_ms, single_ms_per_query (queries one at a time), batch_ms_per_query (all at once); the best of --repeat runs.",
         arguments: [.one("gallery", help: "Embeddings .npy [N, D] float32."), .one("queries", help: "Queries .npy [Q, D] float32.")],
         options: [
-            .option("top", help: "Neighbours per query (default 10)."),
-            .option("threads", help: "Threads (default: all cores)."),
-            .option("repeat", help: "Runs of each measurement; the fastest counts (default 3)."),
-            .option("ids", help: "Write the neighbours' row indices as int64 .npy [Q, top]."),
+            .option(.top, help: "Neighbours per query (default 10)."),
+            .option(.threads, help: "Threads (default: all cores)."),
+            .option(.repeat, help: "Runs of each measurement; the fastest counts (default 3)."),
+            .option(.ids, help: "Write the neighbours' row indices as int64 .npy [Q, top]."),
         ])
 
     let gallery, queries: String
@@ -29,10 +29,10 @@ struct GalleryBenchCommand: Command {
 
     init(_ a: ParsedArguments) throws {
         gallery = a.argument("gallery"); queries = a.argument("queries")
-        top = try a.int("top") ?? 10
+        top = try a.int(.top) ?? 10
         threads = try a.threads() ?? systemCoreCount()
-        repeats = try a.int("repeat") ?? 3
-        ids = a.string("ids")
+        repeats = try a.int(.repeat) ?? 3
+        ids = a.string(.ids)
         guard top >= 1, threads >= 1, repeats >= 1 else { throw FacecError(.usage, "", "--top, --threads and --repeat must be at least 1") }
     }
 

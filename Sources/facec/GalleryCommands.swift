@@ -38,9 +38,9 @@ struct GalleryAddCommand: Command {
                     .one("gallery", help: "Gallery file or postgresql:// URL."),
                     .many("paths", help: "Photos or folders of photos.")],
         options: FaceOptions.options + [
-            .option("person", help: "The person of every photo added (instead of folder or file names)."),
-            .flag("prune", help: "Also remove stored photos that are no longer in the given folders."),
-            .option("threads", help: "Threads (default: all cores)."),
+            .option(.person, help: "The person of every photo added (instead of folder or file names)."),
+            .flag(.prune, help: "Also remove stored photos that are no longer in the given folders."),
+            .option(.threads, help: "Threads (default: all cores)."),
         ])
 
     let model, gallery: String
@@ -53,8 +53,8 @@ struct GalleryAddCommand: Command {
     init(_ a: ParsedArguments) throws {
         model = a.argument("model"); gallery = a.argument("gallery"); paths = a.arguments("paths")
         faces = try FaceOptions(a)
-        person = a.string("person")
-        prune = a.flag("prune")
+        person = a.string(.person)
+        prune = a.flag(.prune)
         threads = try a.threads() ?? systemCoreCount()
         if let person, person.isEmpty { throw FacecError(.usage, "", "--person must not be empty") }
     }
@@ -82,11 +82,11 @@ struct GalleryListCommand: Command {
         name: "gallery list",
         abstract: "List a gallery's photos: path, person and faces (JSON lines with --json).",
         arguments: [.one("gallery", help: "Gallery file or postgresql:// URL.")],
-        options: [.flag("json", help: "One JSON object per photo: path, person, facial_areas.")])
+        options: [.flag(.json, help: "One JSON object per photo: path, person, facial_areas.")])
 
     let gallery: String
     let json: Bool
-    init(_ a: ParsedArguments) throws { gallery = a.argument("gallery"); json = a.flag("json") }
+    init(_ a: ParsedArguments) throws { gallery = a.argument("gallery"); json = a.flag(.json) }
 
     func run() throws {
         let store = try Gallery.open(gallery, model: nil, create: false)
@@ -106,13 +106,13 @@ struct GalleryRemoveCommand: Command {
         name: "gallery remove",
         abstract: "Remove photos from a gallery: by path as stored, every photo under a folder, or every photo of a person.",
         arguments: [.one("gallery", help: "Gallery file or postgresql:// URL."), .many("paths", required: false, help: "Stored photo paths or folders.")],
-        options: [.option("person", help: "Remove every photo of this person.")])
+        options: [.option(.person, help: "Remove every photo of this person.")])
 
     let gallery: String
     let paths: [String]
     let person: String?
     init(_ a: ParsedArguments) throws {
-        gallery = a.argument("gallery"); paths = a.arguments("paths"); person = a.string("person")
+        gallery = a.argument("gallery"); paths = a.arguments("paths"); person = a.string(.person)
         guard !paths.isEmpty || person != nil else { throw FacecError(.usage, "", "give photo paths, folders or --person") }
     }
 
@@ -134,11 +134,11 @@ struct GalleryStatsCommand: Command {
         name: "gallery stats",
         abstract: "What a gallery holds and the model it was built with.",
         arguments: [.one("gallery", help: "Gallery file or postgresql:// URL.")],
-        options: [.flag("json", help: "One JSON object.")])
+        options: [.flag(.json, help: "One JSON object.")])
 
     let gallery: String
     let json: Bool
-    init(_ a: ParsedArguments) throws { gallery = a.argument("gallery"); json = a.flag("json") }
+    init(_ a: ParsedArguments) throws { gallery = a.argument("gallery"); json = a.flag(.json) }
 
     func run() throws {
         let store = try Gallery.open(gallery, model: nil, create: false)
@@ -161,17 +161,17 @@ struct GalleryIndexCommand: Command {
         name: "gallery index",
         abstract: "Build the HNSW index that 'find --search hnsw' uses (PostgreSQL galleries).",
         arguments: [.one("gallery", help: "postgresql:// URL.")],
-        options: [.option("metric", help: "cosine and euclidean_l2 share a cosine index (the default); euclidean has its own."),
-                  .option("m", help: "Links per node (pgvector's default 16; 32 for galleries of a million faces)."),
-                  .option("ef-construction", help: "Build beam (pgvector's default 64; 200 for galleries of a million faces).")])
+        options: [.option(.metric, help: "cosine and euclidean_l2 share a cosine index (the default); euclidean has its own."),
+                  .option(.m, help: "Links per node (pgvector's default 16; 32 for galleries of a million faces)."),
+                  .option(.efConstruction, help: "Build beam (pgvector's default 64; 200 for galleries of a million faces).")])
 
     let gallery: String
     let metric: Metric
     let parameters: HNSWParameters
     init(_ a: ParsedArguments) throws {
         gallery = a.argument("gallery")
-        metric = try a.choice("metric", Metric.self) ?? .cosine
-        parameters = HNSWParameters(m: try a.int("m") ?? 16, efConstruction: try a.int("ef-construction") ?? 64)
+        metric = try a.choice(.metric, Metric.self) ?? .cosine
+        parameters = HNSWParameters(m: try a.int(.m) ?? 16, efConstruction: try a.int(.efConstruction) ?? 64)
         if let problem = parameters.validate() { throw FacecError(.usage, "", problem) }
     }
 
