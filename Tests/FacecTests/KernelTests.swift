@@ -7,13 +7,7 @@ import FacecFormat
 /// Kernels.dense) on random shapes: channel counts that are not multiples of
 /// 8, 1×1 and 7×7 kernels, stride 2, asymmetric padding, tiny inputs.
 @Suite struct KernelTests {
-    struct Rng {
-        var state: UInt64
-        mutating func next() -> Float {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            return Float(Int64(bitPattern: state >> 11) % 2_000_001) / 1_000_000 - 1
-        }
-    }
+    typealias Rng = Conformance.Rng
 
     static func convCase(h: Int, w: Int, cin: Int, cout: Int, k: (Int, Int), stride: (Int, Int), pad: (Int, Int, Int, Int), relu: Bool, seed: UInt64, isa: KernelISA) -> Double {
         var rng = Rng(state: seed)
@@ -119,7 +113,7 @@ import FacecFormat
             for relu in [false, true] {
                 let err = Self.convCase(h: c.0, w: c.1, cin: c.2, cout: c.3, k: c.4, stride: c.5, pad: c.6, relu: relu,
                                         seed: UInt64(c.0 * 131 + c.3), isa: isa)
-                #expect(err <= 1e-5, "shape \(c) relu \(relu) \(isa): relative error \(err)")
+                Conformance.expect(relu ? "conv2d+relu" : "conv2d", shape: "\(c)", isa: isa, precision: .f32, error: err)
             }
         }
     }
@@ -153,7 +147,7 @@ import FacecFormat
         }
         var err: Float = 0, scale: Float = 0
         for i in ref.indices { err = max(err, abs(fast[i] - ref[i])); scale = max(scale, abs(ref[i])) }
-        #expect(err / max(scale, 1e-30) <= 1e-5, "dense \(shape): relative error \(err / scale)")
+        Conformance.expect("dense", shape: "\(shape)", precision: .f32, error: Double(err / max(scale, 1e-30)))
     }
 }
 
@@ -176,7 +170,7 @@ extension KernelTests {
                     for oy in 0..<oh { PoolKernel.row(s, oy: oy, isMax: isMax, input: xp.baseAddress!, output: fp.baseAddress!) }
                 }
             }
-            #expect(zip(ref, fast).allSatisfy { abs($0 - $1) <= 1e-6 * max(1, abs($0)) }, "pool \(c) max=\(isMax)")
+            Conformance.expect(isMax ? "max pool" : "avg pool", shape: "\(c)", precision: .f32, got: fast, want: ref)
         }
     }
 }
@@ -252,7 +246,8 @@ extension KernelTests {
         var err: Float = 0, scale: Float = 0
         for i in ref.indices { err = max(err, abs(fast[i] - ref[i])); scale = max(scale, abs(ref[i])) }
         #expect(!fast.contains { $0.isNaN }, "\(c) \(isa) whole layer \(wholeLayer): output not fully written")
-        #expect(err / scale <= 1e-5, "\(c) \(isa) whole layer \(wholeLayer): relative error \(err / scale)")
+        Conformance.expect(wholeLayer ? "winograd (layer phases)" : "winograd (tile blocks)", shape: "\(c)", isa: isa, precision: .f32,
+                           error: Double(err / scale))
     }
 }
 

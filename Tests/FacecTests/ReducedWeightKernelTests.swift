@@ -112,7 +112,7 @@ import Foundation
                             }
                         }
                         let err = Self.relativeError(fast, ref)
-                        #expect(err <= 1e-5, "conv \(c) \(stored) relu \(relu) \(isa): relative error \(err)")
+                        Conformance.expect(relu ? "conv2d+relu" : "conv2d", shape: "\(c) \(stored) weights", isa: isa, precision: .reducedWeights, error: err)
                     }
                 }
             }
@@ -152,7 +152,7 @@ import Foundation
                 }
             }
             let err = Self.relativeError(fast, ref)
-            #expect(err <= 1e-5, "dense \(shape) \(stored): relative error \(err)")
+            Conformance.expect("dense", shape: "\(shape) \(stored) weights", precision: .reducedWeights, error: err)
         }
     }
 }
