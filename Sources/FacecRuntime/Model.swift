@@ -51,117 +51,22 @@ public final class Model: Sendable {
 }
 
 /// The per-thread state of a model: its activation arena (planned size,
-/// allocated once, reused for every input). Not for concurrent use; make one
-/// per thread.
+/// allocated once, reused for every input) and worker threads, run by the
+/// kernels' `PlanExecutor`. Not for concurrent use; make one per thread.
 public final class ModelInstance {
     public let model: Model
-    private let arena: UnsafeMutableRawPointer
-    /// Dense partial sums: one OutPad8 row per task.
-    private let partials: UnsafeMutablePointer<Float>
-    private let partialCapacity: Int
-    /// Zero-padded input copy for padded convolutions (float32, or u8 for
-    /// the VNNI int8 convolutions).
-    private let padded: UnsafeMutablePointer<Float>
-    /// Per-task or per-part value ranges of a VNNI convolution (lo, hi).
-    private let ranges: UnsafeMutablePointer<Float>
-    /// Per value, its range when the layer that wrote it in this run knew it
-    /// (VNNI convolutions, and pooling or padding of such a value): the next
-    /// VNNI convolution then skips measuring its input.
-    private var valueRanges: [ValueRange?]
-    private var inputPointers: [UnsafePointer<Float>] = []
-    private let pool: WorkerPool
-    /// Winograd tile-block scratch, one slice per thread.
-    private let winograd: UnsafeMutablePointer<Float>
-    private let winogradStride: Int
-    /// A zero bias for the Winograd products.
-    private let zeros: UnsafeMutablePointer<Float>
-    /// im2col patches of the convolutions on small maps (`PatchConv`).
-    private let patches: UnsafeMutablePointer<Float>
-
-    public let isa: KernelISA
-    /// Per step: whether it is worth splitting across the threads.
-    private let parallelSteps: [Bool]
-    /// Per step: a convolution run together with the max pooling after it
-    /// (`ConvPoolKernel`), which is then skipped.
-    private let fusedWithPool: [Bool]
-
-    /// Below this much work a layer runs on the calling thread alone: waking
-    /// the workers and joining them costs more than the split saves (DeepID,
-    /// 16 MFLOP in all, ran slower on 2 threads than on 1: 0.235 vs 0.176 ms,
-    /// its Winograd Conv2 (6.9 MFLOP) 0.084 vs 0.047 ms). Every VGG-Face
-    /// layer is far above it.
-    static let minParallelFlops = 8_000_000
-    /// The same for layers without multiply-adds (pooling, padding, adds):
-    /// output floats (dlib's 35×35×32 adds and first pool, 39,200 floats, took
-    /// twice as long serially on two threads as on one: half their input sat
-    /// in the other core's cache).
-    static let minParallelElements = 16 * 1024
+    private let executor: PlanExecutor
 
     init(model: Model, threads: Int, isa: KernelISA) {
         precondition(KernelISA.supported.contains(isa), "this CPU does not support \(isa.rawValue)")
         precondition(isa.int8Activations || !model.releasedOriginals,
                      "the model's int8 weights were re-laid for \(KernelISA.best.rawValue) (FACEC_ISA chooses before loading)")
         self.model = model
-        self.isa = isa
-        pool = WorkerPool(threads: threads)
-        parallelSteps = zip(model.steps, model.header.nodes).map { s, n in
-            n.flops >= Self.minParallelFlops || (n.flops == 0 && s.count >= Self.minParallelElements)
-        }
-        let bytes = max(model.header.arenaBytes, 64)
-        arena = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
-        arena.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
-        partialCapacity = max(8, model.steps.map(\.paddedOut).max() ?? 8)
-        partials = UnsafeMutablePointer<Float>.allocate(capacity: partialCapacity * Self.denseTasks(pool.threads))
-        let fused = model.steps.indices.map { ConvPoolKernel.fusable(model.steps, $0, header: model.header, wide: isa.wide) }
-        fusedWithPool = fused
-        let planeCount = model.steps.indices.filter { fused[$0] }.map {
-            ConvPoolKernel.planarFloats(model.steps[$0], pooledWidth: model.steps[$0 + 1].outShape.w)
-        }.max() ?? 0
-        let paddedCount = model.steps.map { s -> Int in
-            switch s.kernel {
-            case .conv2dDirect:
-                return (s.inShape.h + s.padTop + s.padBottom) * (s.inShape.w + s.padLeft + s.padRight) * s.inShape.c
-            case .conv2dWinogradF43:
-                let g = WinogradKernel.geometry(s)
-                return max(g.paddedH, s.inShape.h + s.padTop + s.padBottom) * max(g.paddedW, s.inShape.w + s.padLeft + s.padRight) * s.inShape.c
-            default: return 0
-            }
-        }.max() ?? 0
-        let int8Bytes = zip(model.steps, model.int8Convs).map { s, w in w == nil ? 0 : Int8ConvWeights.paddedBytes(s) }.max() ?? 0
-        padded = UnsafeMutablePointer<Float>.allocate(capacity: max(8, paddedCount, planeCount, (int8Bytes + 3) / 4))
-        let int8Tasks = zip(model.steps, model.int8Convs).map { s, w in w.map { Int8ConvKernel.tasks(s, $0) } ?? 0 }.max() ?? 0
-        ranges = UnsafeMutablePointer<Float>.allocate(capacity: 2 * max(pool.threads, int8Tasks))
-        valueRanges = Array(repeating: nil, count: model.header.values.count)
-        let winogradSteps = model.steps.filter { $0.kernel == .conv2dWinogradF43 }.map { WinogradKernel.geometry($0) }
-        let started = pool.threads   // fewer than asked if thread creation failed
-        let blockScratch = winogradSteps.filter { !WinogradKernel.usesWholeLayer($0, threads: started) }.map(\.scratchFloats).max() ?? 0
-        let layerScratch = winogradSteps.filter { WinogradKernel.usesWholeLayer($0, threads: started) }
-            .map { 36 * $0.tiles * ($0.cinPad + $0.coutPad) }.max() ?? 0
-        winograd = UnsafeMutablePointer<Float>.allocate(capacity: max(8, blockScratch * pool.threads, layerScratch))
-        winogradStride = blockScratch
-        zeros = UnsafeMutablePointer<Float>.allocate(capacity: max(8, partialCapacity))
-        zeros.initialize(repeating: 0, count: max(8, partialCapacity))
-        patches = UnsafeMutablePointer<Float>.allocate(capacity: max(8, model.steps.filter { PatchConv.applies($0) || PatchConv.isSinglePixel($0) }
-            .map { PatchConv.floats($0, tails: threads) }.max() ?? 0))
-        inputPointers.reserveCapacity(64)
+        executor = PlanExecutor(steps: model.steps, header: model.header, int8Convs: model.int8Convs, threads: threads, isa: isa)
     }
 
-    deinit {
-        pool.shutdown()
-        arena.deallocate()
-        partials.deallocate()
-        padded.deallocate()
-        ranges.deallocate()
-        winograd.deallocate()
-        zeros.deallocate()
-        patches.deallocate()
-    }
-
-    public var threads: Int { pool.threads }
-
-    /// Row ranges per dense layer: one per thread (more would only add
-    /// partial sums to reduce).
-    static func denseTasks(_ threads: Int) -> Int { threads }
+    public var threads: Int { executor.threads }
+    public var isa: KernelISA { executor.isa }
 
     /// Runs the network on one preprocessed NHWC image (`model.inputCount`
     /// floats) and returns the embedding (L2-normalised if the model says so).
@@ -169,8 +74,9 @@ public final class ModelInstance {
     /// loader refuses non-finite weights, but finite ones can still overflow.
     public func embed(_ input: UnsafeBufferPointer<Float>) throws -> [Float] {
         precondition(input.count == model.inputCount, "input has \(input.count) floats, the model takes \(model.inputCount)")
-        run(input)
-        let e = output(model.header.outputValue, normalize: model.header.output.l2Normalize)
+        var none: [Double] = []
+        executor.run(input, times: &none)
+        let e = executor.output(model.header.outputValue, normalize: model.header.output.l2Normalize)
         guard e.allSatisfy(\.isFinite) else {
             let reason = input.allSatisfy(\.isFinite) ? "the network's output is not finite (its weights overflow float32: a damaged or hostile model)"
                 : "the input holds a NaN or an infinity"
@@ -183,178 +89,18 @@ public final class ModelInstance {
 
     /// Class probabilities of the last run, when the model has classes.
     public func classProbabilities() -> [Float]? {
-        model.header.classesValue.map { output($0, normalize: false) }
+        model.header.classesValue.map { executor.output($0, normalize: false) }
     }
 
     /// Runs once and returns seconds per node (for `facec bench --layers`).
     public func profile(_ input: [Float]) -> [Double] {
+        precondition(input.count == model.inputCount, "input has \(input.count) floats, the model takes \(model.inputCount)")
         var times = [Double](repeating: 0, count: model.steps.count)
-        input.withUnsafeBufferPointer { run($0, times: &times) }
+        input.withUnsafeBufferPointer { executor.run($0, times: &times) }
         return times
-    }
-
-    private func run(_ input: UnsafeBufferPointer<Float>) {
-        var none: [Double] = []
-        run(input, times: &none)
-    }
-
-    private func run(_ input: UnsafeBufferPointer<Float>, times: inout [Double]) {
-        let h = model.header
-        let timed = !times.isEmpty
-        pointer(h.values[h.inputValue].arenaOffset).update(from: input.baseAddress!, count: input.count)
-        defer { pool.serial = false }
-        if isa.int8Activations { for v in valueRanges.indices { valueRanges[v] = nil } }
-        var skip = false
-        for (index, s) in model.steps.enumerated() {
-            if skip { skip = false; continue }   // pooled by the convolution before it
-            let start = timed ? monotonicSeconds() : 0
-            pool.serial = !parallelSteps[index]
-            let y = pointer(s.output)
-            switch s.kernel {
-            case .conv2dDirect:
-                if fusedWithPool[index] {
-                    let pool = model.steps[index + 1]
-                    convPool(s, pool, input: pointer(s.inputs[0]), output: pointer(pool.output))
-                    skip = true
-                } else if isa.int8Activations, let w = model.int8Convs[index] {
-                    let node = h.nodes[index]
-                    valueRanges[node.output] = Int8ConvKernel.run(
-                        s, w, input: pointer(s.inputs[0]), output: y, known: valueRanges[node.inputs[0]],
-                        padded: UnsafeMutableRawPointer(padded), ranges: ranges, pool: pool)
-                } else {
-                    conv(s, input: pointer(s.inputs[0]), output: y)
-                }
-            case .conv2dWinogradF43: winogradConv(s, input: pointer(s.inputs[0]), output: y)
-            case .dense: dense(s, input: pointer(s.inputs[0]), output: y)
-            case .maxPool, .avgPool:
-                let x = UnsafePointer(pointer(s.inputs[0])), isMax = s.kernel == .maxPool
-                pool.parallelFor(s.outShape.h) { oy in PoolKernel.row(s, oy: oy, isMax: isMax, input: x, output: y) }
-                if isMax { passRange(index) }   // a max is one of its inputs
-            case .zeroPad:
-                Kernels.zeroPad(s, input: pointer(s.inputs[0]), output: y)
-                passRange(index)   // adds zeros, which every quantisation range holds
-            case .relu: Kernels.relu(s, input: pointer(s.inputs[0]), output: y)
-            case .softmax: Kernels.softmax(s, input: pointer(s.inputs[0]), output: y)
-            case .add:
-                inputPointers.removeAll(keepingCapacity: true)
-                for offset in s.inputs { inputPointers.append(UnsafePointer(pointer(offset))) }
-                let inputs = inputPointers, parts = min(pool.threads, s.addShapes.isEmpty ? 8 : s.outShape.h)
-                pool.parallelFor(parts) { part in Kernels.add(s, inputs: inputs, output: y, part: part, of: parts) }
-            }
-            if timed { times[index] = monotonicSeconds() - start }
-        }
-    }
-
-    private func conv(_ s: Step, input x: UnsafeMutablePointer<Float>, output y: UnsafeMutablePointer<Float>) {
-        let source: UnsafePointer<Float>
-        if s.padTop + s.padBottom + s.padLeft + s.padRight > 0 {
-            pad(s, input: x)
-            source = UnsafePointer(padded)
-        } else {
-            source = UnsafePointer(x)
-        }
-        let wide = isa.wide
-        if PatchConv.isSinglePixel(s) {
-            PatchConv.gather(s, pixel: 0, padded: source, into: patches, stride: 1)
-            dense(PatchConv.denseStep(s), input: patches, output: y)
-            return
-        }
-        if PatchConv.applies(s) {
-            let q = patches, p = PatchConv.patchStep(s), groups = p.outShape.h
-            let tails = patches + groups * p.outShape.w * p.inShape.c, pixels = s.outShape.h * s.outShape.w
-            let parts = min(pool.threads, groups)
-            pool.parallelFor(parts) { t in PatchConv.gather(s, groups: (groups * t / parts)..<(groups * (t + 1) / parts), padded: source, into: q) }
-            let ranges = PatchConv.channelRanges(p, threads: pool.threads)
-            pool.parallelFor(ranges.count) { t in
-                PatchConv.channels(p, ranges[t].0, ranges[t].1, patches: q, output: y, pixels: pixels, tail: tails + t * 6 * s.outShape.c)
-            }
-            return
-        }
-        pool.parallelFor(s.outShape.h) { oy in ConvKernel.row(s, oy: oy, padded: source, output: y, wide: wide) }
     }
 
     /// Whether node `index` runs inside the node before it (a max pooling
     /// fused into its convolution on this instance's instruction set).
-    public func runsWithPrevious(_ index: Int) -> Bool { index > 0 && fusedWithPool[index - 1] }
-
-    /// A convolution and the 2×2 max pooling after it, in one pass.
-    private func convPool(_ conv: Step, _ pool: Step, input x: UnsafeMutablePointer<Float>, output y: UnsafeMutablePointer<Float>) {
-        ConvPoolKernel.planes(conv, pooledWidth: pool.outShape.w, input: x, into: padded)
-        let planes = UnsafePointer(padded)
-        self.pool.parallelFor(pool.outShape.h) { py in ConvPoolKernel.row(conv, pool, py: py, planes: planes, output: y) }
-    }
-
-    /// Node `index`'s output keeps its input's known range, if any.
-    private func passRange(_ index: Int) {
-        guard isa.int8Activations else { return }
-        let node = model.header.nodes[index]
-        valueRanges[node.output] = valueRanges[node.inputs[0]]
-    }
-
-    private func winogradConv(_ s: Step, input x: UnsafeMutablePointer<Float>, output y: UnsafeMutablePointer<Float>) {
-        let g = WinogradKernel.geometry(s, threads: pool.threads)
-        let extraBottom = max(0, g.paddedH - (s.inShape.h + s.padTop + s.padBottom))
-        let extraRight = max(0, g.paddedW - (s.inShape.w + s.padLeft + s.padRight))
-        pad(s, input: x, extraBottom: extraBottom, extraRight: extraRight)
-        let source = UnsafePointer(padded), scratch = winograd, stride = winogradStride, zeros = UnsafePointer(self.zeros)
-        let wide = isa.wide
-        if WinogradKernel.usesWholeLayer(g, threads: pool.threads) {
-            let V = scratch, M = scratch + 36 * g.tiles * g.cinPad
-            let tileTasks = min(g.tiles, pool.threads * 4)
-            pool.parallelFor(tileTasks) { k in
-                WinogradKernel.inputTransform(s, g, tiles: g.tiles * k / tileTasks, g.tiles * (k + 1) / tileTasks, padded: source, V: V, wide: wide)
-            }
-            let chunks = (g.coutPad + WinogradKernel.channelChunk - 1) / WinogradKernel.channelChunk
-            pool.parallelFor(36 * chunks) { k in
-                let xi = k / chunks, c0 = (k % chunks) * WinogradKernel.channelChunk
-                WinogradKernel.product(s, g, xi: xi, channels: c0, min(g.coutPad, c0 + WinogradKernel.channelChunk), V: V, M: M, zeros: zeros, wide: wide)
-            }
-            pool.parallelFor(tileTasks) { k in
-                WinogradKernel.outputTransform(s, g, tiles: g.tiles * k / tileTasks, g.tiles * (k + 1) / tileTasks, M: M, output: y, wide: wide)
-            }
-            return
-        }
-        // Blocks are handed out dynamically; each thread uses its own scratch slice.
-        pool.parallelForWithThread(g.blocks) { block, thread in
-            WinogradKernel.block(s, g, block: block, padded: source, scratch: scratch + thread * stride, zeros: zeros, output: y, wide: wide)
-        }
-    }
-
-    /// The zero-padded input copy, split across the threads when it is large
-    /// (VGG conv1_2: 13 MB, a serial part worth ~1 ms otherwise).
-    private func pad(_ s: Step, input x: UnsafeMutablePointer<Float>, extraBottom: Int = 0, extraRight: Int = 0) {
-        let bytes = s.inShape.h * s.inShape.w * s.inShape.c * 4
-        let parts = bytes >= 1 << 20 ? min(pool.threads, s.inShape.h) : 1
-        let padded = self.padded
-        if parts == 1 {
-            ConvKernel.pad(s, input: x, into: padded, extraBottom: extraBottom, extraRight: extraRight)
-            return
-        }
-        pool.parallelFor(parts) { part in
-            ConvKernel.pad(s, input: x, into: padded, extraBottom: extraBottom, extraRight: extraRight, part: part, of: parts)
-        }
-    }
-
-    private func dense(_ s: Step, input x: UnsafeMutablePointer<Float>, output y: UnsafeMutablePointer<Float>) {
-        let n = s.inShape.c
-        let tasks = min(Self.denseTasks(pool.threads), max(1, n / 256))
-        let partials = self.partials, capacity = partialCapacity
-        pool.parallelFor(tasks) { t in
-            DenseKernel.partial(s, input: x, rows: n * t / tasks, n * (t + 1) / tasks, into: partials + t * capacity)
-        }
-        DenseKernel.reduce(s, partials: partials, count: tasks, stride: capacity, output: y)
-    }
-
-    @inline(__always)
-    private func pointer(_ offset: Int) -> UnsafeMutablePointer<Float> {
-        (arena + offset).assumingMemoryBound(to: Float.self)
-    }
-
-    private func output(_ value: Int, normalize: Bool) -> [Float] {
-        let v = model.header.values[value]
-        var out = Array(UnsafeBufferPointer(start: pointer(v.arenaOffset), count: v.elementCount))
-        if normalize { Normalization.l2Normalize(&out) }
-        return out
-    }
+    public func runsWithPrevious(_ index: Int) -> Bool { executor.runsWithPrevious(index) }
 }
-
