@@ -214,16 +214,16 @@ package enum WinogradKernel {
                           out: UnsafeMutablePointer<Float>, xiStride: Int) {
         let valid = min(8, C - c)
         // Rows first: t[i][j] = (Bᵀ d)[i][j] for each column j.
-        withStackVectors36 { t in
+        WinogradMath.withStackVectors36 { t in
             for j in 0..<6 {
                 let col = base + j * C + c
                 let d0 = load(col, valid), d1 = load(col + rowStride, valid), d2 = load(col + 2 * rowStride, valid)
                 let d3 = load(col + 3 * rowStride, valid), d4 = load(col + 4 * rowStride, valid), d5 = load(col + 5 * rowStride, valid)
-                let (r0, r1, r2, r3, r4, r5) = bt(d0, d1, d2, d3, d4, d5)
+                let (r0, r1, r2, r3, r4, r5) = WinogradMath.bt(d0, d1, d2, d3, d4, d5)
                 t[j] = r0; t[6 + j] = r1; t[12 + j] = r2; t[18 + j] = r3; t[24 + j] = r4; t[30 + j] = r5
             }
             for i in 0..<6 {
-                let (v0, v1, v2, v3, v4, v5) = bt(t[i * 6], t[i * 6 + 1], t[i * 6 + 2], t[i * 6 + 3], t[i * 6 + 4], t[i * 6 + 5])
+                let (v0, v1, v2, v3, v4, v5) = WinogradMath.bt(t[i * 6], t[i * 6 + 1], t[i * 6 + 2], t[i * 6 + 3], t[i * 6 + 4], t[i * 6 + 5])
                 let o = out + (i * 6) * xiStride
                 store(v0, o); store(v1, o + xiStride); store(v2, o + 2 * xiStride)
                 store(v3, o + 3 * xiStride); store(v4, o + 4 * xiStride); store(v5, o + 5 * xiStride)
@@ -231,39 +231,18 @@ package enum WinogradKernel {
         }
     }
 
-    /// Bᵀ applied to a 6-vector.
-    @inline(__always)
-    static func bt(_ d0: F8, _ d1: F8, _ d2: F8, _ d3: F8, _ d4: F8, _ d5: F8) -> (F8, F8, F8, F8, F8, F8) {
-        let four = F8(repeating: 4), five = F8(repeating: 5), two = F8(repeating: 2)
-        let r0 = four * d0 - five * d2 + d4
-        let r1 = -four * d1 - four * d2 + d3 + d4
-        let r2 = four * d1 - four * d2 - d3 + d4
-        let r3 = -two * d1 - d2 + two * d3 + d4
-        let r4 = two * d1 - d2 - two * d3 + d4
-        let r5 = four * d1 - five * d3 + d5
-        return (r0, r1, r2, r3, r4, r5)
-    }
-
-    /// Aᵀ applied to a 6-vector.
-    @inline(__always)
-    static func at(_ m0: F8, _ m1: F8, _ m2: F8, _ m3: F8, _ m4: F8, _ m5: F8) -> (F8, F8, F8, F8) {
-        let a = m1 + m2, b = m1 - m2, c = m3 + m4, d = m3 - m4
-        let two = F8(repeating: 2), four = F8(repeating: 4), eight = F8(repeating: 8)
-        return (m0 + a + c, b + two * d, a + four * c, b + eight * d + m5)
-    }
-
     @inline(__always)
     static func outputTile(_ m: UnsafePointer<Float>, xiStride: Int, bias: UnsafePointer<Float>, relu: Bool,
                            out: UnsafeMutablePointer<Float>, rowStride: Int, CO: Int, rows: Int, cols: Int, valid: Int) {
-        withStackVectors36 { t in   // 4×6: Aᵀ M
+        WinogradMath.withStackVectors36 { t in   // 4×6: Aᵀ M
             for j in 0..<6 {
-                let (o0, o1, o2, o3) = at(load(m + j * xiStride, 8), load(m + (6 + j) * xiStride, 8), load(m + (12 + j) * xiStride, 8),
+                let (o0, o1, o2, o3) = WinogradMath.at(load(m + j * xiStride, 8), load(m + (6 + j) * xiStride, 8), load(m + (12 + j) * xiStride, 8),
                                           load(m + (18 + j) * xiStride, 8), load(m + (24 + j) * xiStride, 8), load(m + (30 + j) * xiStride, 8))
                 t[j] = o0; t[6 + j] = o1; t[12 + j] = o2; t[18 + j] = o3
             }
             let b = load(bias, 8), zero = F8()
             for i in 0..<rows {
-                let (y0, y1, y2, y3) = at(t[i * 6], t[i * 6 + 1], t[i * 6 + 2], t[i * 6 + 3], t[i * 6 + 4], t[i * 6 + 5])
+                let (y0, y1, y2, y3) = WinogradMath.at(t[i * 6], t[i * 6 + 1], t[i * 6 + 2], t[i * 6 + 3], t[i * 6 + 4], t[i * 6 + 5])
                 let row = out + i * rowStride
                 @inline(__always) func put(_ j: Int, _ v: F8) {
                     guard j < cols else { return }
@@ -280,13 +259,4 @@ package enum WinogradKernel {
     @inline(__always)
     static func store(_ v: F8, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: F8.self) }
 
-    /// 36 vectors of stack scratch: a tuple is always on the stack, while
-    /// withUnsafeTemporaryAllocation decides at run time above 1 KB.
-    @inline(__always)
-    static func withStackVectors36(_ body: (UnsafeMutablePointer<F8>) -> Void) {
-        let z = F8()
-        let six = (z, z, z, z, z, z)
-        var t = (six, six, six, six, six, six)
-        withUnsafeMutableBytes(of: &t) { body($0.baseAddress!.assumingMemoryBound(to: F8.self)) }
-    }
 }

@@ -38,16 +38,16 @@ public enum WinogradTransform512 {
     @inline(__always)
     static func inputTile(_ base: UnsafePointer<Float>, rowStride: Int, C: Int, c: Int, valid: Int,
                           out: UnsafeMutablePointer<Float>, xiStride: Int) {
-        withStackVectors36 { t in
+        WinogradMath.withStackVectors36 { t in
             for j in 0..<6 {
                 let col = base + j * C + c
-                let (r0, r1, r2, r3, r4, r5) = bt(load(col, valid), load(col + rowStride, valid), load(col + 2 * rowStride, valid),
+                let (r0, r1, r2, r3, r4, r5) = WinogradMath.bt(load(col, valid), load(col + rowStride, valid), load(col + 2 * rowStride, valid),
                                                   load(col + 3 * rowStride, valid), load(col + 4 * rowStride, valid),
                                                   load(col + 5 * rowStride, valid))
                 t[j] = r0; t[6 + j] = r1; t[12 + j] = r2; t[18 + j] = r3; t[24 + j] = r4; t[30 + j] = r5
             }
             for i in 0..<6 {
-                let (v0, v1, v2, v3, v4, v5) = bt(t[i * 6], t[i * 6 + 1], t[i * 6 + 2], t[i * 6 + 3], t[i * 6 + 4], t[i * 6 + 5])
+                let (v0, v1, v2, v3, v4, v5) = WinogradMath.bt(t[i * 6], t[i * 6 + 1], t[i * 6 + 2], t[i * 6 + 3], t[i * 6 + 4], t[i * 6 + 5])
                 let o = out + (i * 6) * xiStride
                 store(v0, o); store(v1, o + xiStride); store(v2, o + 2 * xiStride)
                 store(v3, o + 3 * xiStride); store(v4, o + 4 * xiStride); store(v5, o + 5 * xiStride)
@@ -60,16 +60,16 @@ public enum WinogradTransform512 {
     @inline(never)
     public static func outputTile(_ m: UnsafePointer<Float>, xiStride: Int, bias: UnsafePointer<Float>, relu: Bool,
                                   out: UnsafeMutablePointer<Float>, rowStride: Int, CO: Int, rows: Int, cols: Int, valid: Int) {
-        withStackVectors36 { t in
+        WinogradMath.withStackVectors36 { t in
             for j in 0..<6 {
-                let (o0, o1, o2, o3) = at(load(m + j * xiStride, 16), load(m + (6 + j) * xiStride, 16),
+                let (o0, o1, o2, o3) = WinogradMath.at(load(m + j * xiStride, 16), load(m + (6 + j) * xiStride, 16),
                                           load(m + (12 + j) * xiStride, 16), load(m + (18 + j) * xiStride, 16),
                                           load(m + (24 + j) * xiStride, 16), load(m + (30 + j) * xiStride, 16))
                 t[j] = o0; t[6 + j] = o1; t[12 + j] = o2; t[18 + j] = o3
             }
             let b = load(bias, 16), zero = F16()
             for i in 0..<rows {
-                let (y0, y1, y2, y3) = at(t[i * 6], t[i * 6 + 1], t[i * 6 + 2], t[i * 6 + 3], t[i * 6 + 4], t[i * 6 + 5])
+                let (y0, y1, y2, y3) = WinogradMath.at(t[i * 6], t[i * 6 + 1], t[i * 6 + 2], t[i * 6 + 3], t[i * 6 + 4], t[i * 6 + 5])
                 let row = out + i * rowStride
                 @inline(__always) func put(_ j: Int, _ v: F16) {
                     guard j < cols else { return }
@@ -83,34 +83,4 @@ public enum WinogradTransform512 {
         }
     }
 
-    /// Bᵀ applied to a 6-vector.
-    @inline(__always)
-    static func bt(_ d0: F16, _ d1: F16, _ d2: F16, _ d3: F16, _ d4: F16, _ d5: F16) -> (F16, F16, F16, F16, F16, F16) {
-        let four = F16(repeating: 4), five = F16(repeating: 5), two = F16(repeating: 2)
-        let r0 = four * d0 - five * d2 + d4
-        let r1 = -four * d1 - four * d2 + d3 + d4
-        let r2 = four * d1 - four * d2 - d3 + d4
-        let r3 = -two * d1 - d2 + two * d3 + d4
-        let r4 = two * d1 - d2 - two * d3 + d4
-        let r5 = four * d1 - five * d3 + d5
-        return (r0, r1, r2, r3, r4, r5)
-    }
-
-    /// Aᵀ applied to a 6-vector.
-    @inline(__always)
-    static func at(_ m0: F16, _ m1: F16, _ m2: F16, _ m3: F16, _ m4: F16, _ m5: F16) -> (F16, F16, F16, F16) {
-        let a = m1 + m2, b = m1 - m2, c = m3 + m4, d = m3 - m4
-        let two = F16(repeating: 2), four = F16(repeating: 4), eight = F16(repeating: 8)
-        return (m0 + a + c, b + two * d, a + four * c, b + eight * d + m5)
-    }
-
-    /// 36 vectors of stack scratch: a tuple is always on the stack, while
-    /// withUnsafeTemporaryAllocation decides at run time above 1 KB.
-    @inline(__always)
-    static func withStackVectors36(_ body: (UnsafeMutablePointer<F16>) -> Void) {
-        let z = F16()
-        let six = (z, z, z, z, z, z)
-        var t = (six, six, six, six, six, six)
-        withUnsafeMutableBytes(of: &t) { body($0.baseAddress!.assumingMemoryBound(to: F16.self)) }
-    }
 }
