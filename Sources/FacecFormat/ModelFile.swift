@@ -143,7 +143,7 @@ public final class ModelFile: @unchecked Sendable {
         let count = (buffer.count + slice - 1) / slice
         let floats = header.tensors.filter { $0.elementType != .i8 }
         let crcs = UnsafeMutableBufferPointer<UInt32>.allocate(capacity: count)
-        let faults = UnsafeMutableBufferPointer<String?>.allocate(capacity: count)
+        let faults = UnsafeMutableBufferPointer<FacecError?>.allocate(capacity: count)
         faults.initialize(repeating: nil)
         defer { crcs.deallocate(); faults.deinitialize(); faults.deallocate() }
         let cores = systemCoreCount()
@@ -154,7 +154,7 @@ public final class ModelFile: @unchecked Sendable {
             // (MADV_POPULATE_WRITE, Linux 5.14; older kernels ignore it).
             _ = madvise(part.baseAddress, part.count, 23)
             do { try readFully(fd, at: offset + start, into: part, path: path) } catch {
-                faults[i] = (error as? FacecError)?.reason ?? "read error"
+                faults[i] = (error as? FacecError) ?? FacecError(.io, path, "read error")
                 return
             }
             crcs[i] = crc32c(UnsafeRawBufferPointer(part))
@@ -164,12 +164,13 @@ public final class ModelFile: @unchecked Sendable {
                 let finite = t.elementType == .f32 ? facec_all_finite_f32(buffer.baseAddress! + lo, (hi - lo) / size)
                                                    : facec_all_finite_f16(buffer.baseAddress! + lo, (hi - lo) / size)
                 if finite == 0 {
-                    faults[i] = "invalid model: tensor '\(t.name)' holds a NaN or infinite value"
+                    faults[i] = FacecError(.model, path, "invalid model: tensor '\(t.name)' holds a NaN or infinite value")
                     return
                 }
             }
         }
-        if let first = faults.lazy.compactMap({ $0 }).first { throw FacecError(.model, path, first) }
+        // The first fault in file order, with its kind (a read error is io).
+        if let first = faults.lazy.compactMap({ $0 }).first { throw first }
         var crc = crcs[0]
         for i in 1..<count { crc = facec_crc32c_combine(crc, crcs[i], min(slice, buffer.count - i * slice)) }
         guard crc == expected else {
