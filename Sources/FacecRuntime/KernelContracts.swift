@@ -62,6 +62,17 @@ struct NodeContext {
         }
     }
 
+    /// A direct convolution's or dense layer's checked weights, and its bias
+    /// (float32, `padded` long), into the step.
+    func attach(_ packed: PackedWeights, padded: Int, to s: inout Step) throws {
+        let b = tensor(1)
+        guard b.shape == [padded] else { throw fail("bias shape \(b.shape), expected [\(padded)]") }
+        s.packed = packed
+        if case .f32(let p) = packed { s.weights = p }
+        s.bias = try float32(1, "bias")
+        s.paddedOut = padded
+    }
+
     /// The input and output maps of a one-input spatial kernel, and the
     /// padded input's size.
     func spatial(_ s: inout Step) throws -> (i: (h: Int, w: Int, c: Int), o: (h: Int, w: Int, c: Int), ph: Int, pw: Int) {
@@ -121,7 +132,7 @@ enum KernelContracts {
         let n = c.node, i = g.i, o = g.o
         let padded = (o.c + 7) / 8 * 8
         let packed = try c.packedWeights(outPadded: padded)
-        let w = c.tensor(0), b = c.tensor(1)
+        let w = c.tensor(0)
         if w.layout == .hwioCoutBlock16 {
             let blocks = (o.c + 15) / 16, k = n.kernelH * n.kernelW * i.c
             guard w.shape == [blocks, k, 16], w.elementType != .i8, TensorLayout.blockedMap(height: o.h, width: o.w, strided: n.strideH * n.strideW > 1) else {
@@ -133,11 +144,7 @@ enum KernelContracts {
                 throw c.fail("weights \(w.shape) (\(w.layout.rawValue)) do not fit [\(n.kernelH), \(n.kernelW), \(i.c), \(padded)]")
             }
         }
-        guard b.shape == [padded] else { throw c.fail("bias shape \(b.shape), expected [\(padded)]") }
-        s.packed = packed
-        if case .f32(let p) = packed { s.weights = p }
-        s.bias = try c.float32(1, "bias")
-        s.paddedOut = padded
+        try c.attach(packed, padded: padded, to: &s)
     }
 
     static func pooling(_ c: NodeContext, _ s: inout Step) throws {
@@ -155,15 +162,11 @@ enum KernelContracts {
         try c.expectInputs(1...1)
         let inCount = c.ins[0].elementCount, outCount = c.out.elementCount, padded = (outCount + 7) / 8 * 8
         let packed = try c.packedWeights(outPadded: padded)
-        let w = c.tensor(0), b = c.tensor(1)
+        let w = c.tensor(0)
         guard w.shape == [inCount, padded], w.layout == .ioOutPad8 else {
             throw c.fail("weights \(w.shape) do not fit [\(inCount), \(padded)]")
         }
-        guard b.shape == [padded] else { throw c.fail("bias shape \(b.shape), expected [\(padded)]") }
-        s.packed = packed
-        if case .f32(let p) = packed { s.weights = p }
-        s.bias = try c.float32(1, "bias")
-        s.paddedOut = padded
+        try c.attach(packed, padded: padded, to: &s)
         s.inShape = (1, 1, inCount); s.outShape = (1, 1, outCount)
     }
 
