@@ -1868,17 +1868,19 @@ const ProtobufCEnumDescriptor fgraph__resize_policy__descriptor =
   fgraph__resize_policy__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCEnumValue fgraph__metric__enum_values_by_number[3] =
+static const ProtobufCEnumValue fgraph__metric__enum_values_by_number[4] =
 {
   { "METRIC_COSINE", "FGRAPH__METRIC__METRIC_COSINE", 0 },
   { "METRIC_EUCLIDEAN", "FGRAPH__METRIC__METRIC_EUCLIDEAN", 1 },
   { "METRIC_EUCLIDEAN_L2", "FGRAPH__METRIC__METRIC_EUCLIDEAN_L2", 2 },
+  { "METRIC_ANGULAR", "FGRAPH__METRIC__METRIC_ANGULAR", 3 },
 };
 static const ProtobufCIntRange fgraph__metric__value_ranges[] = {
-{0, 0},{0, 3}
+{0, 0},{0, 4}
 };
-static const ProtobufCEnumValueIndex fgraph__metric__enum_values_by_name[3] =
+static const ProtobufCEnumValueIndex fgraph__metric__enum_values_by_name[4] =
 {
+  { "METRIC_ANGULAR", 3 },
   { "METRIC_COSINE", 0 },
   { "METRIC_EUCLIDEAN", 1 },
   { "METRIC_EUCLIDEAN_L2", 2 },
@@ -1890,9 +1892,9 @@ const ProtobufCEnumDescriptor fgraph__metric__descriptor =
   "Metric",
   "Fgraph__Metric",
   "fgraph",
-  3,
+  4,
   fgraph__metric__enum_values_by_number,
-  3,
+  4,
   fgraph__metric__enum_values_by_name,
   1,
   fgraph__metric__value_ranges,

@@ -19,6 +19,11 @@ public enum JSONText {
 
     public static func number(_ x: Double) -> String { x.isFinite ? "\(x)" : "null" }
     public static func number(_ x: Float) -> String { x.isFinite ? "\(x)" : "null" }
+    /// deepface's confidence as Python's json.dumps writes it: an int where
+    /// deepface returns an int (its clamps), else a float.
+    public static func confidence(_ c: (value: Double, isInteger: Bool)) -> String {
+        c.isInteger ? "\(Int(c.value))" : number(c.value)
+    }
     public static func array(_ xs: [Float]) -> String { "[" + xs.map { number($0) }.joined(separator: ",") + "]" }
 
     /// An object from ordered (key, already-encoded value) pairs.

@@ -7,10 +7,10 @@ struct VerifyCommand: Command {
     static let spec = CommandSpec(
         name: "verify",
         abstract: "Decide whether two photos show the same person (or every pair of a CSV list).",
-        discussion: "As deepface's verify: every face of each photo is embedded and the closest pair of faces decides; distances and thresholds follow deepface (cosine, euclidean, euclidean_l2; verified = distance <= threshold).",
+        discussion: "As deepface's verify: every face of each photo is embedded and the closest pair of faces decides; distances and thresholds follow deepface (cosine, euclidean, euclidean_l2, angular; verified = distance <= threshold) and so does the confidence (0-100).",
         arguments: [.one("model", help: "The .fgraph model."), .many("images", required: false, help: "Two photos (omit with --pairs).")],
         options: [
-            .option(.metric, help: "cosine | euclidean | euclidean_l2 (default: the model's)."),
+            .option(.metric, help: "cosine | euclidean | euclidean_l2 | angular (default: the model's)."),
             .option(.threshold, help: "Override the model's threshold for the metric."),
             .option(.pairs, help: "A CSV of pairs: file_x,file_y[,Decision] (deepface's master.csv format)."),
             .option(.root, help: "Directory the pair file names are relative to (default: the CSV's directory)."),
@@ -66,6 +66,8 @@ struct VerifyCommand: Command {
             ("verified", best.distance <= limit ? "true" : "false"),
             ("distance", JSONText.number(best.distance)),
             ("threshold", JSONText.number(limit)),
+            ("confidence", JSONText.confidence(DeepfaceModels.confidence(distance: best.distance, verified: best.distance <= limit, metric: m,
+                                                                         entry: DeepfaceModels.entry(for: loaded.header)))),
             ("metric", JSONText.string(m.rawValue)),
             ("model", JSONText.string(loaded.header.modelName)),
             ("img1", JSONText.string(images[0])),

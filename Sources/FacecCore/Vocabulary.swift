@@ -14,8 +14,10 @@ public enum ResizePolicy: String, Sendable, Codable {
     case stretch
 }
 
-/// deepface's distance metrics.
+/// deepface's distance metrics (deepface/modules/verification.py).
 public enum Metric: String, Sendable, CaseIterable, Codable {
     case cosine, euclidean
     case euclideanL2 = "euclidean_l2"
+    /// arccos(cosine similarity) / π, in [0, 1]: ranks as cosine does.
+    case angular
 }

@@ -140,7 +140,7 @@ enum LayoutCode {
 }
 
 enum MetricCode {
-    static let all: [Metric] = [.cosine, .euclidean, .euclideanL2]
+    static let all: [Metric] = [.cosine, .euclidean, .euclideanL2, .angular]
     static func code(_ m: Metric) -> Fgraph__Metric { Fgraph__Metric(rawValue: UInt32(all.firstIndex(of: m)!)) }
     static func metric(_ raw: UInt32) -> Metric? { raw < all.count ? all[Int(raw)] : nil }
 }

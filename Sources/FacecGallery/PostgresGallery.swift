@@ -179,8 +179,8 @@ public struct HNSWParameters: Sendable, Equatable {
 }
 
 /// Search inside PostgreSQL: the database ranks or filters with pgvector's
-/// operators (cosine `<=>`, L2 `<->`; euclidean_l2 ranks as cosine, since
-/// ‖â − b̂‖² = 2 − 2 cos), with a margin; the survivors' distances are then
+/// operators (cosine `<=>`, L2 `<->`; euclidean_l2 and angular rank as
+/// cosine), with a margin; the survivors' distances are then
 /// computed exactly as deepface does, as in memory.
 final class PostgresSearcher: FaceSearcher {
     let gallery: PostgresGallery
@@ -199,8 +199,15 @@ final class PostgresSearcher: FaceSearcher {
         let vector = VectorText.encode(q)
         /// How far pgvector's float32 distance may be from deepface's (a wide margin, as in memory).
         func slack(_ d: Double) -> Double { metric == .euclidean ? 1e-4 * d + 1e-4 : 1e-4 }
-        /// The database's distance of `t` (euclidean_l2 ranks as cosine: ‖â − b̂‖² = 2 − 2 cos).
-        func databaseDistance(_ t: Double) -> Double { metric == .euclideanL2 ? t * t / 2 : t }
+        /// The database's distance of `t` (euclidean_l2 and angular rank as
+        /// cosine: ‖â − b̂‖² = 2 − 2 cos, angular = arccos(cos) / π).
+        func databaseDistance(_ t: Double) -> Double {
+            switch metric {
+            case .euclideanL2: return t * t / 2
+            case .angular: return ExactSearch.cosineDistance(ofAngular: t)
+            case .cosine, .euclidean: return t
+            }
+        }
         func fetch(within bound: Double?, limit: Int?) throws -> [[String?]] {
             var sql = select, params = [vector]
             if let bound { sql += " WHERE \(distance) <= $2::float8"; params.append("\(bound)") }

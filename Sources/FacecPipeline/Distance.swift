@@ -1,5 +1,8 @@
 import FacecCore
 import FacecFormat
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// deepface's distances (deepface/modules/verification.py): computed in
 /// Double as numpy does, rounded to 6 decimals as deepface rounds them.
@@ -7,7 +10,7 @@ public enum Distance {
     public static func distance(_ a: [Float], _ b: [Float], metric: Metric) -> Double {
         precondition(a.count == b.count, "embeddings of different sizes")
         switch metric {
-        case .cosine:
+        case .cosine, .angular:
             var dot = 0.0, na = 0.0, nb = 0.0
             for i in a.indices {
                 dot += Double(a[i]) * Double(b[i]); na += Double(a[i]) * Double(a[i]); nb += Double(b[i]) * Double(b[i])
@@ -15,12 +18,20 @@ public enum Distance {
             // deepface would give NaN for an all-zero embedding; call it
             // maximally distant instead so the pair is simply not verified.
             guard na > 0, nb > 0 else { return 1 }
-            return round6(1 - dot / (na.squareRoot() * nb.squareRoot()))
+            let similarity = dot / (na.squareRoot() * nb.squareRoot())
+            if metric == .cosine { return round6(1 - similarity) }
+            return round6(angular(similarity: similarity))
         case .euclidean:
             return round6(euclid(a.map(Double.init), b.map(Double.init)))
         case .euclideanL2:
             return round6(euclid(normalized(a), normalized(b)))
         }
+    }
+
+    /// deepface's angular distance of a cosine similarity: arccos of it
+    /// clipped to [−1, 1], over π.
+    public static func angular(similarity: Double) -> Double {
+        acos(min(1, max(-1, similarity))) / Double.pi
     }
 
     /// Why `e` has no meaningful distance under `metric` (nil when it has):
@@ -30,7 +41,9 @@ public enum Distance {
     /// what a gallery search needs.
     public static func problem(_ e: [Float], metric: Metric) -> String? {
         guard e.allSatisfy(\.isFinite) else { return "holds a NaN or an infinity" }
-        if metric == .cosine && e.allSatisfy({ $0 == 0 }) { return "is all zeros, so its cosine distance is undefined (deepface gives NaN)" }
+        if metric == .cosine || metric == .angular, e.allSatisfy({ $0 == 0 }) {
+            return "is all zeros, so its \(metric.rawValue) distance is undefined (deepface gives NaN)"
+        }
         return nil
     }
 
@@ -45,7 +58,7 @@ public enum Distance {
         return s.squareRoot()
     }
 
-    static func round6(_ x: Double) -> Double { (x * 1e6).rounded(.toNearestOrEven) / 1e6 }
+    public static func round6(_ x: Double) -> Double { (x * 1e6).rounded(.toNearestOrEven) / 1e6 }
 }
 
 /// A distance compared against the model's (or the user's) threshold.
@@ -64,6 +77,9 @@ public enum Thresholds {
             return t
         }
         guard let t = header.thresholds[metric] else {
+            // Files converted before facec knew the angular metric carry no
+            // threshold for it; deepface's own models still have deepface's.
+            if let t = DeepfaceModels.entry(for: header)?.thresholds[metric] { return t }
             throw FacecError(.argument, modelPath, "the model has no threshold for \(metric.rawValue); pass --threshold")
         }
         // Stored as float32: take the decimal the user wrote (0.015, not

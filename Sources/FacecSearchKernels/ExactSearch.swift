@@ -2,6 +2,9 @@ import Dispatch
 import FacecCore
 import FacecFormat
 import FacecPipeline
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A gallery face found for a query: its row in the FaceMatrix and deepface's
 /// distance (Double, rounded to 6 decimals as deepface rounds).
@@ -32,8 +35,13 @@ public enum ExactSearch {
                               threads: Int) -> [[Match]] {
         precondition(threshold != nil || top != nil, "search needs a threshold or a count")
         precondition(queries.allSatisfy { $0.count == m.dim })
-        let survivors = candidates(queries, in: m, metric: metric, threshold: threshold,
-                                   keep: threshold == nil ? top! : nil, threads: threads)
+        // Angular distance is a monotone function of the cosine one: the
+        // first pass ranks and bounds by cosine, within the matching threshold.
+        let survivors = metric == .angular
+            ? candidates(queries, in: m, metric: .cosine, threshold: threshold.map(cosineDistance(ofAngular:)),
+                         keep: threshold == nil ? top! : nil, threads: threads)
+            : candidates(queries, in: m, metric: metric, threshold: threshold,
+                         keep: threshold == nil ? top! : nil, threads: threads)
         return queries.indices.map { q in
             var found = survivors[q].map { row -> Match in
                 Match(row: row, distance: Distance.distance(queries[q], m.row(row), metric: metric))
@@ -43,6 +51,14 @@ public enum ExactSearch {
             if let top, found.count > top { found.removeLast(found.count - top) }
             return found
         }
+    }
+
+    /// The cosine distance (1 − cos) at angular distance `t` (arccos(cos) / π),
+    /// taken at t + 1e-6 so that a distance deepface rounds down to t is
+    /// still inside; 2 (everything) from 1 on.
+    package static func cosineDistance(ofAngular t: Double) -> Double {
+        let u = t + 1e-6
+        return u >= 1 ? 2 : 1 - cos(Double.pi * u)
     }
 
     /// The rows that may qualify, per query, in gallery order: with a
@@ -165,7 +181,7 @@ struct Selector {
     func keys(_ dot: SIMD8<Float>, _ norm: SIMD8<Float>, _ inverse: SIMD8<Float>) -> SIMD8<Float> {
         switch metric {
         case .euclidean: return SIMD8<Float>(repeating: queryNorm) + norm - 2 * dot
-        case .cosine: return 1 - dot * inverse * queryInverseNorm
+        case .cosine, .angular: return 1 - dot * inverse * queryInverseNorm
         case .euclideanL2: return 2 - 2 * dot * inverse * queryInverseNorm
         }
     }
@@ -178,7 +194,7 @@ struct Selector {
     @inline(__always)
     func slack(_ norm: SIMD8<Float>, _ inverse: SIMD8<Float>, _ error: SIMD8<Float>) -> SIMD8<Float> {
         switch metric {
-        case .cosine: return error * inverse + 1e-4
+        case .cosine, .angular: return error * inverse + 1e-4
         case .euclideanL2: return 2 * error * inverse + 2e-4
         case .euclidean:
             let q = SIMD8<Float>(repeating: queryNorm), ql = SIMD8<Float>(repeating: queryLength)

@@ -14,13 +14,13 @@ struct FindCommand: Command {
         abstract: "Recognise the faces of photos against a gallery (deepface's find): for each face, the gallery faces within the threshold, nearest first.",
         discussion: """
             One JSON line per match, with deepface's find columns: input, face_index, identity (the gallery photo), person, \
-            target_x/y/w/h (its face), source_x/y/w/h (the photo's face), threshold, distance. Within a face, nearest first; \
+            target_x/y/w/h (its face), source_x/y/w/h (the photo's face), threshold, distance, confidence (deepface's, 0-100). Within a face, nearest first; \
             a face with no match prints nothing. The gallery must have been built with the same model.
             """,
         arguments: [.one("model", help: "The .fgraph model the gallery was built with."), .many("photos", help: "Photos to recognise.")],
         options: FaceOptions.options + [
             .option(.gallery, help: "Gallery file or postgresql:// URL (required)."),
-            .option(.metric, help: "cosine (the default), euclidean or euclidean_l2."),
+            .option(.metric, help: "cosine (the default), euclidean, euclidean_l2 or angular."),
             .option(.threshold, help: "Distance threshold (default: the model's for the metric, as deepface's)."),
             .option(.top, help: "At most K matches per face (deepface's k)."),
             .flag(.similarity, help: "The K nearest whatever their distance (deepface's similarity_search); needs --top."),
@@ -67,6 +67,7 @@ struct FindCommand: Command {
         let header = context.model.header
         let metric = self.metric ?? header.defaultMetric
         let t = try Thresholds.resolve(header, metric: metric, override: threshold, modelPath: model)
+        let deepface = DeepfaceModels.entry(for: header)
         let store = try Gallery.open(gallery, model: context.galleryModel, create: false)
         let searcher = try Gallery.searcher(for: store, mode: search, threads: threads, efSearch: efSearch)
         let embedder = Embedder(model: context.model)
@@ -79,7 +80,7 @@ struct FindCommand: Command {
             case .success(let list):
                 let results = try searcher.search(list.map(\.embedding), metric: metric, threshold: similarity ? nil : t, top: top)
                 for (face, matches) in zip(list, results) {
-                    for m in matches { print(Self.json(input: photos[i], face: face, match: m, threshold: t)) }
+                    for m in matches { print(Self.json(input: photos[i], face: face, match: m, threshold: t, metric: metric, model: deepface)) }
                 }
                 flushStandardOutput()
             }
@@ -87,13 +88,16 @@ struct FindCommand: Command {
         if failures > 0 { throw ExitStatus(1) }
     }
 
-    static func json(input: String, face: FaceEmbedding, match m: FoundFace, threshold: Double) -> String {
+    static func json(input: String, face: FaceEmbedding, match m: FoundFace, threshold: Double, metric: Metric,
+                     model: DeepfaceModels.Entry?) -> String {
         JSONText.object([
             ("input", JSONText.string(input)), ("face_index", "\(face.index)"),
             ("identity", JSONText.string(m.path)), ("person", JSONText.string(m.person)),
             ("target_x", "\(m.area.x)"), ("target_y", "\(m.area.y)"), ("target_w", "\(m.area.width)"), ("target_h", "\(m.area.height)"),
             ("source_x", "\(face.area.x)"), ("source_y", "\(face.area.y)"), ("source_w", "\(face.area.width)"), ("source_h", "\(face.area.height)"),
             ("threshold", JSONText.number(threshold)), ("distance", JSONText.number(m.distance)),
+            ("confidence", JSONText.confidence(DeepfaceModels.confidence(distance: m.distance, verified: m.distance <= threshold,
+                                                                         metric: metric, entry: model))),
         ])
     }
 }

@@ -161,7 +161,7 @@ struct GalleryIndexCommand: Command {
         name: "gallery index",
         abstract: "Build the HNSW index that 'find --search hnsw' uses (PostgreSQL galleries).",
         arguments: [.one("gallery", help: "postgresql:// URL.")],
-        options: [.option(.metric, help: "cosine and euclidean_l2 share a cosine index (the default); euclidean has its own."),
+        options: [.option(.metric, help: "cosine, euclidean_l2 and angular share a cosine index (the default); euclidean has its own."),
                   .option(.m, help: "Links per node (pgvector's default 16; 32 for galleries of a million faces)."),
                   .option(.efConstruction, help: "Build beam (pgvector's default 64; 200 for galleries of a million faces).")])
 

@@ -55,7 +55,7 @@ import FacecPipeline
         let r = try facec(["verify", dir.path("m.fgraph"), img1, img2, "--metric", "euclidean_l2"])
         #expect(r.status == 0, "\(r.stderr)")
         let o = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
-        for key in ["verified", "distance", "threshold", "metric", "model", "img1", "img2", "time_ms"] { #expect(o[key] != nil, "missing \(key)") }
+        for key in ["verified", "distance", "threshold", "confidence", "metric", "model", "img1", "img2", "time_ms"] { #expect(o[key] != nil, "missing \(key)") }
         #expect(o["threshold"] as? Double == 0.17 && o["metric"] as? String == "euclidean_l2" && o["model"] as? String == "DeepID")
         let forced = try facec(["verify", dir.path("m.fgraph"), img1, img2, "--threshold", "2"])
         #expect((try JSONSerialization.jsonObject(with: Data(forced.stdout.utf8)) as! [String: Any])["verified"] as? Bool == true)

@@ -40,7 +40,8 @@ import FacecPipeline
         return all
     }
 
-    @Test(arguments: [(160, Metric.cosine), (160, .euclidean), (160, .euclideanL2), (13, .cosine), (13, .euclidean), (4096, .euclideanL2)])
+    @Test(arguments: [(160, Metric.cosine), (160, .euclidean), (160, .euclideanL2), (160, .angular), (13, .cosine), (13, .euclidean),
+                      (13, .angular), (4096, .euclideanL2)])
     func matchesBruteForce(dim: Int, metric: Metric) {
         let (m, rows) = Self.gallery(rows: dim > 1000 ? 300 : 2003, dim: dim, seed: UInt64(dim))
         #expect((0..<m.count).allSatisfy { m.row($0) == rows[$0] })
@@ -75,7 +76,7 @@ import FacecPipeline
     /// Rows that differ from each other by less than half precision's step:
     /// the first pass (half rows) cannot tell them apart, so only its error
     /// bound keeps the true nearest among the survivors.
-    @Test(arguments: [Metric.cosine, .euclidean, .euclideanL2])
+    @Test(arguments: [Metric.cosine, .euclidean, .euclideanL2, .angular])
     func nearTiesBelowHalfPrecision(metric: Metric) {
         var r = Random(state: 7)
         let dim = 160

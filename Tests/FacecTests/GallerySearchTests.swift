@@ -35,7 +35,7 @@ import FacecPipeline
         try store.put(photos)
         let q = base.map { $0 + (r.next() - 0.5) * 0.5 }
         let searcher = try Gallery.searcher(for: store, mode: .exact, threads: 2)
-        for metric in [Metric.cosine, .euclidean, .euclideanL2] {
+        for metric in [Metric.cosine, .euclidean, .euclideanL2, .angular] {
             let expected = ExactSearchTests.bruteForce(q, rows, metric: metric, threshold: nil, top: 3)
             let got = try searcher.search([q], metric: metric, threshold: nil, top: 3)[0]
             #expect(got.map(\.path) == expected.map { "p\($0.row).jpg" }, "\(backend) \(metric)")

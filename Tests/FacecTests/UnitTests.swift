@@ -59,6 +59,11 @@ import FacecPipeline
         #expect(Distance.distance(a, b, metric: .euclidean) == 3.0)
         #expect(Distance.distance(a, b, metric: .euclideanL2) == 0.897091)
         #expect(Distance.distance([0, 0], [1, 1], metric: .cosine) == 1)
+        // angular: np.round(np.arccos(np.clip(cos, -1, 1)) / np.pi, 6)
+        #expect(Distance.distance(a, b, metric: .angular) == 0.296115)
+        #expect(Distance.distance([1, 0], [1, 1], metric: .angular) == 0.25)
+        #expect(Distance.distance([1, 0], [-1, 0], metric: .angular) == 1)
+        #expect(Distance.distance([3, 4], [6, 8], metric: .angular) == 0)
     }
 
     @Test func pairsFileParsesMasterFormat() throws {

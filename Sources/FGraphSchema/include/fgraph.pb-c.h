@@ -49,7 +49,11 @@ typedef enum _Fgraph__ResizePolicy {
 typedef enum _Fgraph__Metric {
   FGRAPH__METRIC__METRIC_COSINE = 0,
   FGRAPH__METRIC__METRIC_EUCLIDEAN = 1,
-  FGRAPH__METRIC__METRIC_EUCLIDEAN_L2 = 2
+  FGRAPH__METRIC__METRIC_EUCLIDEAN_L2 = 2,
+  /*
+   * arccos(cosine similarity) / pi (deepface 0.0.103)
+   */
+  FGRAPH__METRIC__METRIC_ANGULAR = 3
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(FGRAPH__METRIC)
 } Fgraph__Metric;
 /*
