@@ -55,7 +55,8 @@ private func metric(_ m: facec_metric) throws(APIError) -> Metric {
     case FACEC_COSINE: return .cosine
     case FACEC_EUCLIDEAN: return .euclidean
     case FACEC_EUCLIDEAN_L2: return .euclideanL2
-    default: throw argument("unknown metric \(m.rawValue) (FACEC_COSINE, FACEC_EUCLIDEAN or FACEC_EUCLIDEAN_L2)")
+    case FACEC_ANGULAR: return .angular
+    default: throw argument("unknown metric \(m.rawValue) (FACEC_COSINE, FACEC_EUCLIDEAN, FACEC_EUCLIDEAN_L2 or FACEC_ANGULAR)")
     }
 }
 
@@ -83,10 +84,26 @@ public func facec_session_close(_ session: OpaquePointer?) { HandleRegistry.rele
 
 private func sessionHandle(_ p: OpaquePointer?) -> SessionHandle? { HandleRegistry.object(p, .session, SessionHandle.self) }
 
-/// The image behind a file path or a pixel buffer.
+/// The image behind a file path, a pixel buffer or encoded bytes.
 private enum Source {
     case file(String)
     case pixels(DecodedImage, name: String)
+
+    /// The photo itself (decoding a file) and the name errors quote.
+    func decoded() throws -> (DecodedImage, String) {
+        switch self {
+        case .file(let path): return (try ImageDecoder.decodeFile(path), path)
+        case .pixels(let image, let name): return (image, name)
+        }
+    }
+}
+
+/// Decodes an encoded photo the caller holds in memory.
+private func encoded(_ data: UnsafeRawPointer?, _ size: Int) throws -> Source {
+    guard let data else { throw argument("data must not be NULL") }
+    guard size > 0 else { throw argument("size must be positive (an empty buffer is no image)") }
+    let name = "<memory>"
+    return .pixels(try ImageDecoder.decode(UnsafeRawBufferPointer(start: data, count: size), name: name), name: name)
 }
 
 /// Copies caller pixels into the runtime's RGB image after checking every size.
@@ -129,7 +146,9 @@ private func faces(_ session: OpaquePointer?, _ source: () throws -> Source, fla
         // thread would silently corrupt the first one's result.
         guard s.enter() else { throw argument("the session is in use by another thread (open one session per thread)") }
         defer { s.leave() }
-        let mode = try s.owner.mode(flags: flags, threads: s.threads)
+        let keepCrops = flags & UInt32(FACEC_WITH_CROPS) != 0
+        guard !(keepCrops && embed) else { throw argument("FACEC_WITH_CROPS is for facec_detect_* (crops come with detection only)") }
+        let mode = try s.owner.mode(flags: flags & ~UInt32(FACEC_WITH_CROPS), threads: s.threads)
         let result: FacesHandle
         if embed {
             let list: [FaceEmbedding]
@@ -139,18 +158,15 @@ private func faces(_ session: OpaquePointer?, _ source: () throws -> Source, fla
             }
             result = FacesHandle(areas: list.map { ($0.area, $0.confidence) }, embeddings: list.map(\.embedding), dimension: s.owner.dimension)
         } else {
-            let (photo, name): (DecodedImage, String)
-            switch try source() {
-            case .file(let path): (photo, name) = (try ImageDecoder.decodeFile(path), path)
-            case .pixels(let img, let n): (photo, name) = (img, n)
-            }
-            var areas: [(FacialArea, Double)]
+            let (photo, name) = try source().decoded()
+            let areas: [(FacialArea, Double)], crops: [DecodedImage]
             if case .detect(let detector, let enforce) = mode {
-                areas = try detector.extractFaces(photo, path: name, enforce: enforce).map { ($0.area, $0.confidence) }
+                let found = try detector.extractFaces(photo, path: name, enforce: enforce)
+                (areas, crops) = (found.map { ($0.area, $0.confidence) }, found.map(\.crop))
             } else {
-                areas = [(FacialArea(x: 0, y: 0, width: photo.width, height: photo.height), 0)]
+                (areas, crops) = ([(FacialArea(x: 0, y: 0, width: photo.width, height: photo.height), 0)], [photo])
             }
-            result = FacesHandle(areas: areas, embeddings: nil, dimension: s.owner.dimension)
+            result = FacesHandle(areas: areas, embeddings: nil, dimension: s.owner.dimension, crops: keepCrops ? crops : nil)
         }
         out.pointee = HandleRegistry.register(result, as: .faces)
     }
@@ -172,6 +188,18 @@ public func facec_embed_pixels(_ session: OpaquePointer?, _ pixels: UnsafePointe
                                _ stride: Int, _ order: facec_pixel_order, _ flags: UInt32,
                                _ out: UnsafeMutablePointer<OpaquePointer?>?) -> facec_status {
     faces(session, { .pixels(try image(pixels, width, height, stride, order), name: "<pixels>") }, flags: flags, embed: true, out)
+}
+
+@_cdecl("facec_embed_memory")
+public func facec_embed_memory(_ session: OpaquePointer?, _ data: UnsafeRawPointer?, _ size: Int, _ flags: UInt32,
+                               _ out: UnsafeMutablePointer<OpaquePointer?>?) -> facec_status {
+    faces(session, { try encoded(data, size) }, flags: flags, embed: true, out)
+}
+
+@_cdecl("facec_detect_memory")
+public func facec_detect_memory(_ session: OpaquePointer?, _ data: UnsafeRawPointer?, _ size: Int, _ flags: UInt32,
+                                _ out: UnsafeMutablePointer<OpaquePointer?>?) -> facec_status {
+    faces(session, { try encoded(data, size) }, flags: flags, embed: false, out)
 }
 
 @_cdecl("facec_detect_file")
@@ -202,6 +230,17 @@ public func facec_faces_face(_ faces: OpaquePointer?, _ i: Int) -> UnsafePointer
 public func facec_faces_embedding(_ faces: OpaquePointer?, _ i: Int) -> UnsafePointer<Float>? {
     guard let f = facesHandle(faces), i >= 0, i < f.count, let e = f.embeddings else { return nil }
     return UnsafePointer(e + i * f.dimension)
+}
+
+@_cdecl("facec_faces_crop")
+public func facec_faces_crop(_ faces: OpaquePointer?, _ i: Int, _ width: UnsafeMutablePointer<Int32>?,
+                             _ height: UnsafeMutablePointer<Int32>?) -> UnsafePointer<UInt8>? {
+    width?.pointee = 0
+    height?.pointee = 0
+    guard let f = facesHandle(faces), i >= 0, i < f.count, let crops = f.crops else { return nil }
+    width?.pointee = Int32(crops[i].width)
+    height?.pointee = Int32(crops[i].height)
+    return UnsafePointer(crops[i].pixels)
 }
 
 @_cdecl("facec_faces_free")
@@ -242,5 +281,44 @@ public func facec_verify(_ model: OpaquePointer?, _ a: UnsafePointer<Float>?, _ 
         let d = Distance.distance(x, y, metric: mt)
         distance.pointee = d
         verified.pointee = d <= threshold ? 1 : 0
+    }
+}
+
+@_cdecl("facec_distances")
+public func facec_distances(_ query: UnsafePointer<Float>?, _ rows: UnsafePointer<Float>?, _ count: Int, _ dim: Int,
+                            _ rowStride: Int, _ m: facec_metric, _ out: UnsafeMutablePointer<Double>?) -> facec_status {
+    guarded {
+        guard let query, let out else { throw argument("facec_distances: query and distances must not be NULL") }
+        guard dim >= 1 && dim <= 1 << 24 else { throw argument("dim must be 1 to 16777216 (got \(dim))") }
+        guard count >= 0 && count <= 1 << 32 else { throw argument("count must be 0 to 2^32 (got \(count))") }
+        guard count == 0 || rows != nil else { throw argument("facec_distances: rows must not be NULL") }
+        guard rowStride >= dim else { throw argument("row_stride \(rowStride) is less than dim \(dim)") }
+        guard count <= 1 || rowStride <= ((1 << 44) - dim) / (count - 1) else { throw argument("row_stride × count does not fit in memory") }
+        let mt = try metric(m)
+        let q = Array(UnsafeBufferPointer(start: query, count: dim))
+        if let why = Distance.problem(q, metric: mt) { throw argument("the query embedding \(why)") }
+        for i in 0..<count {
+            let row = Array(UnsafeBufferPointer(start: rows! + i * rowStride, count: dim))
+            if Distance.problem(row, metric: mt) != nil {
+                // As a gallery search ranks it: never within a threshold.
+                out[i] = mt == .cosine || mt == .angular ? 1 : .infinity
+            } else {
+                out[i] = Distance.distance(q, row, metric: mt)
+            }
+        }
+    }
+}
+
+@_cdecl("facec_confidence")
+public func facec_confidence(_ model: OpaquePointer?, _ distance: Double, _ m: facec_metric, _ verified: Int32,
+                             _ out: UnsafeMutablePointer<Double>?, _ integral: UnsafeMutablePointer<Int32>?) -> facec_status {
+    guarded {
+        guard let handle = modelHandle(model), let out else { throw argument("facec_confidence: model must be an open model and confidence not NULL") }
+        guard distance.isFinite, distance >= 0 else { throw argument("distance must be a finite non-negative number (got \(distance))") }
+        guard verified == 0 || verified == 1 else { throw argument("verified must be 0 or 1 (got \(verified))") }
+        let c = DeepfaceModels.confidence(distance: distance, verified: verified == 1, metric: try metric(m),
+                                          entry: DeepfaceModels.entry(for: handle.model.header))
+        out.pointee = c.value
+        integral?.pointee = c.isInteger ? 1 : 0
     }
 }

@@ -68,8 +68,15 @@ final class FacesHandle {
     let dimension: Int
     let faces: UnsafeMutablePointer<facec_face>
     let embeddings: UnsafeMutablePointer<Float>?
+    /// The aligned crops (RGB), when asked for with FACEC_WITH_CROPS.
+    let crops: [Crop]?
 
-    init(areas: [(FacialArea, Double)], embeddings rows: [[Float]]?, dimension: Int) {
+    struct Crop {
+        let width, height: Int
+        let pixels: UnsafeMutablePointer<UInt8>
+    }
+
+    init(areas: [(FacialArea, Double)], embeddings rows: [[Float]]?, dimension: Int, crops images: [DecodedImage]? = nil) {
         count = areas.count
         self.dimension = dimension
         faces = .allocate(capacity: max(1, count))
@@ -91,11 +98,19 @@ final class FacesHandle {
         } else {
             embeddings = nil
         }
+        crops = images.map { list in
+            list.map { image in
+                let p = UnsafeMutablePointer<UInt8>.allocate(capacity: max(1, image.pixels.count))
+                image.pixels.withUnsafeBufferPointer { if let b = $0.baseAddress { p.initialize(from: b, count: $0.count) } }
+                return Crop(width: image.width, height: image.height, pixels: p)
+            }
+        }
     }
 
     deinit {
         faces.deallocate()
         embeddings?.deallocate()
+        crops?.forEach { $0.pixels.deallocate() }
     }
 }
 

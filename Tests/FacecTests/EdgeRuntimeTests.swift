@@ -204,6 +204,35 @@ import FacecImage
                 CHECK(facec_verify(m, a, b, 100, FACEC_COSINE, &d, &v), FACEC_ERROR_ARGUMENT);
                 CHECK(facec_verify(m, a, b, 160, FACEC_EUCLIDEAN_L2, &d, &v), FACEC_OK);
                 if (v != 0) { printf("FAIL verified\\\\n"); return 1; }
+                /* API 2: angular, batch distances, confidence, encoded memory, crops. */
+                CHECK(facec_distance(a, b, 160, FACEC_ANGULAR, &d), FACEC_OK);
+                if (d != 0.5) { printf("FAIL angular %g\\\\n", d); return 1; }
+                float rows[3 * 161] = {0}, zero[160] = {0}; double ds[3];
+                rows[0] = 1; rows[161 + 1] = 1; /* row 2 stays all zeros */
+                CHECK(facec_distances(a, rows, 3, 160, 161, FACEC_ANGULAR, ds), FACEC_OK);
+                if (ds[0] != 0 || ds[1] != 0.5 || ds[2] != 1) { printf("FAIL distances %g %g %g\\\\n", ds[0], ds[1], ds[2]); return 1; }
+                CHECK(facec_distances(a, rows, 3, 160, 159, FACEC_COSINE, ds), FACEC_ERROR_ARGUMENT);
+                CHECK(facec_distances(a, NULL, 3, 160, 160, FACEC_COSINE, ds), FACEC_ERROR_ARGUMENT);
+                CHECK(facec_distances(zero, rows, 3, 160, 161, FACEC_COSINE, ds), FACEC_ERROR_ARGUMENT);
+                CHECK(facec_distances(a, NULL, 0, 160, 160, FACEC_COSINE, ds), FACEC_OK);
+                int integral = 7;
+                CHECK(facec_confidence(m, 0.0, FACEC_COSINE, 1, &d, &integral), FACEC_OK);
+                if (d != 100 || integral != 0) { printf("FAIL confidence at 0: %g %d\\\\n", d, integral); return 1; }
+                CHECK(facec_confidence(m, -1, FACEC_COSINE, 1, &d, NULL), FACEC_ERROR_ARGUMENT);
+                CHECK(facec_confidence(m, 0.1, FACEC_COSINE, 2, &d, NULL), FACEC_ERROR_ARGUMENT);
+                CHECK(facec_confidence(m, 0.1, (facec_metric)9, 0, &d, NULL), FACEC_ERROR_ARGUMENT);
+                CHECK(facec_confidence(NULL, 0.1, FACEC_COSINE, 0, &d, NULL), FACEC_ERROR_ARGUMENT);
+                CHECK(facec_embed_memory(s, NULL, 10, 0, &f), FACEC_ERROR_ARGUMENT);
+                CHECK(facec_embed_memory(s, px, 0, 0, &f), FACEC_ERROR_ARGUMENT);
+                CHECK(facec_embed_memory(s, px, sizeof px, 0, &f), FACEC_ERROR_IMAGE);
+                CHECK(facec_detect_pixels(s, px, 2, 2, 6, FACEC_BGR, FACEC_WITH_CROPS, &f), FACEC_OK);
+                int cw = 0, ch = 0;
+                const uint8_t *crop = facec_faces_crop(f, 0, &cw, &ch);
+                if (!crop || cw != 2 || ch != 2 || facec_faces_crop(f, 1, &cw, &ch) || cw != 0) { printf("FAIL crop\\\\n"); return 1; }
+                facec_faces_free(f);
+                CHECK(facec_detect_pixels(s, px, 2, 2, 6, FACEC_BGR, 0, &f), FACEC_OK);
+                if (facec_faces_crop(f, 0, &cw, &ch)) { printf("FAIL crop without FACEC_WITH_CROPS\\\\n"); return 1; }
+                facec_faces_free(f);
                 facec_session_close(s); facec_model_close(m); facec_faces_free(NULL); facec_model_close(NULL);
                 printf("ok %s %zu %s\\\\n", facec_model_name(m == NULL ? NULL : m) ? "named" : "?", (size_t)160, facec_version());
                 return 0;

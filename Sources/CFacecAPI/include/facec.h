@@ -37,7 +37,7 @@
 extern "C" {
 #endif
 
-#define FACEC_API_VERSION 1
+#define FACEC_API_VERSION 2  /* 2: angular metric, confidence, encoded images in memory, crops, batch distances */
 
 typedef enum facec_status {
     FACEC_OK = 0,
@@ -58,13 +58,15 @@ typedef enum facec_status {
 #define FACEC_SKIP_DETECTION        1u  /* the image is already a face crop (deepface's "skip") */
 #define FACEC_DETECT                2u  /* require the model's detector (FACEC_ERROR_NO_DETECTOR if none) */
 #define FACEC_NO_ENFORCE_DETECTION  4u  /* no face: use the whole image (enforce_detection=False) */
+#define FACEC_WITH_CROPS            8u  /* facec_detect_* only: keep each face's aligned crop (facec_faces_crop) */
 
 typedef enum facec_pixel_order { FACEC_RGB = 0, FACEC_BGR = 1 } facec_pixel_order;
 
 typedef enum facec_metric {
     FACEC_COSINE = 0,
     FACEC_EUCLIDEAN = 1,
-    FACEC_EUCLIDEAN_L2 = 2
+    FACEC_EUCLIDEAN_L2 = 2,
+    FACEC_ANGULAR = 3               /* arccos(cosine similarity) / pi */
 } facec_metric;
 
 /* One face, in deepface's terms (facial_area and face_confidence): the box in
@@ -110,15 +112,25 @@ facec_status facec_embed_file(facec_session *session, const char *path, unsigned
  * bytes apart, top row first). */
 facec_status facec_embed_pixels(facec_session *session, const uint8_t *pixels, int width, int height, size_t stride,
                                 facec_pixel_order order, unsigned flags, facec_faces **faces);
+/* The same for an encoded photo in memory (JPEG, PNG or WebP bytes, chosen by
+ * content, decoded as from a file): deepface's base64 and file-object inputs. */
+facec_status facec_embed_memory(facec_session *session, const void *data, size_t size, unsigned flags, facec_faces **faces);
 /* Faces only, without embeddings (facec_faces_embedding returns NULL). */
 facec_status facec_detect_file(facec_session *session, const char *path, unsigned flags, facec_faces **faces);
 facec_status facec_detect_pixels(facec_session *session, const uint8_t *pixels, int width, int height, size_t stride,
                                  facec_pixel_order order, unsigned flags, facec_faces **faces);
+facec_status facec_detect_memory(facec_session *session, const void *data, size_t size, unsigned flags, facec_faces **faces);
 
 size_t facec_faces_count(const facec_faces *faces);
 /* NULL when i is out of range. Pointers stay valid until facec_faces_free. */
 const facec_face *facec_faces_face(const facec_faces *faces, size_t i);
 const float *facec_faces_embedding(const facec_faces *faces, size_t i);  /* facec_model_dim floats */
+/* Face i's aligned crop as deepface's extract_faces gives it (before any
+ * resizing for the network): RGB, 3 bytes per pixel, rows width * 3 bytes
+ * apart, top row first; *width and *height are set. Only for results of
+ * facec_detect_* called with FACEC_WITH_CROPS; NULL otherwise (the sizes
+ * are then 0). Without detection the crop is the whole image. */
+const uint8_t *facec_faces_crop(const facec_faces *faces, size_t i, int *width, int *height);
 void facec_faces_free(facec_faces *faces);                 /* NULL is allowed */
 
 /* deepface's distance between two embeddings (computed in double, rounded to
@@ -129,6 +141,23 @@ void facec_faces_free(facec_faces *faces);                 /* NULL is allowed */
 facec_status facec_distance(const float *a, const float *b, size_t dim, facec_metric metric, double *distance);
 facec_status facec_verify(const facec_model *model, const float *a, const float *b, size_t dim, facec_metric metric,
                           double *distance, int *verified);
+
+/* The distances of one embedding to `count` others (rows of `dim` floats,
+ * `row_stride` floats apart: a gallery matrix), as facec_distance computes
+ * each; a row whose distance is undefined (NaN, infinity, or all zeros for
+ * FACEC_COSINE and FACEC_ANGULAR) gets 1 for those two metrics and an infinity
+ * otherwise, as a gallery search ranks it. The query itself must be valid. */
+facec_status facec_distances(const float *query, const float *rows, size_t count, size_t dim, size_t row_stride,
+                             facec_metric metric, double *distances);
+
+/* deepface's confidence (0 to 100) that a pair at `distance` is one person,
+ * for this model and metric (deepface/config/confidence.py, as its verify and
+ * find report it); `verified` is the pair's verdict (1 or 0). For a model
+ * deepface has no fit for (e.g. VGG-Face's fc8 descriptor) it is deepface's
+ * neutral 51 or 49. *integral (may be NULL) is 1 where deepface returns the
+ * value as a Python int (its clamps to 0, 49, 51 and 100). */
+facec_status facec_confidence(const facec_model *model, double distance, facec_metric metric, int verified,
+                              double *confidence, int *integral);
 
 #ifdef __cplusplus
 }
