@@ -314,7 +314,7 @@ public func facec_confidence(_ model: OpaquePointer?, _ distance: Double, _ m: f
                              _ out: UnsafeMutablePointer<Double>?, _ integral: UnsafeMutablePointer<Int32>?) -> facec_status {
     guarded {
         guard let handle = modelHandle(model), let out else { throw argument("facec_confidence: model must be an open model and confidence not NULL") }
-        guard distance.isFinite, distance >= 0 else { throw argument("distance must be a finite non-negative number (got \(distance))") }
+        guard distance.isFinite else { throw argument("distance must be a finite number (got \(distance))") }
         guard verified == 0 || verified == 1 else { throw argument("verified must be 0 or 1 (got \(verified))") }
         let c = DeepfaceModels.confidence(distance: distance, verified: verified == 1, metric: try metric(m),
                                           entry: DeepfaceModels.entry(for: handle.model.header))

@@ -22,7 +22,7 @@ public enum DeepfaceModels {
         let fits: [Metric: ConfidenceFit]
     }
 
-    static let table: [String: Entry] = [
+    package static let table: [String: Entry] = [
         "VGG-Face": Entry(
             thresholds: [.cosine: 0.68, .euclidean: 1.17, .euclideanL2: 1.17, .angular: 0.39],
             fits: [
@@ -102,7 +102,7 @@ public enum DeepfaceModels {
     /// hundredth (ties to even), as the double nearest that decimal. The
     /// midpoint test uses a fused multiply-add, whose one rounding keeps the
     /// sign of x·100 − (k + ½) exact.
-    static func pythonRound2(_ x: Double) -> Double {
+    package static func pythonRound2(_ x: Double) -> Double {
         guard x.isFinite else { return x }
         let k = (x * 100).rounded(.down)
         let side = fma(x, 100, -(k + 0.5))

@@ -218,7 +218,9 @@ import FacecImage
                 int integral = 7;
                 CHECK(facec_confidence(m, 0.0, FACEC_COSINE, 1, &d, &integral), FACEC_OK);
                 if (d != 100 || integral != 0) { printf("FAIL confidence at 0: %g %d\\\\n", d, integral); return 1; }
-                CHECK(facec_confidence(m, -1, FACEC_COSINE, 1, &d, NULL), FACEC_ERROR_ARGUMENT);
+                CHECK(facec_confidence(m, 1.0 / 0.0, FACEC_COSINE, 1, &d, NULL), FACEC_ERROR_ARGUMENT);
+                CHECK(facec_confidence(m, -1e-6, FACEC_COSINE, 0, &d, NULL), FACEC_OK);
+                if (d != 0) { printf("FAIL confidence below 0: %g\\\\n", d); return 1; }
                 CHECK(facec_confidence(m, 0.1, FACEC_COSINE, 2, &d, NULL), FACEC_ERROR_ARGUMENT);
                 CHECK(facec_confidence(m, 0.1, (facec_metric)9, 0, &d, NULL), FACEC_ERROR_ARGUMENT);
                 CHECK(facec_confidence(NULL, 0.1, FACEC_COSINE, 0, &d, NULL), FACEC_ERROR_ARGUMENT);

@@ -152,7 +152,8 @@ facec_status facec_distances(const float *query, const float *rows, size_t count
 
 /* deepface's confidence (0 to 100) that a pair at `distance` is one person,
  * for this model and metric (deepface/config/confidence.py, as its verify and
- * find report it); `verified` is the pair's verdict (1 or 0). For a model
+ * find report it); `verified` is the pair's verdict (1 or 0); a distance at or
+ * below 0 gives 100 or 0, a NaN or an infinity is FACEC_ERROR_ARGUMENT. For a model
  * deepface has no fit for (e.g. VGG-Face's fc8 descriptor) it is deepface's
  * neutral 51 or 49. *integral (may be NULL) is 1 where deepface returns the
  * value as a Python int (its clamps to 0, 49, 51 and 100). */
