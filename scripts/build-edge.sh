@@ -77,13 +77,17 @@ ar rcs "$out/lib/libfacec.a" "$work/facec.o"
 # takes the image and protobuf libraries from Debian's packages (libturbojpeg0,
 # libpng16-16, libwebp7, libwebpdemux2, libprotobuf-c1, zlib1g).
 printf '{ global: facec_*; local: *; };\n' > "$work/exports.map"
-cc -shared -o "$work/libfacec.so" -Wl,-soname,libfacec.so -Wl,--version-script="$work/exports.map" -Wl,--gc-sections \
+# The shared library takes the image and protobuf libraries from the system
+# (Debian's packages) or, first, from its own folder ($ORIGIN: the Python
+# wheel carries them there, scripts/build-python.sh); C++ and libgcc are linked in.
+cc -shared -o "$work/libfacec.so" -Wl,-soname,libfacec.so -Wl,--version-script="$work/exports.map" -Wl,--gc-sections -Wl,-rpath,'$ORIGIN' \
     -Wl,--whole-archive "$bin/libFacecCStatic.a" -Wl,--no-whole-archive "$swift_static/$arch/swiftrt.o" \
     -Wl,--start-group "$swift_static"/libswiftCore.a "$swift_static"/libswift_Concurrency.a "$swift_static"/libswift_StringProcessing.a \
     "$swift_static"/libswift_RegexParser.a "$swift_static"/libswiftSynchronization.a "$swift_static"/libswiftGlibc.a \
     "$swift_static"/libswiftDispatch.a "$swift_static"/libdispatch.a "$swift_static"/libBlocksRuntime.a \
     "$swift_static"/libswift_Builtin_float.a -Wl,--end-group \
-    -lturbojpeg -lpng16 -lwebpdemux -lwebp -lprotobuf-c -lz -lstdc++ -lm -lpthread -ldl
+    -Wl,--no-as-needed -lturbojpeg -lpng16 -lwebpdemux -lwebp -lprotobuf-c -lz -Wl,--as-needed \
+    "$(gcc -print-file-name=libstdc++.a)" -static-libgcc -lm -lpthread -ldl
 strip -o "$out/lib/libfacec.so" "$work/libfacec.so"
 cp "$root/include/facec.h" "$out/include/facec.h"
 echo "build-edge: $out/bin/facec-run ($(stat -c %s "$out/bin/facec-run") bytes), $out/lib/libfacec.so ($(stat -c %s "$out/lib/libfacec.so")), $out/lib/libfacec.a ($(stat -c %s "$out/lib/libfacec.a"))" >&2
