@@ -64,7 +64,7 @@ enum DeepIDArchitecture {
             name: "DeepID",
             input: deepfaceInput(height: 55, width: 47),
             outputLayer: outputLayer, l2Normalize: false, defaultMetric: .cosine,
-            thresholds: [.cosine: 0.015, .euclidean: 45, .euclideanL2: 0.17, .angular: 0.04],
+            thresholds: [.cosine: 0.015, .euclidean: 45, .euclideanL2: 0.17],
             provenance: provenance)
     }
 

@@ -29,7 +29,7 @@ enum DlibResNet {
     static let description = "dlib face recognition ResNet v1 (dnn_face_recognition_ex.cpp anet_type)"
 
     /// deepface's thresholds for "Dlib" (deepface/config/threshold.py).
-    static let thresholds: [Metric: Float] = [.cosine: 0.07, .euclidean: 0.6, .euclideanL2: 0.4, .angular: 0.12]
+    static let thresholds: [Metric: Float] = [.cosine: 0.07, .euclidean: 0.6, .euclideanL2: 0.4]
 
     static func build(_ net: DlibNetwork, path: String) throws -> (Graph, outputLayer: Int) {
         var b = Builder(net: net, path: path)

@@ -14,7 +14,7 @@ public enum VGGDescriptor: String, CaseIterable, Sendable {
 
     var thresholds: [Metric: Float] {
         switch self {
-        case .fc7: return [.cosine: 0.68, .euclidean: 1.17, .euclideanL2: 1.17, .angular: 0.39]
+        case .fc7: return [.cosine: 0.68, .euclidean: 1.17, .euclideanL2: 1.17]
         case .fc8: return [.cosine: 0.40, .euclidean: 0.60, .euclideanL2: 0.86]
         }
     }

@@ -77,8 +77,10 @@ public enum Thresholds {
             return t
         }
         guard let t = header.thresholds[metric] else {
-            // Files converted before facec knew the angular metric carry no
-            // threshold for it; deepface's own models still have deepface's.
+            // Model files carry the thresholds of the metrics every facec
+            // reads; angular's comes from deepface's table for deepface's own
+            // models, so that new files stay readable by older runtimes (a
+            // threshold code they do not know would be refused).
             if let t = DeepfaceModels.entry(for: header)?.thresholds[metric] { return t }
             throw FacecError(.argument, modelPath, "the model has no threshold for \(metric.rawValue); pass --threshold")
         }

@@ -62,7 +62,7 @@ enum DlibWeights {
     @Test func theRealFileIsTheFaceResNet() throws {
         let (graph, d) = try ModelImporter.load(path: try DlibWeights.require())
         #expect(d.name == "Dlib")
-        #expect(d.thresholds == [.cosine: 0.07, .euclidean: 0.6, .euclideanL2: 0.4, .angular: 0.12])
+        #expect(d.thresholds == [.cosine: 0.07, .euclidean: 0.6, .euclideanL2: 0.4])
         #expect(d.input.height == 150 && d.input.width == 150 && d.input.colorOrder == .rgb && d.input.truncateToUInt8)
         // dlib's means, exactly as the file stores them (float_details), over 256.
         #expect(d.input.mean == [Float(122.782) / 256, Float(117.001) / 256, Float(104.298) / 256])

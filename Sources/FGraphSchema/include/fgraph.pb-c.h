@@ -51,7 +51,7 @@ typedef enum _Fgraph__Metric {
   FGRAPH__METRIC__METRIC_EUCLIDEAN = 1,
   FGRAPH__METRIC__METRIC_EUCLIDEAN_L2 = 2,
   /*
-   * arccos(cosine similarity) / pi (deepface 0.0.103)
+   * arccos(cosine similarity) / pi (deepface 0.0.103); read, not written (older readers refuse it)
    */
   FGRAPH__METRIC__METRIC_ANGULAR = 3
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(FGRAPH__METRIC)
