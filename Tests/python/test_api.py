@@ -10,7 +10,7 @@ import threading
 import numpy as np
 import pytest
 
-from conftest import FACES, FIXTURES, REPO, run_cli
+from conftest import FACES, FIXTURES, run_cli
 from facec import DeepFace, Model, NotSupported
 import facec.exceptions
 

@@ -17,8 +17,8 @@ import numpy as np
 
 from . import _native
 from . import models as _models
-from .DeepFace import _area, _check_options, _faces, _flags, _metric_name, _threshold_value
-from .exceptions import DimensionMismatchError, EmptyDatasource, PathNotFound
+from .DeepFace import _check_options, _faces, _flags, _metric_name, _threshold_value
+from .exceptions import EmptyDatasource, NotSupported, PathNotFound
 from .images import load as _load_image
 from .model import distances as _distances
 
@@ -138,10 +138,10 @@ def find(img_path, db_path, model_name="VGG-Face", distance_metric="cosine", enf
     if not isinstance(distance_metric, str) and threshold is None:
         raise ValueError("Threshold must be specified when using custom distance metrics")
     if datastore_format != "npz":
-        raise _native_unsupported(f"datastore_format={datastore_format!r}: facec keeps its datastore as npz")
+        raise NotSupported(f"datastore_format={datastore_format!r}: facec keeps its datastore as npz")
     _check_options(detector_backend, align, expand_percentage, normalization, anti_spoofing)
     if "://" in db_path:
-        raise _native_unsupported("db_path must be a local folder (facec reads no s3:// or ftp:// stores; "
+        raise NotSupported("db_path must be a local folder (facec reads no s3:// or ftp:// stores; "
                                   "facec gallery keeps galleries in SQLite or PostgreSQL)")
     if not os.path.isdir(db_path):
         raise PathNotFound(f"Passed path {db_path} does not exist!")
@@ -214,11 +214,6 @@ def find(img_path, db_path, model_name="VGG-Face", distance_metric="cosine", enf
     if not silent:
         logger.info(f"find function duration {time.time() - tic} seconds")
     return results
-
-
-def _native_unsupported(message):
-    from .exceptions import NotSupported
-    return NotSupported(message)
 
 
 def _confidence(m, metric, distance, verified):
