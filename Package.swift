@@ -19,13 +19,29 @@ import PackageDescription
 // these flags) and explains instead of dying with SIGILL on older CPUs.
 // FacecKernelsAVX512 holds the 16-lane micro-kernels, built for x86-64-v4
 // and called only when CPUID reports AVX-512 (runtime dispatch).
+//
+// The flags follow the *target* architecture, not the machine running the
+// manifest (`#if arch` is evaluated on the build host, so a cross build would
+// get -march=x86-64-v3). A cross build says what it targets in TARGET_ARCH
+// (aarch64 / arm64 / x86_64); without it the host's architecture is assumed.
 #if arch(x86_64)
-let kernelFlags = ["-Xcc", "-march=x86-64-v3"]
-let avx512Flags = ["-Xcc", "-march=x86-64-v4"]
+let hostArch = "x86_64"
+#elseif arch(arm64)
+let hostArch = "aarch64"
 #else
-let kernelFlags: [String] = []
-let avx512Flags: [String] = []
+let hostArch = "other"
 #endif
+let targetArch: String = {
+    switch Context.environment["TARGET_ARCH"]?.lowercased() {
+    case nil, "": return hostArch
+    case "arm64", "aarch64": return "aarch64"
+    case "x86_64", "amd64", "x86-64": return "x86_64"
+    case let other?: return other
+    }
+}()
+let targetIsX86 = targetArch == "x86_64"
+let kernelFlags: [String] = targetIsX86 ? ["-Xcc", "-march=x86-64-v3"] : []
+let avx512Flags: [String] = targetIsX86 ? ["-Xcc", "-march=x86-64-v4"] : []
 let kernelSpeed: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug)),
                                    .unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
 

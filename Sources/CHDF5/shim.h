@@ -18,6 +18,23 @@ static inline hid_t facec_H5S_ALL(void) { return H5S_ALL; }
 static inline size_t facec_H5T_VARIABLE(void) { return H5T_VARIABLE; }
 static inline unsigned facec_H5F_ACC_RDONLY(void) { return H5F_ACC_RDONLY; }
 
+// libhdf5 1.10 (Debian 12) and 1.12+ (Debian 13: 1.14) spell the link and
+// object info calls as versioned macros (H5Lget_info -> H5Lget_info2,
+// H5O_info_t -> H5O_info2_t) that Swift cannot import: C resolves them here.
+static inline int facec_H5_link_type(hid_t loc, const char *name) {
+    H5L_info_t info;
+    return H5Lget_info(loc, name, &info, H5P_DEFAULT) < 0 ? -1 : (int)info.type;
+}
+static inline long long facec_H5_num_attrs(hid_t id) {
+#if H5_VERSION_GE(1, 12, 0)
+    H5O_info2_t info;
+    return H5Oget_info3(id, &info, H5O_INFO_NUM_ATTRS) < 0 ? -1 : (long long)info.num_attrs;
+#else
+    H5O_info_t info;   /* 1.10: H5Oget_info is the 2-argument version 1 */
+    return H5Oget_info2(id, &info, H5O_INFO_NUM_ATTRS) < 0 ? -1 : (long long)info.num_attrs;
+#endif
+}
+
 // A data transfer property list whose type-conversion buffer is `bytes`
 // (HDF5's default, 1 MB, is allocated and zeroed on every converting read,
 // which dominates reading thousands of small datasets). Close with H5Pclose.

@@ -100,11 +100,17 @@ public enum ModelWriter {
     /// The loader refuses names with control characters (they would forge
     /// output lines); a source that carries one is refused here, before writing.
     private static func checkPrintable(_ h: ModelHeader, path: String) throws {
-        let names = [("the model name", h.modelName), ("the output name", h.output.name), ("the input note", h.input.note)]
-            + h.classNames.map { ("class name '\($0)'", $0) } + h.tensors.map { ("tensor '\($0.name)'", $0.name) }
-            + h.values.map { ("value '\($0.name)'", $0.name) } + h.nodes.flatMap { n in [("layer '\(n.name)'", n.name)] + n.fused.map { ("layer '\(n.name)'", $0) } }
-            + [("the source file name", h.provenance.sourceFile), ("the source format", h.provenance.sourceFormat),
-               ("the architecture", h.provenance.architecture), ("the converter version", h.provenance.converterVersion)]
+        // Built in steps: one `+` chain of closures is too much for Swift 6.0's type checker.
+        var names: [(String, String)] = [("the model name", h.modelName), ("the output name", h.output.name), ("the input note", h.input.note)]
+        names += h.classNames.map { ("class name '\($0)'", $0) }
+        names += h.tensors.map { ("tensor '\($0.name)'", $0.name) }
+        names += h.values.map { ("value '\($0.name)'", $0.name) }
+        for n in h.nodes {
+            names.append(("layer '\(n.name)'", n.name))
+            names += n.fused.map { ("layer '\(n.name)'", $0) }
+        }
+        names += [("the source file name", h.provenance.sourceFile), ("the source format", h.provenance.sourceFormat),
+                  ("the architecture", h.provenance.architecture), ("the converter version", h.provenance.converterVersion)]
         for (what, text) in names {
             if let bad = HeaderDecoding.controlCharacter(in: text) {
                 throw FacecError(.model, path, "cannot write the model: \(oneLine(what)) holds the control character \(bad)")

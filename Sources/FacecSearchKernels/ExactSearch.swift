@@ -198,7 +198,11 @@ struct Selector {
         case .euclideanL2: return 2 * error * inverse + 2e-4
         case .euclidean:
             let q = SIMD8<Float>(repeating: queryNorm), ql = SIMD8<Float>(repeating: queryLength)
-            return 2 * ql * error + 1e-5 * (q + norm) + 4e-6 * (ql + norm * inverse)
+            // In steps: one SIMD expression with literals is too much for Swift 6.0's type checker.
+            let bound: SIMD8<Float> = 2 * ql * error
+            let rounding: SIMD8<Float> = 1e-5 * (q + norm)
+            let scaled: SIMD8<Float> = 4e-6 * (ql + norm * inverse)
+            return bound + rounding + scaled
         }
     }
 

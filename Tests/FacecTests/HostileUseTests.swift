@@ -33,7 +33,11 @@ import FacecPipeline
     }
 
     static func makedev(_ major: UInt32, _ minor: UInt32) -> dev_t {
-        dev_t((major & 0xfff) << 8 | (minor & 0xff) | ((minor & ~0xff) << 12))
+        // In steps: one expression of literals is too much for Swift 6.0's type checker.
+        let high: UInt32 = (major & 0xfff) << 8
+        let low: UInt32 = minor & 0xff
+        let rest: UInt32 = (minor & ~0xff) << 12
+        return dev_t(high | low | rest)
     }
 
     /// The pairs file and its photos, for `verify --pairs`.

@@ -33,7 +33,7 @@ import Testing
     /// The refusal of `bytes`, checked to be one line naming the file.
     func refusal(_ bytes: [UInt8], _ dir: TempDir = TempDir(), sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
         let path = bytes.written(dir, "hostile.mat")
-        let text = try #require(throws: FacecError.self, sourceLocation: sourceLocation) { try Self.readAll(path) }.description
+        let text = try #require(thrown(FacecError.self, sourceLocation: sourceLocation) { try Self.readAll(path) }, sourceLocation: sourceLocation).description
         #expect(text.hasPrefix(path) && !text.contains("\n"), "\(text)", sourceLocation: sourceLocation)
         return text
     }
@@ -46,7 +46,7 @@ import Testing
             let cut = full.count * k / 64
             let path = Array(full[0..<cut]).written(dir, "cut\(k).mat")
             #expect(throws: FacecError.self, "\(name) cut at \(cut)") { try Self.readAll(path) }
-            let error = #expect(throws: FacecError.self) { try ModelImporter.load(path: path) }
+            let error = thrown(FacecError.self) { try ModelImporter.load(path: path) }
             #expect(error.map { !$0.description.contains("\n") } == true)
         }
         // The fixture made by truncating a real file says so.
@@ -164,7 +164,7 @@ import Testing
         // MAT v4: a 20-byte header (type, rows, cols, imagf, namelen), no text.
         let v4 = [0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0x78, 0] + w.f64(3) + [UInt8](repeating: 0, count: 120)
         let p4 = v4.written(dir, "v4.mat")
-        let e4 = try #require(throws: FacecError.self) { try MatV5File(path: p4) }
+        let e4 = try #require(thrown(FacecError.self) { try MatV5File(path: p4) })
         #expect(e4.reason == "not a MAT v5/v7 file (MAT v4 and other formats are not read)")
         #expect(throws: FacecError.self) { try ModelImporter.load(path: p4) }
         var v2 = w.header()
@@ -197,7 +197,7 @@ import Testing
         let vars = (0..<30).map { w.compressed(w.doubles("v\($0)", dims: [1, 1], [Double($0)])) }
         let path = w.file(vars.flatMap { $0 }).written(dir, "many.mat")
         #expect(try MatV5File(path: path).variableNames().count == 30)
-        let error = try #require(throws: FacecError.self) { try ModelImporter.load(path: path) }
+        let error = try #require(thrown(FacecError.self) { try ModelImporter.load(path: path) })
         #expect(error.reason.hasSuffix("(variables: v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, … (30 in all))"), "\(error)")
     }
 
@@ -225,7 +225,7 @@ import Testing
             + FuzzRegressionTests.files(fuzz.appendingPathComponent("upstream")).filter { $0.contains("libmatio-") }
         #expect(!corpus.isEmpty)
         for path in corpus {
-            let error = #expect(throws: FacecError.self, "\(path)") { try ModelImporter.load(path: path) }
+            let error = thrown(FacecError.self, "\(path)") { try ModelImporter.load(path: path) }
             #expect(error.map { !$0.description.contains("\n") } == true, "\(String(describing: error))")
         }
     }

@@ -98,7 +98,7 @@ import Testing
         let mean = try #require(try MatV73File(path: Self.vgg("bad_v73_huge.mat")).read("meta")
             .requiredField("normalization").field("averageImage"))
         #expect(mean.count == 1 << 40)
-        let error = try #require(throws: FacecError.self) { try mean.withFloats { $0.count } }
+        let error = try #require(thrown(FacecError.self) { try mean.withFloats { $0.count } })
         #expect(error.reason.contains("more than facec reads"), "\(error)")
     }
 }

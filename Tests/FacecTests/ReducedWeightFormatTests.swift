@@ -65,7 +65,7 @@ import FacecRuntime
                      sourceLocation: SourceLocation = #_sourceLocation) throws {
             let path = dir.path(name + ".fgraph")
             try Self.rewrite(good, to: path, mutate)
-            let error = #expect(throws: FacecError.self, sourceLocation: sourceLocation) { try Model(path: path) }
+            let error = thrown(FacecError.self, sourceLocation: sourceLocation) { try Model(path: path) }
             #expect(error?.path == path, sourceLocation: sourceLocation)
             #expect(error?.reason.contains(text) == true, "\(String(describing: error))", sourceLocation: sourceLocation)
             #expect(error.map { !$0.description.contains("\n") } ?? false, sourceLocation: sourceLocation)
@@ -94,7 +94,7 @@ import FacecRuntime
             { sink in try [Float](repeating: 0.5, count: t.elementCount).withUnsafeBufferPointer { try sink($0) } }
         }
         let out = dir.path("bad.fgraph")
-        let error = #expect(throws: FacecError.self) { try ModelWriter.write(header: h, producers: producers, to: out) }
+        let error = thrown(FacecError.self) { try ModelWriter.write(header: h, producers: producers, to: out) }
         #expect(error?.reason.contains("not a quantised value") == true, "\(String(describing: error))")
         #expect(!FileManager.default.fileExists(atPath: out))
         #expect(dir.files == ["deepid_keras22.fgraph"], "no temporary file left: \(dir.files)")
