@@ -253,7 +253,7 @@ def extract_faces(img_path, detector_backend="opencv", enforce_detection=True, a
     _check_options(detector_backend, align, expand_percentage, "base", anti_spoofing)
     if not grayscale and color_face not in ("rgb", "bgr", "gray"):
         raise UnimplementedError(f"The color_face can be rgb, bgr or gray, but it is {color_face}.")
-    m = _models.resolve_detector(model, model_name) if detector_backend != "skip" else _models.resolve_any(model, model_name)
+    m = _models.resolve_in_folder(model, model_name, need_detector=detector_backend != "skip")
     native = _load_image(img_path)
     records = _faces(m, native, _flags(detector_backend, enforce_detection), embed=False, crops=True)
     if detector_backend == "skip":

@@ -54,26 +54,19 @@ def resolve(model, model_name, threads=None):
     return _open(path, threads)
 
 
-def resolve_detector(model, model_name):
-    """A model carrying a face detector, for detection alone (extract_faces)."""
+def resolve_in_folder(model, model_name, need_detector):
+    """The model extract_faces uses: the one given, else the first in facec's
+    folder (Dlib, DeepID, VGG-Face) that carries a detector, or any model when
+    none is needed (detector_backend='skip' runs neither network nor detector)."""
     if model is not None or model_name is not None:
         return resolve(model, model_name)
     for name in MODEL_NAMES[::-1]:
         path = os.path.join(folder(), name + ".fgraph")
         if os.path.exists(path):
             m = _open(path)
-            if m.has_detector:
+            if m.has_detector or not need_detector:
                 return m
-    raise NotSupported(f"extract_faces needs a facec model with a face detector: none in {folder()}; "
-                       "pass model= (a .fgraph converted with --detector opencv)")
-
-
-def resolve_any(model, model_name):
-    """Any model (detector_backend='skip' runs no network and no detector)."""
-    if model is not None or model_name is not None:
-        return resolve(model, model_name)
-    for name in MODEL_NAMES[::-1]:
-        path = os.path.join(folder(), name + ".fgraph")
-        if os.path.exists(path):
-            return _open(path)
+    if need_detector:
+        raise NotSupported(f"extract_faces needs a facec model with a face detector: none in {folder()}; "
+                           "pass model= (a .fgraph converted with --detector opencv)")
     raise NotSupported(f"no facec model in {folder()}; pass model=")
