@@ -89,14 +89,14 @@ struct InspectCommand: Command {
     }
 
     /// How the int8 convolutions run on this CPU: on 8-bit activations with
-    /// VNNI, or weight-only. nil when the model has no int8 convolution.
+    /// VNNI or SDOT, or weight-only. nil when the model has no int8 convolution.
     static func activationSummary(_ h: ModelHeader) -> String? {
         let int8Convs = h.nodes.filter { n in n.kernel == .conv2dDirect && n.params.first.map { h.tensors[$0].elementType == .i8 } == true }
         guard !int8Convs.isEmpty else { return nil }
         if KernelISA.best.int8Activations {
-            return "int8 per tensor, quantised per call, in the \(int8Convs.count) int8 convolutions (this CPU has AVX-512 VNNI); float32 elsewhere"
+            return "int8 per tensor, quantised per call, in the \(int8Convs.count) int8 convolutions (\(KernelISA.best == .neondot ? "this CPU has SDOT" : "this CPU has AVX-512 VNNI")); float32 elsewhere"
         }
-        return "float32 (int8 weights widened in the kernels; 8-bit activations need AVX-512 VNNI, and this CPU runs \(KernelISA.best.rawValue))"
+        return "float32 (int8 weights widened in the kernels; 8-bit activations need AVX-512 VNNI or ARM's SDOT, and this CPU runs \(KernelISA.best.rawValue))"
     }
 
     /// A node's stored weight type and its measured error, e.g. "i8 0.41%".

@@ -28,6 +28,9 @@ enum Conformance {
     /// The instruction sets this CPU can run (the portable 8-lane path always).
     static var instructionSets: [KernelISA] { KernelISA.supported }
 
+    /// The set whose int8-activation kernel this CPU runs (VNNI or SDOT), if any.
+    static var int8ActivationISA: KernelISA? { KernelISA.supported.last { $0.int8Activations } }
+
     /// The metric: max |got − want| / max |want| over all elements; a NaN or
     /// an infinity in `got`, or a different count, is infinitely wrong.
     static func error(_ got: [Float], _ want: [Float]) -> Double {

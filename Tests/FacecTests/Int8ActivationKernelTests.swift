@@ -3,8 +3,9 @@ import Foundation
 @testable import FacecKernels
 @testable import FacecRuntime
 
-/// The VNNI int8 convolution (8-bit activations quantised per call, int8
-/// weights, `vpdpbusd`) against two independent references written here:
+/// The int8 convolution on 8-bit activations (quantised per call, int8
+/// weights; `vpdpbusd` on AVX-512 VNNI, `sdot` on aarch64 with the
+/// dot-product extension) against two independent references written here:
 /// - the same quantisation done in plain integer loops (Σ (q − zp)·w in Int):
 ///   the sums are exact, so any indexing, packing or zero-point slip shows;
 /// - the float32 reference convolution on the dequantised weights and the
@@ -14,7 +15,7 @@ import Foundation
 /// are not a multiple of 16 or 32, strides, asymmetric padding, rows whose
 /// length is not a multiple of the 12-pixel tile, signed inputs (zero point
 /// above 0) and post-ReLU ones (zero point 0), on 1 and 2 threads.
-@Suite(.enabled(if: KernelISA.supported.contains(.avx512vnni), "needs AVX-512 VNNI"))
+@Suite(.enabled(if: Conformance.int8ActivationISA != nil, "needs AVX-512 VNNI or ARM's SDOT"))
 struct Int8ActivationKernelTests {
     typealias Case = (h: Int, w: Int, cin: Int, cout: Int, k: (Int, Int), stride: (Int, Int), pad: (Int, Int, Int, Int), signed: Bool)
 
@@ -141,7 +142,7 @@ struct Int8ActivationKernelTests {
             for threads in [1, 2] {
                 let (fast, range) = layer.fast(relu: relu, threads: threads)
                 let err = zip(fast, ref).map { Double(abs($0 - $1)) }.max()!
-                Conformance.expect(relu ? "int8 conv2d+relu" : "int8 conv2d", shape: "case \(index), \(threads) threads", isa: .avx512vnni, precision: .int8,
+                Conformance.expect(relu ? "int8 conv2d+relu" : "int8 conv2d", shape: "case \(index), \(threads) threads", isa: Conformance.int8ActivationISA, precision: .int8,
                                    error: fast.contains { $0.isNaN } ? .infinity : err / max(scale, 1e-30))
                 // The reported range holds the output, and is no wider than the output and 0 (padding channels).
                 let lo = fast.min()!, hi = fast.max()!

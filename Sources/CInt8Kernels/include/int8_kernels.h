@@ -3,11 +3,14 @@
 
 #include <stdint.h>
 
-/* Convolutions on 8-bit activations and 8-bit weights with AVX-512 VNNI
-   (vpdpbusd: 64 unsigned×signed byte products summed into 16 int32 lanes per
-   instruction, 4× the multiply-adds of a float FMA). Written in C because
-   Swift has no way to ask for that instruction. Every function here needs
-   AVX-512 F/BW + VNNI: call them only when facec_cpu_has_avx512_vnni() is 1.
+/* Convolutions on 8-bit activations and 8-bit weights with byte dot-product
+   instructions: on x86-64 AVX-512 VNNI (vpdpbusd: 64 unsigned×signed byte
+   products summed into 16 int32 lanes per instruction), on aarch64 ARMv8.2's
+   SDOT (16 signed byte products into 4 lanes). Either is 4× the multiply-adds
+   of a float FMA of the same width. Written in C because Swift has no way to
+   ask for those instructions. Call these functions only when
+   facec_cpu_has_avx512_vnni() (x86-64) or facec_cpu_has_arm_dotprod()
+   (aarch64) is 1; both kernels give the same bytes and the same floats.
 
    Activations are quantised per tensor: q = clamp(round(x / scale) + zp, 0, 255),
    so 0.0 is exactly zp (zero padding stays exact). Weights are symmetric int8
@@ -17,6 +20,10 @@
 
 /* 1 if this CPU and the OS support AVX-512 F, BW, VL and VNNI. */
 int facec_cpu_has_avx512_vnni(void);
+
+/* 1 if this aarch64 CPU has the dot-product instructions (HWCAP_ASIMDDP,
+   from the kernel); 0 on Cortex-A53/A72 and on other architectures. */
+int facec_cpu_has_arm_dotprod(void);
 
 /* The smallest and largest of n ≥ 1 floats. With NaN among them the result
    is unspecified (the layer's output is then as meaningless as float
