@@ -59,6 +59,33 @@ int facec_cpu_has_avx512(void) {
            __builtin_cpu_supports("avx512cd") && __builtin_cpu_supports("avx512dq") &&
            __builtin_cpu_supports("avx512vl");
 }
+#elif defined(__aarch64__)
+#include <arm_neon.h>
+/* The same probe with 4-wide NEON FMAs (fmla), what the portable kernels
+   compile to on aarch64: 24 chains, since cores such as the Cortex-A76 keep
+   two FMA pipes busy only with 8 or more chains of 4-cycle latency. */
+double facec_fma_peak_gflops(double seconds) {
+    float32x4_t a[24];
+    for (int j = 0; j < 24; j++) a[j] = vdupq_n_f32(0.1f);
+    const float32x4_t b = vdupq_n_f32(1.0000001f), c = vdupq_n_f32(1e-7f);
+    long iterations = 0;
+    double start = seconds_now(), elapsed;
+    do {
+        for (int k = 0; k < 100000; k++) {
+#pragma clang loop unroll(full)
+            for (int j = 0; j < 24; j++) a[j] = vfmaq_f32(c, a[j], b);
+        }
+        iterations += 100000;
+        elapsed = seconds_now() - start;
+    } while (elapsed < seconds);
+    float32x4_t s = a[0];
+    for (int j = 1; j < 24; j++) s = vaddq_f32(s, a[j]);
+    volatile float sink = vgetq_lane_f32(s, 0);
+    (void)sink;
+    return (double)iterations * 24 * 2 * 4 / elapsed / 1e9;
+}
+int facec_cpu_has_avx512(void) { return 0; }
+double facec_fma_peak_gflops_avx512(double seconds) { (void)seconds; return 0; }
 #else
 double facec_fma_peak_gflops(double seconds) { (void)seconds; return 0; }
 int facec_cpu_has_avx512(void) { return 0; }

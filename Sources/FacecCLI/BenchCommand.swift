@@ -14,7 +14,7 @@ struct BenchCommand: Command {
             .option(.threads, help: "Threads (default: all cores)."),
             .option(.batch, help: "Images per call (default: 1)."),
             .option(.runs, help: "Timed calls (default: 20 for models over 1 GFLOP, else 500)."),
-            .option(.peakPerCore, help: "Peak GFLOP/s of one core for the % column (default: measured now with the kernels' instruction set, AVX2 or AVX-512)."),
+            .option(.peakPerCore, help: "Peak GFLOP/s of one core for the % column (default: measured now with the kernels' instruction set: AVX2, AVX-512 or NEON)."),
             .flag(.layers, help: "Print per-layer times."),
             .flag(.json, help: "One JSON object instead of text."),
         ])

@@ -57,11 +57,20 @@ inputs=()
 for p in "${photos[@]}"; do inputs+=("$faces/$p"); done
 for m in deepid dlib; do "$x86run" run "$work/$m.fgraph" "${inputs[@]}" --threads 2 > "$work/x86-$m.jsonl"; done
 
+scripts/arm64/in-root.sh clang --target=aarch64-linux-gnu --sysroot=/sdks/debian-trixie-arm64.artifactbundle/arm64/sysroot \
+    -fuse-ld=lld -O2 -static scripts/arm64/sdot-probe.c -o "$work/sdot-probe"
+
 status=0
 check() { scripts/arm64/compare.py "$@" || status=1; }
 for cpu in $cpus; do
     expect=portable
     [ "$cpu" = cortex-a76 ] && expect=neondot
+    # The control: qemu must refuse SDOT where the real core has none.
+    probe=$("$qemu" -cpu "$cpu" "$work/sdot-probe" 2>&1 || true)
+    case "$expect:$probe" in
+        neondot:"sdot 10"|portable:*"Illegal instruction"*) say "$cpu: control: ${probe%%$'\n'*}" ;;
+        *) say "$cpu: the SDOT control gave '$probe'"; status=1 ;;
+    esac
     line=$("$qemu" -cpu "$cpu" "$run" inspect "$work/dlib-int8.fgraph" | grep "micro-kernels")
     case $line in *"micro-kernels $expect "*) say "$cpu: $line" ;; *) say "$cpu: expected $expect: $line"; status=1 ;; esac
 

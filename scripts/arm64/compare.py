@@ -9,7 +9,7 @@ with identical facial_area (box and eyes: detection is integer-exact) and
 face_confidence, and embeddings whose cosine is at least C. Prints one
 summary line; exits 1 with the first faults named otherwise.
 """
-import argparse, json, math, os, sys
+import argparse, array, json, math, os, sys
 
 
 def load(path):
@@ -20,6 +20,11 @@ def load(path):
                 d = json.loads(line)
                 faces[(os.path.basename(d["input"]), d["face_index"])] = d
     return faces
+
+
+def float32(values):
+    """The float32 values printed (shortest or %.9g: both name one float32)."""
+    return array.array("f", values).tolist()
 
 
 def cosine(a, b):
@@ -51,7 +56,7 @@ def main():
             faults.append(f"{key}: dimension {len(g['embedding'])} against {len(r['embedding'])}")
             continue
         c = cosine(r["embedding"], g["embedding"])
-        identical += r["embedding"] == g["embedding"]
+        identical += float32(r["embedding"]) == float32(g["embedding"])
         worst = min(worst, c)
         if not c >= a.min_cosine:
             faults.append(f"{key}: embedding cosine {c:.9f} < {a.min_cosine}")
@@ -62,7 +67,7 @@ def main():
             print(f"  {f}", file=sys.stderr)
         sys.exit(1)
     print(f"{label}{len(ref)} faces, boxes/eyes/confidences identical, "
-          f"embeddings worst cosine {worst:.9f} (min {a.min_cosine}), {identical} bit-identical")
+          f"embeddings worst cosine {worst:.9f} (min {a.min_cosine}), {identical} float32-identical")
 
 
 if __name__ == "__main__":
