@@ -7,7 +7,7 @@
 #   - the instruction set the runtime picks (`inspect`): portable on A53/A72,
 #     neondot (SDOT int8) on A76;
 #   - facec-run over photos of ../shared/faces with DeepID (f32), Dlib (f32)
-#     and Dlib int8, and the C example with DeepID, each against the x86
+#     and Dlib int8, and the C example with DeepID and Dlib, each against the x86
 #     output of the same commit: the same faces, boxes, eyes and confidences,
 #     embeddings within cosine 0.99999 (f32) or 0.999 (int8, its budget).
 # Set-up and builds are retried once (a download or the 6.0.3 compiler can
@@ -89,8 +89,10 @@ for cpu in $cpus; do
     check "$work/x86-deepid.jsonl" "$work/$cpu-deepid.jsonl" --min-cosine 0.99999 --label "$cpu facec-run DeepID f32"
     check "$work/x86-dlib.jsonl" "$work/$cpu-dlib.jsonl" --min-cosine 0.99999 --label "$cpu facec-run Dlib f32"
     check "$work/x86-dlib.jsonl" "$work/$cpu-dlib-int8.jsonl" --min-cosine 0.999 --label "$cpu facec-run Dlib int8 (against x86 f32)"
-    "$qemu" -cpu "$cpu" "$work/dist/bin/facec-embed-example" "$work/deepid.fgraph" "${inputs[@]}" > "$work/$cpu-c-deepid.jsonl" || status=1
-    check "$work/x86-deepid.jsonl" "$work/$cpu-c-deepid.jsonl" --min-cosine 0.99999 --label "$cpu C example DeepID f32"
+    for m in deepid dlib; do
+        "$qemu" -cpu "$cpu" "$work/dist/bin/facec-embed-example" "$work/$m.fgraph" "${inputs[@]}" > "$work/$cpu-c-$m.jsonl" || status=1
+        check "$work/x86-$m.jsonl" "$work/$cpu-c-$m.jsonl" --min-cosine 0.99999 --label "$cpu C example $m f32"
+    done
 done
 [ $status -eq 0 ] && say "aarch64: all checks passed" || say "aarch64: FAILED (logs in $work)"
 exit $status
