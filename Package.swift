@@ -3,7 +3,7 @@ import PackageDescription
 
 // Module map (ARCHITECTURE.md draws it): the targets follow the pipeline.
 //   base:        FacecCore (errors with kinds, files, threads, shared words); FacecDigest (SHA-256)
-//   readers:     FacecHDF5, FacecMAT (v5/v7 and v7.3 over FacecHDF5), FacecDlib, FacecXML
+//   readers:     FacecHDF5, FacecMAT (v5/v7 and v7.3 over FacecHDF5), FacecDlib, FacecXML, FacecJoblib
 //   translators: FacecImporters (Keras, MatConvNet, dlib, OpenCV cascades) -> FacecGraph (IR + compiler)
 //   file format: FacecFormat (.fgraph)
 //   kernels:     FacecKernels (+ FacecKernelsAVX512, CInt8Kernels), FacecDetectKernels, FacecSearchKernels
@@ -75,6 +75,9 @@ let package = Package(
         // Fast inflate for MAT v7.3 (HDF5) chunks, decompressed on all cores.
         .systemLibrary(name: "CDeflate", pkgConfig: "libdeflate",
                        providers: [.apt(["libdeflate-dev"])]),
+        // LZ4 frames of joblib's weight files (mtcnn's P/R/O-Net).
+        .systemLibrary(name: "CLZ4", pkgConfig: "liblz4",
+                       providers: [.apt(["liblz4-dev"])]),
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg",
                        providers: [.apt(["libturbojpeg0-dev"])]),
         .systemLibrary(name: "CProtobufC", pkgConfig: "libprotobuf-c",
@@ -117,6 +120,7 @@ let package = Package(
         .target(name: "FacecMAT", dependencies: ["FacecCore", "FacecHDF5", "CZlib"], swiftSettings: optimisedInDebug),
         .target(name: "FacecDlib", dependencies: ["FacecCore"], swiftSettings: optimisedInDebug),
         .target(name: "FacecXML", dependencies: ["FacecCore"]),
+        .target(name: "FacecJoblib", dependencies: ["FacecCore", "CLZ4"], swiftSettings: optimisedInDebug),
         // Model translators: Keras, MatConvNet and dlib networks and OpenCV
         // cascades, read through the container readers, into FacecGraph's IR.
         .target(name: "FacecImporters", dependencies: ["FacecCore", "FacecDigest", "FacecHDF5", "FacecMAT", "FacecDlib", "FacecXML", "FacecGraph"],
@@ -168,18 +172,18 @@ let package = Package(
             "FacecCore", "FacecCLI", "FacecKernels", "FacecSearchKernels", "FacecImporters", "FacecGraph", "FacecFormat", "FacecGallery",
         ]),
         // The runtime-only executable: must never depend on a reader,
-        // FacecImporters, FacecGraph, CHDF5, CMatio, CDeflate or CZlib (EdgeRuntimeTests).
+        // FacecImporters, FacecGraph, CHDF5, CMatio, CDeflate, CZlib or CLZ4 (EdgeRuntimeTests).
         .executableTarget(name: "facec-run", dependencies: ["FacecCLI"]),
         // libFuzzer targets for every parser of untrusted input (scripts/fuzz.sh);
         // built plainly it replays files through them (the regression tests).
         .executableTarget(name: "facec-fuzz", dependencies: [
-            "CChecksum", "FacecCore", "FacecHDF5", "FacecMAT", "FacecDlib", "FacecXML", "FacecImporters", "FacecFormat", "FacecRuntime", "FacecImage", "FacecDetectKernels", "FacecDetect", "FacecPipeline",
+            "CChecksum", "FacecCore", "FacecHDF5", "FacecMAT", "FacecDlib", "FacecXML", "FacecJoblib", "FacecImporters", "FacecFormat", "FacecRuntime", "FacecImage", "FacecDetectKernels", "FacecDetect", "FacecPipeline",
         ], swiftSettings: optimisedInDebug),
         // CHDF5 and CMatio: libhdf5 and libmatio as the independent
         // references for facec's own readers (H5ReaderTests,
         // MatV5ReaderTests); nothing else links them.
         .testTarget(name: "FacecTests", dependencies: [
-            "CHDF5", "CMatio", "CZlib", "FacecCore", "FacecDigest", "FacecHDF5", "FacecMAT", "FacecDlib", "FacecXML",
+            "CHDF5", "CMatio", "CZlib", "FacecCore", "FacecDigest", "FacecHDF5", "FacecMAT", "FacecDlib", "FacecXML", "FacecJoblib",
             "FacecImporters", "FacecGraph", "FacecFormat", "FacecKernels", "FacecRuntime",
             "FacecImage", "FacecDetectKernels", "FacecDetect", "FacecPipeline", "FacecSearchKernels", "FacecGallery",
         ], resources: [.copy("Fixtures")]),

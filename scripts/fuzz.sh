@@ -4,7 +4,7 @@
 #   scripts/fuzz.sh TARGET [LIBFUZZER OPTIONS...]     e.g. -runs=1000000 or -max_total_time=1800
 #   scripts/fuzz.sh --smoke SECONDS                    every target briefly (.ci/run)
 #
-# TARGET: fgraph, fgraph-header, image, npy, pairs, detector, keras, mat, dlib.
+# TARGET: fgraph, fgraph-header, image, npy, pairs, detector, keras, mat, dlib, joblib.
 # fgraph-header is structure-aware: its mutator edits the decoded header (or
 # a weight, or a preamble word) and recomputes the checksums. Built with
 # -sanitize=fuzzer,address in .build/fuzz. Seeds: Tests/Fuzz/corpus/TARGET
@@ -14,7 +14,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-targets=(fgraph fgraph-header image npy pairs detector keras mat dlib)
+targets=(fgraph fgraph-header image npy pairs detector keras mat dlib joblib)
 swift build -c release --scratch-path .build/fuzz --product facec-fuzz \
     -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFACEC_FUZZING -Xcc -fsanitize=fuzzer-no-link,address 2>&1 | grep -E "error|warning: unre" >&2 || true
 fuzzer=.build/fuzz/release/facec-fuzz

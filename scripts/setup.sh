@@ -2,7 +2,7 @@
 # Installs the Debian packages facec builds against (run as root, or with sudo
 # available). Idempotent; quiet when everything is already there.
 set -euo pipefail
-packages=(zlib1g-dev libhdf5-dev libmatio-dev libdeflate-dev libturbojpeg0-dev libpng-dev libwebp-dev opencv-data libprotobuf-c-dev libsqlite3-dev libpq-dev protobuf-c-compiler pkg-config)
+packages=(zlib1g-dev liblz4-dev libhdf5-dev libmatio-dev libdeflate-dev libturbojpeg0-dev libpng-dev libwebp-dev opencv-data libprotobuf-c-dev libsqlite3-dev libpq-dev protobuf-c-compiler pkg-config)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -29,3 +29,5 @@ if ! python3 -m pip --version >/dev/null 2>&1 || ! python3 -m venv "$probe/venv"
 fi
 rm -rf "$probe"
 "$(dirname "$0")/fetch-weights.sh" dlib >/dev/null
+# MTCNN's weights (mtcnn 1.0.0 from PyPI): the joblib reader's real input.
+"$(dirname "$0")/fetch-weights.sh" mtcnn >/dev/null

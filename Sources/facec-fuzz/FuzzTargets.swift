@@ -6,6 +6,7 @@ import FacecFormat
 import FacecHDF5
 import FacecImage
 import FacecImporters
+import FacecJoblib
 import FacecRuntime
 import FacecPipeline
 #if canImport(Glibc)
@@ -16,7 +17,7 @@ import Glibc
 /// takes the raw bytes of one input; a thrown error is a correct refusal, a
 /// trap, a sanitizer report, a hang or an allocation over the limit is a bug.
 enum FuzzTarget: String, CaseIterable {
-    case fgraph, fgraphHeader = "fgraph-header", image, npy, pairs, detector, keras, mat, dlib
+    case fgraph, fgraphHeader = "fgraph-header", image, npy, pairs, detector, keras, mat, dlib, joblib
 
     func run(_ data: UnsafeRawBufferPointer) {
         switch self {
@@ -44,6 +45,9 @@ enum FuzzTarget: String, CaseIterable {
             // dlib's DNN serialization: the stream reader, every layer type's
             // fields, and the ResNet translator as far as the input matches it.
             _ = try? ModelImporter.load(path: Scratch.write(data, suffix: ".dat"))
+        case .joblib:
+            // joblib's numpy arrays (mtcnn's weights): the LZ4 frame and the pickle subset.
+            _ = try? JoblibArrays(bytes: Array(data))
         }
     }
 

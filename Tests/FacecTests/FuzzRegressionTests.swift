@@ -11,7 +11,7 @@ import Testing
 /// The seed corpora go through every target too.
 @Suite struct FuzzRegressionTests {
     static let fuzzDir = TestPaths.repo.appendingPathComponent("Tests/Fuzz")
-    static let targets = ["fgraph", "fgraph-header", "image", "npy", "pairs", "detector", "keras", "mat", "dlib"]
+    static let targets = ["fgraph", "fgraph-header", "image", "npy", "pairs", "detector", "keras", "mat", "dlib", "joblib"]
 
     static func files(_ dir: URL) -> [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []).sorted().map { dir.appendingPathComponent($0).path }

@@ -36,6 +36,9 @@ if [ ! -f .host-tools ]; then
     touch .host-tools
 fi
 
+# Bumped whenever the sysroot's package list changes (2: liblz4).
+sdk_version=2
+
 mounts() {
     mountpoint -q "$R/proc" || mount -t proc proc "$R/proc"   # swift finds its runtime through /proc
     mountpoint -q "$R/dev" || mount --bind /dev "$R/dev"
@@ -52,7 +55,7 @@ fi
 trap unmount EXIT
 mounts
 
-if [ ! -f .sdk ]; then
+if [ ! -f .sdk ] || [ "$(cat .sdk)" != "$sdk_version" ]; then
     say "swiftlang 6.0.3 in the root, the arm64 sysroot as a Swift SDK"
     cat > "$R/root/facec-sdk.sh" <<EOS
 set -euo pipefail
@@ -70,7 +73,7 @@ base="swiftlang:arm64 libswiftlang:arm64 libc6:arm64 libc6-dev:arm64 linux-libc-
   libwebpdemux2:arm64 libwebpmux3:arm64 libwebpdecoder3:arm64 libsharpyuv-dev:arm64 libsharpyuv0:arm64
   libprotobuf-c-dev:arm64 libprotobuf-c1:arm64"
 tests=\$(apt-get -s install --no-install-recommends libhdf5-dev:arm64 libmatio-dev:arm64 libdeflate-dev:arm64 \
-  libsqlite3-dev:arm64 libpq-dev:arm64 2>/dev/null | awk '/^Inst/{print \$2}')
+  libsqlite3-dev:arm64 libpq-dev:arm64 liblz4-dev:arm64 2>/dev/null | awk '/^Inst/{print \$2}')
 apt-get download -q \$base \$tests 2>&1 | grep -E '^E:' && exit 1 || true
 for d in *.deb; do case \$d in swiftlang_*) ;; *) dpkg-deb -x \$d $S ;; esac; done
 dpkg-deb --fsys-tarfile swiftlang_*_arm64.deb | tar -x -C $S \
@@ -106,6 +109,6 @@ HOME=/root swift sdk list --swift-sdks-path /sdks
 EOS
     chroot "$R" /bin/bash /root/facec-sdk.sh > sdk.log 2>&1 || { tail -30 sdk.log >&2; exit 1; }
     cp qemu/qemu-aarch64-static "$R/usr/local/bin/"
-    touch .sdk
+    echo "$sdk_version" > .sdk
 fi
 say "ready in $W ($(du -sh "$W" 2>/dev/null | cut -f1))"
