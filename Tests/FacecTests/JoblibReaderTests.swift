@@ -69,25 +69,32 @@ import Testing
         }
     }
 
+    /// Byte runs joined (one statement per run keeps Swift 6.0's type checker fast).
+    static func join(_ runs: [UInt8]...) -> [UInt8] { runs.flatMap { $0 } }
+    static func str(_ s: String) -> [UInt8] { join([0x8C, UInt8(s.utf8.count)], Array(s.utf8)) }
+    static func int(_ n: Int) -> [UInt8] {
+        if n >= 0 && n < 256 { return [0x4B, UInt8(n)] }
+        let bytes: [UInt8] = withUnsafeBytes(of: Int64(n).littleEndian, Array.init)
+        return join([0x8A, 8], bytes)
+    }
+
     /// A pickle of one wrapped array, built opcode by opcode as joblib 1.6 writes it.
     static func onePickle(shape: [Int], floats: Int, code: String = "f4", order: String = "C", padding: UInt8 = 0,
                           paddingBytes: Int? = nil) -> [UInt8] {
-        func str(_ s: String) -> [UInt8] { [0x8C, UInt8(s.utf8.count)] + Array(s.utf8) }
-        func int(_ n: Int) -> [UInt8] {
-            if n >= 0 && n < 256 { return [0x4B, UInt8(n)] }
-            return [0x8A, 8] + withUnsafeBytes(of: Int64(n).littleEndian, Array.init)
-        }
         var p: [UInt8] = [0x80, 4, 0x5D, 0x28]
-        p += str("joblib.numpy_pickle") + str("NumpyArrayWrapper") + [0x93, 0x29, 0x81, 0x7D, 0x28]
-        p += str("subclass") + str("numpy") + str("ndarray") + [0x93]
-        p += str("shape") + [0x28] + shape.flatMap(int) + [0x74]
-        p += str("order") + str(order)
-        p += str("dtype") + str("numpy") + str("dtype") + [0x93] + str(code) + [0x89, 0x88, 0x87, 0x52]
-        p += [0x28, 0x4B, 3] + str("<") + [0x4E, 0x4E, 0x4E, 0x4A, 0xFF, 0xFF, 0xFF, 0xFF, 0x4A, 0xFF, 0xFF, 0xFF, 0xFF, 0x4B, 0, 0x74, 0x62]
-        p += str("allow_mmap") + [0x88] + str("numpy_array_alignment_bytes") + int(16) + [0x75, 0x62]
-        p += [padding] + [UInt8](repeating: 0xEE, count: paddingBytes ?? Int(padding))
-        p += (0..<floats).map { Float($0).bitPattern.littleEndian }.withUnsafeBytes { Array($0) }
-        return p + [0x65, 0x2E]
+        p += join(str("joblib.numpy_pickle"), str("NumpyArrayWrapper"), [0x93, 0x29, 0x81, 0x7D, 0x28])
+        p += join(str("subclass"), str("numpy"), str("ndarray"), [0x93])
+        p += join(str("shape"), [0x28], shape.flatMap(int), [0x74])
+        p += join(str("order"), str(order))
+        p += join(str("dtype"), str("numpy"), str("dtype"), [0x93], str(code), [0x89, 0x88, 0x87, 0x52])
+        let dtypeState: [UInt8] = [0x4E, 0x4E, 0x4E, 0x4A, 0xFF, 0xFF, 0xFF, 0xFF, 0x4A, 0xFF, 0xFF, 0xFF, 0xFF, 0x4B, 0, 0x74, 0x62]
+        p += join([0x28, 0x4B, 3], str("<"), dtypeState)
+        p += join(str("allow_mmap"), [0x88], str("numpy_array_alignment_bytes"), int(16), [0x75, 0x62])
+        p += join([padding], [UInt8](repeating: 0xEE, count: paddingBytes ?? Int(padding)))
+        let values: [UInt32] = (0..<floats).map { Float($0).bitPattern.littleEndian }
+        p += values.withUnsafeBytes { Array($0) }
+        p += [0x65, 0x2E]
+        return p
     }
 
     @Test func builtPicklesReadAsJoblibs() throws {
@@ -96,30 +103,34 @@ import Testing
     }
 
     @Test func hostilePicklesAreRefused() {
-        let cases: [([UInt8], String)] = [
-            // Code execution: any name but the three is refused before use.
-            ([0x80, 4, 0x63] + Array("os\nsystem\n".utf8) + [0x58, 2, 0, 0, 0] + Array("ls".utf8) + [0x85, 0x52, 0x2E], "'os.system'"),
-            ([0x80, 4, 0x8C, 8] + Array("builtins".utf8) + [0x8C, 4] + Array("eval".utf8) + [0x93, 0x2E], "'builtins.eval'"),
-            // Sizes that lie: more floats than bytes, an overflowing shape.
-            (Self.onePickle(shape: [1_000_000_000], floats: 4), "bytes left"),
-            (Self.onePickle(shape: [1 << 40, 1 << 40], floats: 4), "bytes left"),
-            (Self.onePickle(shape: [-2], floats: 4), "not a count"),
-            (Self.onePickle(shape: [4], floats: 4, padding: 250, paddingBytes: 0), "padding"),
-            (Self.onePickle(shape: [4], floats: 4, code: "f8"), "dtype <f8"),
-            (Self.onePickle(shape: [4], floats: 4, code: "O"), "dtype <O"),
-            (Self.onePickle(shape: [4], floats: 4, order: "F"), "not in C order"),
-            (Array(Self.onePickle(shape: [4], floats: 4).dropLast(2)), "ends without STOP"),
-            (Self.onePickle(shape: [4], floats: 4) + [0], "follow STOP"),
-            (Self.onePickle(shape: Array(repeating: 1, count: 9), floats: 1), "rank"),
-            ([0x80, 4, 0x68, 7, 0x2E], "memo entry 7"),
-            ([0x80, 4] + [UInt8](repeating: 0x28, count: 20_000), "open marks"),
-            ([0x80, 4, 0x58, 0xFF, 0xFF, 0xFF, 0x7F], "a string of"),
-            ([0x80, 4, 0x95, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0], "frame of"),
-            ([0x80, 4, 0x4B, 1, 0x4B, 2, 0x2E], "2 values on the stack"),
-            ([0x80, 4, 0x69, 0x2E], "opcode 0x69"),
-            ([0x80, 4, 0x4B, 1, 0x2E], "an int, not a list"),
-            ([], "ends without STOP"),
-        ]
+        let osSystem = Self.join([0x80, 4, 0x63], Array("os\nsystem\n".utf8), [0x58, 2, 0, 0, 0], Array("ls".utf8), [0x85, 0x52, 0x2E])
+        let eval = Self.join([0x80, 4], Self.str("builtins"), Self.str("eval"), [0x93, 0x2E])
+        let cut = Array(Self.onePickle(shape: [4], floats: 4).dropLast(2))
+        let extra = Self.join(Self.onePickle(shape: [4], floats: 4), [0])
+        let marks = Self.join([0x80, 4], [UInt8](repeating: 0x28, count: 20_000))
+        var cases: [([UInt8], String)] = []
+        // Code execution: any name but the three is refused before use.
+        cases.append((osSystem, "'os.system'"))
+        cases.append((eval, "'builtins.eval'"))
+        // Sizes that lie: more floats than bytes, an overflowing shape.
+        cases.append((Self.onePickle(shape: [1_000_000_000], floats: 4), "bytes left"))
+        cases.append((Self.onePickle(shape: [1 << 40, 1 << 40], floats: 4), "bytes left"))
+        cases.append((Self.onePickle(shape: [-2], floats: 4), "not a count"))
+        cases.append((Self.onePickle(shape: [4], floats: 4, padding: 250, paddingBytes: 0), "padding"))
+        cases.append((Self.onePickle(shape: [4], floats: 4, code: "f8"), "dtype <f8"))
+        cases.append((Self.onePickle(shape: [4], floats: 4, code: "O"), "dtype <O"))
+        cases.append((Self.onePickle(shape: [4], floats: 4, order: "F"), "not in C order"))
+        cases.append((cut, "ends without STOP"))
+        cases.append((extra, "follow STOP"))
+        cases.append((Self.onePickle(shape: [Int](repeating: 1, count: 9), floats: 1), "rank"))
+        cases.append(([0x80, 4, 0x68, 7, 0x2E], "memo entry 7"))
+        cases.append((marks, "open marks"))
+        cases.append(([0x80, 4, 0x58, 0xFF, 0xFF, 0xFF, 0x7F], "a string of"))
+        cases.append(([0x80, 4, 0x95, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0], "frame of"))
+        cases.append(([0x80, 4, 0x4B, 1, 0x4B, 2, 0x2E], "2 values on the stack"))
+        cases.append(([0x80, 4, 0x69, 0x2E], "opcode 0x69"))
+        cases.append(([0x80, 4, 0x4B, 1, 0x2E], "an int, not a list"))
+        cases.append(([], "ends without STOP"))
         for (bytes, want) in cases {
             let reason = Self.refusal(bytes)
             #expect(reason?.contains(want) == true, "expected '\(want)', got \(reason ?? "success")")
