@@ -123,7 +123,7 @@ let package = Package(
         .target(name: "FacecJoblib", dependencies: ["FacecCore", "CLZ4"], swiftSettings: optimisedInDebug),
         // Model translators: Keras, MatConvNet and dlib networks and OpenCV
         // cascades, read through the container readers, into FacecGraph's IR.
-        .target(name: "FacecImporters", dependencies: ["FacecCore", "FacecDigest", "FacecHDF5", "FacecMAT", "FacecDlib", "FacecXML", "FacecGraph"],
+        .target(name: "FacecImporters", dependencies: ["FacecCore", "FacecDigest", "FacecHDF5", "FacecMAT", "FacecDlib", "FacecXML", "FacecJoblib", "FacecGraph"],
                 swiftSettings: optimisedInDebug),
         // Optimised in debug builds too: the tests run full 224×224
         // networks, which unoptimised kernels make ~50× slower.
@@ -144,7 +144,7 @@ let package = Package(
         // The detector's pixel loops (Haar cascade scan, exact resize,
         // integral images, cubic warp): kernels, built like FacecKernels, on
         // cascades FacecFormat has checked.
-        .target(name: "FacecDetectKernels", dependencies: ["FacecCore", "FacecFormat", "FacecImage"],
+        .target(name: "FacecDetectKernels", dependencies: ["FacecCore", "FacecFormat", "FacecImage", "FacecKernels"],
                 swiftSettings: [.unsafeFlags(kernelFlags)] + kernelSpeed),
         .target(name: "FacecDetect", dependencies: ["FacecCore", "FacecFormat", "FacecImage", "FacecDetectKernels"],
                 swiftSettings: optimisedInDebug),

@@ -367,6 +367,141 @@ void   fgraph__haar_cascade__free_unpacked
   assert(message->base.descriptor == &fgraph__haar_cascade__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   fgraph__mtcnn_layer__init
+                     (Fgraph__MtcnnLayer         *message)
+{
+  static const Fgraph__MtcnnLayer init_value = FGRAPH__MTCNN_LAYER__INIT;
+  *message = init_value;
+}
+size_t fgraph__mtcnn_layer__get_packed_size
+                     (const Fgraph__MtcnnLayer *message)
+{
+  assert(message->base.descriptor == &fgraph__mtcnn_layer__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t fgraph__mtcnn_layer__pack
+                     (const Fgraph__MtcnnLayer *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &fgraph__mtcnn_layer__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t fgraph__mtcnn_layer__pack_to_buffer
+                     (const Fgraph__MtcnnLayer *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &fgraph__mtcnn_layer__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Fgraph__MtcnnLayer *
+       fgraph__mtcnn_layer__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Fgraph__MtcnnLayer *)
+     protobuf_c_message_unpack (&fgraph__mtcnn_layer__descriptor,
+                                allocator, len, data);
+}
+void   fgraph__mtcnn_layer__free_unpacked
+                     (Fgraph__MtcnnLayer *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &fgraph__mtcnn_layer__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   fgraph__mtcnn_net__init
+                     (Fgraph__MtcnnNet         *message)
+{
+  static const Fgraph__MtcnnNet init_value = FGRAPH__MTCNN_NET__INIT;
+  *message = init_value;
+}
+size_t fgraph__mtcnn_net__get_packed_size
+                     (const Fgraph__MtcnnNet *message)
+{
+  assert(message->base.descriptor == &fgraph__mtcnn_net__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t fgraph__mtcnn_net__pack
+                     (const Fgraph__MtcnnNet *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &fgraph__mtcnn_net__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t fgraph__mtcnn_net__pack_to_buffer
+                     (const Fgraph__MtcnnNet *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &fgraph__mtcnn_net__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Fgraph__MtcnnNet *
+       fgraph__mtcnn_net__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Fgraph__MtcnnNet *)
+     protobuf_c_message_unpack (&fgraph__mtcnn_net__descriptor,
+                                allocator, len, data);
+}
+void   fgraph__mtcnn_net__free_unpacked
+                     (Fgraph__MtcnnNet *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &fgraph__mtcnn_net__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   fgraph__mtcnn__init
+                     (Fgraph__Mtcnn         *message)
+{
+  static const Fgraph__Mtcnn init_value = FGRAPH__MTCNN__INIT;
+  *message = init_value;
+}
+size_t fgraph__mtcnn__get_packed_size
+                     (const Fgraph__Mtcnn *message)
+{
+  assert(message->base.descriptor == &fgraph__mtcnn__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t fgraph__mtcnn__pack
+                     (const Fgraph__Mtcnn *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &fgraph__mtcnn__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t fgraph__mtcnn__pack_to_buffer
+                     (const Fgraph__Mtcnn *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &fgraph__mtcnn__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Fgraph__Mtcnn *
+       fgraph__mtcnn__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Fgraph__Mtcnn *)
+     protobuf_c_message_unpack (&fgraph__mtcnn__descriptor,
+                                allocator, len, data);
+}
+void   fgraph__mtcnn__free_unpacked
+                     (Fgraph__Mtcnn *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &fgraph__mtcnn__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   fgraph__detector__init
                      (Fgraph__Detector         *message)
 {
@@ -1424,7 +1559,303 @@ const ProtobufCMessageDescriptor fgraph__haar_cascade__descriptor =
   (ProtobufCMessageInit) fgraph__haar_cascade__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor fgraph__detector__field_descriptors[8] =
+static const ProtobufCFieldDescriptor fgraph__mtcnn_layer__field_descriptors[8] =
+{
+  {
+    "kind",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Fgraph__MtcnnLayer, kind),
+    &fgraph__mtcnn_layer_kind__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "kernel",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Fgraph__MtcnnLayer, kernel),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "stride",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Fgraph__MtcnnLayer, stride),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "same",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Fgraph__MtcnnLayer, same),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "out_channels",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Fgraph__MtcnnLayer, out_channels),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "weights",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Fgraph__MtcnnLayer, weights),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "bias",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Fgraph__MtcnnLayer, bias),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "alpha",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Fgraph__MtcnnLayer, alpha),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned fgraph__mtcnn_layer__field_indices_by_name[] = {
+  7,   /* field[7] = alpha */
+  6,   /* field[6] = bias */
+  1,   /* field[1] = kernel */
+  0,   /* field[0] = kind */
+  4,   /* field[4] = out_channels */
+  3,   /* field[3] = same */
+  2,   /* field[2] = stride */
+  5,   /* field[5] = weights */
+};
+static const ProtobufCIntRange fgraph__mtcnn_layer__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 8 }
+};
+const ProtobufCMessageDescriptor fgraph__mtcnn_layer__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "fgraph.MtcnnLayer",
+  "MtcnnLayer",
+  "Fgraph__MtcnnLayer",
+  "fgraph",
+  sizeof(Fgraph__MtcnnLayer),
+  8,
+  fgraph__mtcnn_layer__field_descriptors,
+  fgraph__mtcnn_layer__field_indices_by_name,
+  1,  fgraph__mtcnn_layer__number_ranges,
+  (ProtobufCMessageInit) fgraph__mtcnn_layer__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor fgraph__mtcnn_net__field_descriptors[3] =
+{
+  {
+    "name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Fgraph__MtcnnNet, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "input_size",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Fgraph__MtcnnNet, input_size),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "layers",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Fgraph__MtcnnNet, n_layers),
+    offsetof(Fgraph__MtcnnNet, layers),
+    &fgraph__mtcnn_layer__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned fgraph__mtcnn_net__field_indices_by_name[] = {
+  1,   /* field[1] = input_size */
+  2,   /* field[2] = layers */
+  0,   /* field[0] = name */
+};
+static const ProtobufCIntRange fgraph__mtcnn_net__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor fgraph__mtcnn_net__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "fgraph.MtcnnNet",
+  "MtcnnNet",
+  "Fgraph__MtcnnNet",
+  "fgraph",
+  sizeof(Fgraph__MtcnnNet),
+  3,
+  fgraph__mtcnn_net__field_descriptors,
+  fgraph__mtcnn_net__field_indices_by_name,
+  1,  fgraph__mtcnn_net__number_ranges,
+  (ProtobufCMessageInit) fgraph__mtcnn_net__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor fgraph__mtcnn__field_descriptors[6] =
+{
+  {
+    "pnet",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Fgraph__Mtcnn, pnet),
+    &fgraph__mtcnn_net__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "rnet",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Fgraph__Mtcnn, rnet),
+    &fgraph__mtcnn_net__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "onet",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Fgraph__Mtcnn, onet),
+    &fgraph__mtcnn_net__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "min_face_size",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Fgraph__Mtcnn, min_face_size),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "scale_factor",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Fgraph__Mtcnn, scale_factor),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "thresholds",
+    6,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_DOUBLE,
+    offsetof(Fgraph__Mtcnn, n_thresholds),
+    offsetof(Fgraph__Mtcnn, thresholds),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned fgraph__mtcnn__field_indices_by_name[] = {
+  3,   /* field[3] = min_face_size */
+  2,   /* field[2] = onet */
+  0,   /* field[0] = pnet */
+  1,   /* field[1] = rnet */
+  4,   /* field[4] = scale_factor */
+  5,   /* field[5] = thresholds */
+};
+static const ProtobufCIntRange fgraph__mtcnn__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor fgraph__mtcnn__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "fgraph.Mtcnn",
+  "Mtcnn",
+  "Fgraph__Mtcnn",
+  "fgraph",
+  sizeof(Fgraph__Mtcnn),
+  6,
+  fgraph__mtcnn__field_descriptors,
+  fgraph__mtcnn__field_indices_by_name,
+  1,  fgraph__mtcnn__number_ranges,
+  (ProtobufCMessageInit) fgraph__mtcnn__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor fgraph__detector__field_descriptors[9] =
 {
   {
     "kind",
@@ -1522,6 +1953,18 @@ static const ProtobufCFieldDescriptor fgraph__detector__field_descriptors[8] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "mtcnn",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Fgraph__Detector, mtcnn),
+    &fgraph__mtcnn__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned fgraph__detector__field_indices_by_name[] = {
   2,   /* field[2] = eye */
@@ -1530,13 +1973,14 @@ static const unsigned fgraph__detector__field_indices_by_name[] = {
   1,   /* field[1] = face */
   0,   /* field[0] = kind */
   4,   /* field[4] = min_neighbors */
+  8,   /* field[8] = mtcnn */
   3,   /* field[3] = scale_factor */
   7,   /* field[7] = source */
 };
 static const ProtobufCIntRange fgraph__detector__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 8 }
+  { 0, 9 }
 };
 const ProtobufCMessageDescriptor fgraph__detector__descriptor =
 {
@@ -1546,7 +1990,7 @@ const ProtobufCMessageDescriptor fgraph__detector__descriptor =
   "Fgraph__Detector",
   "fgraph",
   sizeof(Fgraph__Detector),
-  8,
+  9,
   fgraph__detector__field_descriptors,
   fgraph__detector__field_indices_by_name,
   1,  fgraph__detector__number_ranges,
@@ -2068,5 +2512,35 @@ const ProtobufCEnumDescriptor fgraph__weight_precision__descriptor =
   fgraph__weight_precision__enum_values_by_name,
   1,
   fgraph__weight_precision__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue fgraph__mtcnn_layer_kind__enum_values_by_number[3] =
+{
+  { "MTCNN_LAYER_CONV", "FGRAPH__MTCNN_LAYER_KIND__MTCNN_LAYER_CONV", 0 },
+  { "MTCNN_LAYER_MAXPOOL", "FGRAPH__MTCNN_LAYER_KIND__MTCNN_LAYER_MAXPOOL", 1 },
+  { "MTCNN_LAYER_DENSE", "FGRAPH__MTCNN_LAYER_KIND__MTCNN_LAYER_DENSE", 2 },
+};
+static const ProtobufCIntRange fgraph__mtcnn_layer_kind__value_ranges[] = {
+{0, 0},{0, 3}
+};
+static const ProtobufCEnumValueIndex fgraph__mtcnn_layer_kind__enum_values_by_name[3] =
+{
+  { "MTCNN_LAYER_CONV", 0 },
+  { "MTCNN_LAYER_DENSE", 2 },
+  { "MTCNN_LAYER_MAXPOOL", 1 },
+};
+const ProtobufCEnumDescriptor fgraph__mtcnn_layer_kind__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "fgraph.MtcnnLayerKind",
+  "MtcnnLayerKind",
+  "Fgraph__MtcnnLayerKind",
+  "fgraph",
+  3,
+  fgraph__mtcnn_layer_kind__enum_values_by_number,
+  3,
+  fgraph__mtcnn_layer_kind__enum_values_by_name,
+  1,
+  fgraph__mtcnn_layer_kind__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };

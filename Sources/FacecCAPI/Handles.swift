@@ -37,7 +37,7 @@ final class ModelHandle {
         guard let spec = model.header.detector else {
             throw APIError(FACEC_ERROR_NO_DETECTOR, "\(path): the model carries no face detector (convert it with --detector opencv, or pass FACEC_SKIP_DETECTION)")
         }
-        return .detect(FaceDetector(spec, threads: threads), enforce: flags & UInt32(FACEC_NO_ENFORCE_DETECTION) == 0)
+        return .detect(FaceDetector(spec, model: model.file, threads: threads), enforce: flags & UInt32(FACEC_NO_ENFORCE_DETECTION) == 0)
     }
 }
 

@@ -18,7 +18,7 @@ struct DetectCommand: Command {
             the box, the eyes and the confidence; --json prints deepface's keys. --crops writes each aligned crop \
             (what the network sees, before resizing) as DIR/<photo>_face<N>.png.
             """,
-        arguments: [.one("model", help: "A .fgraph model with a detector (convert --detector opencv)."),
+        arguments: [.one("model", help: "A .fgraph model with a detector (convert --detector opencv|mtcnn)."),
                     .many("photos", help: "Photos (JPEG, PNG, WebP).")],
         options: [
             .flag(.json, help: "JSON lines: input, face_index, facial_area {x, y, w, h, left_eye, right_eye}, face_confidence[, crop]."),
@@ -48,12 +48,14 @@ struct DetectCommand: Command {
     }
 
     func run() throws {
-        let file = try ModelFile(path: model, readData: false)
+        // The Haar cascades are in the header; MTCNN's weights are tensors.
+        let header = try ModelFile(path: model, readData: false)
+        let file = header.header.detector?.kind == "mtcnn" ? try ModelFile(path: model) : header
         guard let spec = file.header.detector else {
-            throw FacecError(.noDetector, model, "the model carries no face detector (convert it with --detector opencv)")
+            throw FacecError(.noDetector, model, "the model carries no face detector (convert it with --detector opencv or mtcnn)")
         }
         let (photoWorkers, perPhoto) = threadSplit(threads: threads ?? systemCoreCount(), photos: photos.count)
-        let detector = FaceDetector(spec, threads: perPhoto)
+        let detector = FaceDetector(spec, model: file, threads: perPhoto)
         let cropNames = Self.cropNames(photos)
         // Every crop is checked as an output; photos that crops would
         // overwrite are refused before any work.

@@ -4,12 +4,12 @@ import FacecDetectKernels
 import FacecRuntime
 import FacecPipeline
 
-public enum FaceDetectorChoice: String, CaseIterable { case opencv, skip }
+public enum FaceDetectorChoice: String, CaseIterable { case opencv, mtcnn, skip }
 
 /// The options that choose how photos become faces, shared by run, verify and detect.
 public struct FaceOptions {
     public static let options: [OptionSpec] = [
-        .option(.detector, help: "opencv (deepface's default: detect and align every face) or skip (each photo is already a face crop). Default: opencv when the model carries a detector (convert --detector opencv), else skip."),
+        .option(.detector, help: "opencv or mtcnn (detect and align every face with the detector the model carries: convert --detector opencv|mtcnn) or skip (each photo is already a face crop). Default: the model's detector when it carries one, else skip."),
         .flag(.noEnforceDetection, help: "A photo without a face is used whole (deepface's enforce_detection=False) instead of being an error."),
     ]
 
@@ -24,14 +24,18 @@ public struct FaceOptions {
     /// `threadsPerPhoto`: threads one photo's face search may use (when
     /// photos run in parallel, each gets its share).
     public func mode(for model: Model, path: String, threadsPerPhoto: Int = 1) throws -> FaceMode {
-        switch detector ?? (model.header.detector == nil ? .skip : .opencv) {
+        let carried = model.header.detector.flatMap { FaceDetectorChoice(rawValue: $0.kind) }
+        switch detector ?? carried ?? .skip {
         case .skip:
             return .skip
-        case .opencv:
+        case let asked:
             guard let spec = model.header.detector else {
-                throw FacecError(.noDetector, path, "the model carries no face detector, so --detector opencv cannot run (convert it with --detector opencv, or give face crops with --detector skip)")
+                throw FacecError(.noDetector, path, "the model carries no face detector, so --detector \(asked.rawValue) cannot run (convert it with --detector \(asked.rawValue), or give face crops with --detector skip)")
             }
-            return .detect(FaceDetector(spec, threads: threadsPerPhoto), enforce: !noEnforceDetection)
+            guard spec.kind == asked.rawValue else {
+                throw FacecError(.noDetector, path, "the model carries the \(spec.kind) detector, not \(asked.rawValue) (convert it with --detector \(asked.rawValue))")
+            }
+            return .detect(FaceDetector(spec, model: model.file, threads: threadsPerPhoto), enforce: !noEnforceDetection)
         }
     }
 }

@@ -19,6 +19,7 @@ public struct OptionKey: Hashable, Sendable, CustomStringConvertible {
     public static let errorBudget = OptionKey("error-budget")
     public static let eyeCascade = OptionKey("eye-cascade")
     public static let faceCascade = OptionKey("face-cascade")
+    public static let mtcnnWeights = OptionKey("mtcnn-weights")
     public static let gallery = OptionKey("gallery")
     public static let ids = OptionKey("ids")
     public static let json = OptionKey("json")

@@ -94,8 +94,9 @@ private final class ThreadBody {
 }
 
 /// A counter shared by threads (fetch-and-add).
-final class AtomicCounter: Sendable {
+public final class AtomicCounter: Sendable {
     private let value = Atomic<Int>(0)
+    public init() {}
     /// The value before adding one.
-    func increment() -> Int { value.add(1, ordering: .relaxed).oldValue }
+    public func increment() -> Int { value.add(1, ordering: .relaxed).oldValue }
 }

@@ -79,17 +79,29 @@ public struct DetectedFace: Sendable, Equatable {
 /// 5. the reported box and eyes moved back by the border and clipped.
 public struct FaceDetector: Sendable {
     public let spec: DetectorSpec
-    private let faces: CascadeDetector
-    private let eyes: CascadeDetector
+    private let faces: CascadeDetector?
+    private let eyes: CascadeDetector?
+    /// deepface's mtcnn backend, when the model carries it.
+    private let mtcnn: MTCNNDetector?
     /// Threads one photo's face search uses (the result does not depend on it).
     public var threads: Int
 
-    public init(_ spec: DetectorSpec, threads: Int = 1) {
-        precondition(spec.problem() == nil, "FaceDetector: invalid detector spec")
+    /// `model`: the file the spec came from (an MTCNN detector's weights are
+    /// its tensors; the Haar cascades are all in the spec).
+    public init(_ spec: DetectorSpec, model: ModelFile? = nil, threads: Int = 1) {
+        precondition(spec.problem(tensors: model?.header.tensors) == nil, "FaceDetector: invalid detector spec")
         self.spec = spec
         self.threads = max(1, threads)
-        faces = CascadeDetector(spec.face)
-        eyes = CascadeDetector(spec.eye)
+        if let m = spec.mtcnn {
+            precondition(model != nil, "FaceDetector: an MTCNN detector needs its model file")
+            mtcnn = MTCNNDetector(m, tensor: { model!.tensor($0) })
+            faces = nil
+            eyes = nil
+        } else {
+            mtcnn = nil
+            faces = CascadeDetector(spec.face)
+            eyes = CascadeDetector(spec.eye)
+        }
     }
 
     /// deepface's extract_faces: the faces of a photo; when there are none,
@@ -120,6 +132,8 @@ public struct FaceDetector: Sendable {
             into += (now - clock) * 1e3
             clock = now
         }
+        if let mtcnn { return detectMTCNN(mtcnn, image, measure: measure) }
+        guard let faces else { return ([], nil) }
         let width = image.width, height = image.height
         let hb = height / 2, wb = width / 2   // int(0.5 * h)
         // The grey bordered image (grey of black is black); the colour one is
@@ -162,7 +176,7 @@ public struct FaceDetector: Sendable {
     /// find_eyes: centres of the two largest eye detections in a face's grey crop.
     /// Nil when the work bound stopped the eye search.
     func findEyes(_ face: GrayImage) -> (left: PixelPoint?, right: PixelPoint?)? {
-        guard face.width > 0, face.height > 0 else { return (nil, nil) }
+        guard face.width > 0, face.height > 0, let eyes else { return (nil, nil) }
         guard let found = eyes.detect(face, scaleFactor: spec.eyeScaleFactor, minNeighbors: spec.eyeMinNeighbors,
                                       withWeights: false, threads: threads) else { return nil }
         // Python's sorted is stable: equal areas keep detectMultiScale's order.

@@ -23,11 +23,49 @@ package enum MTCNNBoxes {
     /// The pyramid's scales for a `width` × `height` image (min face 20,
     /// factor 0.709, smallest input 12): `round(−(ln(min/12) / ln 0.709 + 1))`
     /// of them, half to even, 0.6 · 0.709^k. Not the classic "while ≥ 12" loop.
-    package static func pyramidScales(width: Int, height: Int) -> [Double] {
+    package static func pyramidScales(width: Int, height: Int, minFaceSize: Double = 20, factor: Double = 0.709) -> [Double] {
         let minDim = Double(min(width, height))
-        let count = Int((-((log(minDim / 12) / log(0.709)) + 1)).rounded(.toNearestOrEven))
-        guard count > 0 else { return [] }
-        return (0..<count).map { 0.6 * pow(0.709, Double($0)) }
+        let count = (-((log(minDim / 12) / log(factor)) + 1)).rounded(.toNearestOrEven)
+        guard count > 0, count.isFinite else { return [] }
+        return (0..<min(Int(count), 100)).map { 12 / minFaceSize * pow(factor, Double($0)) }
+    }
+
+    /// P-Net's raw proposals from `rows` rows × `width` cells of its merged
+    /// output (per cell: 4 box offsets, then the 2 face logits) whose first
+    /// row is row `firstRow` of the level, in C order: cells whose face
+    /// probability (TensorFlow's softmax in float32) is above `threshold`
+    /// (compared in float32), each a 12-pixel cell at stride 2 moved by its
+    /// regression times 11, in the level's pixels.
+    package static func cells(_ heads: UnsafePointer<Float>, rows: Int, width: Int, firstRow: Int, threshold: Float) -> [MTCNNCandidate] {
+        var out: [MTCNNCandidate] = []
+        for y in 0..<rows {
+            for x in 0..<width {
+                let r = heads + 6 * (y * width + x)
+                let score = faceProbability(r[4], r[5])
+                guard score > threshold else { continue }
+                let gy = firstRow + y
+                let x1 = Double(2 * x + 1) + Double(r[0]) * 11, y1 = Double(2 * gy + 1) + Double(r[1]) * 11
+                let x2 = Double(2 * x + 12) + Double(r[2]) * 11, y2 = Double(2 * gy + 12) + Double(r[3]) * 11
+                out.append(MTCNNCandidate(x1: x1, y1: y1, x2: x2, y2: y2, score: Double(score)))
+            }
+        }
+        return out
+    }
+
+    /// A level's proposals in score order, mapped back by its scale.
+    package static func scaled(_ cells: [MTCNNCandidate], scale: Double) -> [MTCNNCandidate] {
+        sortedByScore(cells).map {
+            MTCNNCandidate(x1: $0.x1 / scale, y1: $0.y1 / scale, x2: $0.x2 / scale, y2: $0.y2 / scale, score: $0.score)
+        }
+    }
+
+    /// Softmax over two logits, channel 1 (face), as `tf.nn.softmax` computes
+    /// it: exp(x − max) / Σ exp(x − max), float32.
+    @inline(__always)
+    package static func faceProbability(_ l0: Float, _ l1: Float) -> Float {
+        let m = Swift.max(l0, l1)
+        let e0 = expf(l0 - m), e1 = expf(l1 - m)
+        return e1 / (e0 + e1)
     }
 
     /// P-Net's proposals from one scale's outputs, `reg` [h][w][4] and `prob`

@@ -11,19 +11,57 @@ package enum TFImageOps {
     /// of the input pixels its footprint covers.
     package static func resizeArea(_ src: UnsafePointer<Float>, height h: Int, width w: Int, channels c: Int,
                                    outHeight oh: Int, outWidth ow: Int, into dst: UnsafeMutablePointer<Float>) {
+        resizeArea(rowAt: { src + $0 * w * c }, height: h, width: w, channels: c, outHeight: oh, outWidth: ow, rows: 0..<oh, into: dst)
+    }
+
+    /// Output rows `rows` of the resize, written one after the other from
+    /// `dst`; input row i is at `rowAt(i)` (only the rows those outputs read
+    /// are asked for).
+    package static func resizeArea(rowAt: (Int) -> UnsafePointer<Float>, height h: Int, width w: Int, channels c: Int,
+                                   outHeight oh: Int, outWidth ow: Int, rows: Range<Int>, into dst: UnsafeMutablePointer<Float>) {
         let hs = Float(h) / Float(oh), ws = Float(w) / Float(ow)
         // TF: `const float scale = 1.0 / (height_scale * width_scale)`: a
         // float product, a double quotient, rounded to float.
         let scale = Float(1.0 / Double(hs * ws))
         let xs = (0..<ow).map { Span(output: $0, scale: ws, count: w) }
+        if c == 3 {
+            // mtcnn's pyramid: the same sums with the channels unrolled.
+            for y in rows {
+                let ys = Span(output: y, scale: hs, count: h)
+                let rowPointers = (ys.start..<ys.end).map { rowAt(ys.bounded($0)) }
+                let rowWeights = (ys.start..<ys.end).map { ys.weight($0) }
+                for x in 0..<ow {
+                    let xsp = xs[x]
+                    var s0: Float = 0, s1: Float = 0, s2: Float = 0
+                    for (row, wy) in zip(rowPointers, rowWeights) {
+                        var p = row + xsp.bounded(xsp.start) * 3
+                        var r0 = p[0] * xsp.startWeight, r1 = p[1] * xsp.startWeight, r2 = p[2] * xsp.startWeight
+                        if xsp.start + 1 != xsp.end {
+                            if xsp.start + 1 < xsp.end - 1 {
+                                for j in (xsp.start + 1)..<(xsp.end - 1) {
+                                    p = row + xsp.bounded(j) * 3
+                                    r0 += p[0]; r1 += p[1]; r2 += p[2]
+                                }
+                            }
+                            p = row + xsp.bounded(xsp.end - 1) * 3
+                            r0 += p[0] * xsp.endWeight; r1 += p[1] * xsp.endWeight; r2 += p[2] * xsp.endWeight
+                        }
+                        s0 += r0 * wy; s1 += r1 * wy; s2 += r2 * wy
+                    }
+                    let o = dst + ((y - rows.lowerBound) * ow + x) * 3
+                    o[0] = s0 * scale; o[1] = s1 * scale; o[2] = s2 * scale
+                }
+            }
+            return
+        }
         var sums = [Float](repeating: 0, count: c), rowSums = [Float](repeating: 0, count: c)
-        for y in 0..<oh {
+        for y in rows {
             let ys = Span(output: y, scale: hs, count: h)
             for x in 0..<ow {
                 let xsp = xs[x]
                 for k in 0..<c { sums[k] = 0 }
                 for i in ys.start..<ys.end {
-                    let row = src + ys.bounded(i) * w * c
+                    let row = rowAt(ys.bounded(i))
                     let wy = ys.weight(i)
                     // First column times its weight, the middle ones as they are
                     // (weight 1, not multiplied), the last times its weight.
@@ -41,7 +79,7 @@ package enum TFImageOps {
                     }
                     for k in 0..<c { sums[k] += rowSums[k] * wy }
                 }
-                let o = dst + (y * ow + x) * c
+                let o = dst + ((y - rows.lowerBound) * ow + x) * c
                 for k in 0..<c { o[k] = sums[k] * scale }
             }
         }

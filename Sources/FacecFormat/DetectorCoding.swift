@@ -9,8 +9,12 @@ enum DetectorCoding {
         var m = Fgraph__Detector()
         fgraph__detector__init(&m)
         m.kind = c.string(d.kind)
-        m.face = c.object(cascade(d.face, c))
-        m.eye = c.object(cascade(d.eye, c))
+        if let mtcnn = d.mtcnn {
+            m.mtcnn = c.object(encode(mtcnn, c))
+        } else {
+            m.face = c.object(cascade(d.face, c))
+            m.eye = c.object(cascade(d.eye, c))
+        }
         m.scale_factor = d.scaleFactor
         m.min_neighbors = UInt32(d.minNeighbors)
         m.eye_scale_factor = d.eyeScaleFactor
@@ -38,7 +42,67 @@ enum DetectorCoding {
         return m
     }
 
-    static func decode(_ m: Fgraph__Detector, _ fail: (String) -> FacecError) throws -> DetectorSpec {
+    private static func encode(_ s: MTCNNSpec, _ c: CAllocations) -> Fgraph__Mtcnn {
+        var m = Fgraph__Mtcnn()
+        fgraph__mtcnn__init(&m)
+        func net(_ n: MTCNNNet) -> UnsafeMutablePointer<Fgraph__MtcnnNet> {
+            var mn = Fgraph__MtcnnNet()
+            fgraph__mtcnn_net__init(&mn)
+            mn.name = c.string(n.name)
+            mn.input_size = UInt32(n.inputSize)
+            let layers = n.layers.map { l -> Fgraph__MtcnnLayer in
+                var ml = Fgraph__MtcnnLayer()
+                fgraph__mtcnn_layer__init(&ml)
+                ml.kind = Fgraph__MtcnnLayerKind(rawValue: UInt32(l.kind.rawValue))
+                ml.kernel = UInt32(l.kernel); ml.stride = UInt32(l.stride)
+                ml.same = l.same ? 1 : 0
+                ml.out_channels = UInt32(l.outChannels)
+                ml.weights = Int32(l.weights); ml.bias = Int32(l.bias); ml.alpha = Int32(l.alpha)
+                return ml
+            }
+            mn.n_layers = layers.count
+            mn.layers = c.objects(layers)
+            return c.object(mn)
+        }
+        m.pnet = net(s.pnet); m.rnet = net(s.rnet); m.onet = net(s.onet)
+        m.min_face_size = s.minFaceSize
+        m.scale_factor = s.scaleFactor
+        m.n_thresholds = s.thresholds.count
+        m.thresholds = c.array(s.thresholds)
+        return m
+    }
+
+    private static func decode(_ m: Fgraph__Mtcnn, _ fail: (String) -> FacecError) throws -> MTCNNSpec {
+        func net(_ p: UnsafeMutablePointer<Fgraph__MtcnnNet>?, _ what: String) throws -> MTCNNNet {
+            guard let n = p?.pointee else { throw fail("detector: MTCNN without its \(what)") }
+            guard n.n_layers <= MTCNNSpec.maxLayers, n.input_size <= UInt32(MTCNNSpec.maxInputSize) else {
+                throw fail("detector: MTCNN \(what) has \(n.n_layers) layers, input \(n.input_size)")
+            }
+            let layers = try (0..<n.n_layers).map { i -> MTCNNLayer in
+                guard let l = n.layers[i]?.pointee, let kind = MTCNNLayer.Kind(rawValue: Int(l.kind.rawValue)) else {
+                    throw fail("detector: MTCNN \(what) layer \(i + 1) of an unknown kind")
+                }
+                // Values past these bounds are refused by MTCNNSpec.problem; clamping keeps Int conversion safe.
+                return MTCNNLayer(kind: kind, kernel: Int(min(l.kernel, 1 << 16)), stride: Int(min(l.stride, 1 << 16)), same: l.same != 0,
+                                  outChannels: Int(min(l.out_channels, 1 << 20)), weights: Int(l.weights), bias: Int(l.bias), alpha: Int(l.alpha))
+            }
+            return MTCNNNet(name: try HeaderDecoding.text(n.name, "MTCNN network name", fail), inputSize: Int(n.input_size), layers: layers)
+        }
+        guard m.n_thresholds <= 16 else { throw fail("detector: MTCNN has \(m.n_thresholds) thresholds") }
+        return MTCNNSpec(pnet: try net(m.pnet, "P-Net"), rnet: try net(m.rnet, "R-Net"), onet: try net(m.onet, "O-Net"),
+                         minFaceSize: m.min_face_size, scaleFactor: m.scale_factor,
+                         thresholds: (0..<m.n_thresholds).map { m.thresholds[$0] })
+    }
+
+    static func decode(_ m: Fgraph__Detector, tensors: [TensorEntry]?, _ fail: (String) -> FacecError) throws -> DetectorSpec {
+        if string(m.kind) == "mtcnn" {
+            guard let mtcnn = m.mtcnn, m.face == nil, m.eye == nil else { throw fail("detector: mtcnn without its networks, or with cascades") }
+            let spec = DetectorSpec(mtcnn: try decode(mtcnn.pointee, fail), source: string(m.source))
+            if let p = spec.problem(tensors: tensors) { throw fail("detector: \(p)") }
+            if let bad = HeaderDecoding.controlCharacter(in: spec.source) { throw fail("detector: its source holds the control character \(bad)") }
+            return spec
+        }
+        guard m.mtcnn == nil else { throw fail("detector: a '\(string(m.kind))' detector carrying MTCNN networks") }
         guard let face = m.face, let eye = m.eye else { throw fail("detector without its face and eye cascades") }
         let spec = DetectorSpec(kind: string(m.kind), face: try cascade(face.pointee, "face", fail), eye: try cascade(eye.pointee, "eye", fail),
                                 scaleFactor: m.scale_factor, minNeighbors: Int(m.min_neighbors),
@@ -104,6 +168,6 @@ extension DetectorSpec {
             throw FacecError(.model, name, "malformed detector message")
         }
         defer { fgraph__detector__free_unpacked(m, nil) }
-        self = try DetectorCoding.decode(m.pointee) { FacecError(.model, name, $0) }
+        self = try DetectorCoding.decode(m.pointee, tensors: nil) { FacecError(.model, name, $0) }
     }
 }

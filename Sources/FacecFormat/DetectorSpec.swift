@@ -80,9 +80,11 @@ public struct HaarCascade: Sendable, Equatable {
 }
 
 /// The face detector a model carries: deepface's `opencv` backend, i.e. two
-/// OpenCV Haar cascades and the parameters deepface calls them with.
+/// OpenCV Haar cascades and the parameters deepface calls them with, or
+/// (format 1.4) its `mtcnn` backend, three small networks whose weights are
+/// tensors of the model file.
 public struct DetectorSpec: Sendable, Equatable {
-    /// "opencv" (deepface's detector_backend name).
+    /// "opencv" or "mtcnn" (deepface's detector_backend names).
     public var kind: String
     public var face: HaarCascade
     public var eye: HaarCascade
@@ -101,8 +103,26 @@ public struct DetectorSpec: Sendable, Equatable {
         self.source = source
     }
 
-    public func problem() -> String? {
-        guard kind == "opencv" else { return "detector kind '\(kind)' is not one this facec runs (opencv)" }
+    /// With kind "mtcnn": the networks (the cascades are then empty).
+    public var mtcnn: MTCNNSpec? = nil
+
+    /// deepface's mtcnn backend.
+    public init(mtcnn: MTCNNSpec, source: String) {
+        let none = HaarCascade(windowWidth: 0, windowHeight: 0, stages: [], stumps: [], features: [])
+        self.init(kind: "mtcnn", face: none, eye: none, source: source)
+        self.mtcnn = mtcnn
+    }
+
+    /// Why the detector cannot be run, or nil. `tensors`: the model file's
+    /// table, which an MTCNN detector's weights must fit (nil: a detector
+    /// message on its own, checked for everything but its weights).
+    public func problem(tensors: [TensorEntry]? = nil) -> String? {
+        if kind == "mtcnn" {
+            guard let mtcnn else { return "an mtcnn detector without its networks" }
+            return mtcnn.problem(tensors: tensors)
+        }
+        guard mtcnn == nil else { return "a '\(kind)' detector carrying MTCNN networks" }
+        guard kind == "opencv" else { return "detector kind '\(kind)' is not one this facec runs (opencv, mtcnn)" }
         guard scaleFactor >= 1.01, scaleFactor <= 4, eyeScaleFactor >= 1.01, eyeScaleFactor <= 4 else { return "scale factors must be in [1.01, 4] (deepface uses 1.1; smaller steps multiply the work)" }
         guard (0...1000).contains(minNeighbors), (0...1000).contains(eyeMinNeighbors) else { return "min neighbours out of range" }
         if let p = face.problem() { return "face cascade: \(p)" }

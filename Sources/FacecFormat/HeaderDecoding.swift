@@ -129,7 +129,7 @@ enum HeaderDecoding {
         guard values[Int(h.input_value)].shape == [input.height, input.width, input.channels] else {
             throw fail("input value shape \(values[Int(h.input_value)].shape) does not match the input spec")
         }
-        let detector = try h.detector.map { try DetectorCoding.decode($0.pointee, fail) }
+        let detector = try h.detector.map { try DetectorCoding.decode($0.pointee, tensors: tensors, fail) }
         guard h.weight_precision.rawValue < WeightPrecision.allCases.count else {
             throw fail("unknown weight precision \(h.weight_precision.rawValue)")
         }
@@ -168,7 +168,7 @@ enum HeaderDecoding {
 
     /// A name or note that facec prints: no control characters (a newline
     /// or an escape sequence would forge output lines or drive the terminal).
-    private static func text(_ p: UnsafeMutablePointer<CChar>?, _ what: String, _ fail: (String) -> FacecError) throws -> String {
+    static func text(_ p: UnsafeMutablePointer<CChar>?, _ what: String, _ fail: (String) -> FacecError) throws -> String {
         let s = string(p)
         if let bad = controlCharacter(in: s) { throw fail("\(what) holds the control character \(bad)") }
         return s

@@ -19,7 +19,7 @@ public struct Preamble: Sendable, Equatable {
     public static let size = 64
     public static let magic: [UInt8] = [0x89, 0x46, 0x47, 0x52, 0x41, 0x50, 0x48, 0x0A]
     public static let currentMajor: UInt16 = 1
-    public static let currentMinor: UInt16 = 3   // 1.1: the optional face detector; 1.2: f16/int8 weights; 1.3: uint8 input truncation, zero-extending add
+    public static let currentMinor: UInt16 = 4   // 1.1: the optional face detector; 1.2: f16/int8 weights; 1.3: uint8 input truncation, zero-extending add; 1.4: the MTCNN detector
     /// Every tensor starts at a multiple of this within the data section, and the
     /// data section itself starts at a multiple of it, so an mmap of the file
     /// (page aligned) gives 64-byte aligned tensors: whole cache lines, aligned

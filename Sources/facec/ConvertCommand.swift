@@ -6,7 +6,7 @@ import FacecGraph
 import FacecImporters
 
 enum KernelStrategy: String, CaseIterable { case auto, direct }
-enum DetectorChoice: String, CaseIterable { case none, opencv }
+enum DetectorChoice: String, CaseIterable { case none, opencv, mtcnn }
 
 struct ConvertCommand: Command {
     static let spec = CommandSpec(
@@ -21,9 +21,10 @@ struct ConvertCommand: Command {
             .option(.kernels, help: "Kernel strategy: auto (the default: Winograd F(4x4,3x3) for 3x3 stride-1 convolutions with >= 16 input channels) or direct (every convolution direct, the most exact)."),
             .option(.weights, help: "Weight storage: f32 (the default), f16 (IEEE half, about half the size; arithmetic stays float32) or int8 (symmetric per output channel, about a quarter; layers stay f16 where needed to keep the error budget). Reduced precision runs every convolution direct; on CPUs with AVX-512 VNNI, int8 convolutions also quantise their input activations to 8 bits."),
             .option(.errorBudget, help: "With --weights f16|int8: the estimated relative output error the reduced weights may cost (root sum of squares of the layers' measured weight errors); layers are kept at higher precision, smallest cost first, until the estimate is within it. Default: 0.0007 for f16, 0.035 for int8 (less for outputs of under 64 values)."),
-            .option(.detector, help: "Face detector to compile into the model: none (the default), or opencv (deepface's default: OpenCV's Haar cascades, with eye alignment), so that 'facec run' takes whole photos."),
+            .option(.detector, help: "Face detector to compile into the model, so that 'facec run' takes whole photos: none (the default), opencv (deepface's default: OpenCV's Haar cascades, with eye alignment) or mtcnn (deepface's mtcnn backend: PyPI mtcnn 1.0.0's P-, R- and O-Net, finds more turned and small faces)."),
             .option(.faceCascade, help: "With --detector opencv: the frontal-face cascade XML (default: \(OpenCVCascade.debianDirectory)/\(OpenCVCascade.faceFile))."),
             .option(.eyeCascade, help: "With --detector opencv: the eye cascade XML (default: \(OpenCVCascade.debianDirectory)/\(OpenCVCascade.eyeFile))."),
+            .option(.mtcnnWeights, help: "With --detector mtcnn: the folder holding mtcnn 1.0.0's pnet.lz4, rnet.lz4 and onet.lz4 (default: \(MTCNNWeights.defaultDirectory), where scripts/fetch-weights.sh mtcnn puts them)."),
             .flag(.quiet, help: "Print nothing on success."),
         ])
 
@@ -35,7 +36,7 @@ struct ConvertCommand: Command {
     let weights: WeightPrecision
     let errorBudget: Double?
     let detector: DetectorChoice
-    let faceCascade, eyeCascade: String?
+    let faceCascade, eyeCascade, mtcnnWeights: String?
     let quiet: Bool
 
     init(_ a: ParsedArguments) throws {
@@ -54,16 +55,21 @@ struct ConvertCommand: Command {
         detector = try a.choice(.detector, DetectorChoice.self) ?? .none
         faceCascade = a.string(.faceCascade)
         eyeCascade = a.string(.eyeCascade)
+        mtcnnWeights = a.string(.mtcnnWeights)
         quiet = a.flag(.quiet)
-        if detector == .none && (faceCascade != nil || eyeCascade != nil) {
+        if detector != .opencv && (faceCascade != nil || eyeCascade != nil) {
             throw FacecError(.usage, "", "--face-cascade and --eye-cascade go with --detector opencv")
+        }
+        if detector != .mtcnn && mtcnnWeights != nil {
+            throw FacecError(.usage, "", "--mtcnn-weights goes with --detector mtcnn")
         }
     }
 
     func run() throws {
         let out = output ?? Self.defaultOutput(for: input)
         // Checked before any work: never the source or a cascade, never a device.
-        let target = try ModelWriter.checkedOutput(out, inputs: [input] + [faceCascade, eyeCascade].compactMap { $0 })
+        let mtcnnFiles = detector == .mtcnn ? MTCNNWeights.files.map { (mtcnnWeights ?? MTCNNWeights.defaultDirectory) + "/" + $0 } : []
+        let target = try ModelWriter.checkedOutput(out, inputs: [input] + [faceCascade, eyeCascade].compactMap { $0 } + mtcnnFiles)
         CrashGuard.arm(input: input)
         let options = ImportOptions(architecture: arch, descriptor: embedding, normalization: normalization)
         // The cascades first: a bad one should fail before minutes of weight conversion.
@@ -79,12 +85,18 @@ struct ConvertCommand: Command {
             throw FacecError(.graph, input, e.description)
         }
         compiled.header.detector = detectorSpec
+        if detector == .mtcnn {
+            compiled.header.detector = try MTCNNWeights.compile(directory: mtcnnWeights, into: &compiled)
+        }
         let bar = ProgressBar(label: "converting \(input)")
         let (header, size) = try ModelWriter.write(header: compiled.header, producers: compiled.producers, to: target,
                                                    progress: bar.map { b in { b.update($0, of: $1) } })
         bar?.finish()
         if !quiet {
-            let withDetector = header.detector.map { " + \($0.kind) face detector (\($0.face.stumps.count)+\($0.eye.stumps.count) weak classifiers)" } ?? ""
+            let withDetector = header.detector.map { d in
+                d.mtcnn == nil ? " + \(d.kind) face detector (\(d.face.stumps.count)+\(d.eye.stumps.count) weak classifiers)"
+                    : " + mtcnn face detector (P-, R- and O-Net)"
+            } ?? ""
             let precision = weights == .f32 ? "" : ", \(weights.rawValue) weights"
             print("wrote \(out): \(header.modelName)\(withDetector)\(precision), \(header.nodes.count) nodes, output \(header.output.name) [\(header.output.dim)], \(size) bytes, arena \(header.arenaBytes) bytes")
         }

@@ -23,6 +23,9 @@ typedef struct Fgraph__Tensor Fgraph__Tensor;
 typedef struct Fgraph__Value Fgraph__Value;
 typedef struct Fgraph__Node Fgraph__Node;
 typedef struct Fgraph__HaarCascade Fgraph__HaarCascade;
+typedef struct Fgraph__MtcnnLayer Fgraph__MtcnnLayer;
+typedef struct Fgraph__MtcnnNet Fgraph__MtcnnNet;
+typedef struct Fgraph__Mtcnn Fgraph__Mtcnn;
 typedef struct Fgraph__Detector Fgraph__Detector;
 typedef struct Fgraph__Header Fgraph__Header;
 
@@ -163,6 +166,30 @@ typedef enum _Fgraph__WeightPrecision {
   FGRAPH__WEIGHT_PRECISION__WEIGHT_PRECISION_INT8 = 2
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(FGRAPH__WEIGHT_PRECISION)
 } Fgraph__WeightPrecision;
+/*
+ * The face detector the runtime runs before the network (format 1.1):
+ * deepface's "opencv" backend (faces, then eyes in each face, then rotation).
+ * One layer of an MTCNN network (format 1.4), as the runtime runs it. The
+ * compiler has already fused what the framework kept apart: the bias and
+ * PReLU into their convolution or dense layer, the heads of each network
+ * into one last layer, and Keras' Permute((2,1,3)) + Flatten into the rows
+ * of the first dense weights (so the runtime flattens NHWC as it is).
+ */
+typedef enum _Fgraph__MtcnnLayerKind {
+  /*
+   * weights [K, K, Cin, CoutPad8] (hwio_cout_pad8), bias [CoutPad8]
+   */
+  FGRAPH__MTCNN_LAYER_KIND__MTCNN_LAYER_CONV = 0,
+  /*
+   * K x K window, stride; padding as `same` says, padded cells ignored
+   */
+  FGRAPH__MTCNN_LAYER_KIND__MTCNN_LAYER_MAXPOOL = 1,
+  /*
+   * weights [In, OutPad8] (io_out_pad8) on the NHWC flatten, bias [OutPad8]
+   */
+  FGRAPH__MTCNN_LAYER_KIND__MTCNN_LAYER_DENSE = 2
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(FGRAPH__MTCNN_LAYER_KIND)
+} Fgraph__MtcnnLayerKind;
 
 /* --- messages --- */
 
@@ -403,15 +430,95 @@ struct  Fgraph__HaarCascade
     , 0, 0, 0,NULL, 0,NULL, 0,NULL, 0,NULL, 0,NULL, 0,NULL, 0,NULL, 0,NULL, 0,NULL }
 
 
+struct  Fgraph__MtcnnLayer
+{
+  ProtobufCMessage base;
+  Fgraph__MtcnnLayerKind kind;
+  /*
+   * square windows
+   */
+  uint32_t kernel;
+  uint32_t stride;
+  /*
+   * maxpool: TensorFlow SAME (output ceil(n / stride), the pad at the end)
+   */
+  protobuf_c_boolean same;
+  /*
+   * conv / dense
+   */
+  uint32_t out_channels;
+  /*
+   * tensor indices into Header.tensors, -1 when absent
+   */
+  int32_t weights;
+  int32_t bias;
+  /*
+   * PReLU slopes [CoutPad8] (vector_pad8), -1 for none
+   */
+  int32_t alpha;
+};
+#define FGRAPH__MTCNN_LAYER__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&fgraph__mtcnn_layer__descriptor) \
+    , FGRAPH__MTCNN_LAYER_KIND__MTCNN_LAYER_CONV, 0, 0, 0, 0, 0, 0, 0 }
+
+
 /*
- * The face detector the runtime runs before the network (format 1.1):
- * deepface's "opencv" backend (faces, then eyes in each face, then rotation).
+ * A network's last layer holds its heads side by side: box offsets (4),
+ * then for the O-Net the landmarks (10), then the two face/no-face logits
+ * (the runtime applies the softmax).
  */
+struct  Fgraph__MtcnnNet
+{
+  ProtobufCMessage base;
+  /*
+   * "pnet", "rnet", "onet"
+   */
+  char *name;
+  /*
+   * 0 for the fully convolutional P-Net, else the square crop size
+   */
+  uint32_t input_size;
+  size_t n_layers;
+  Fgraph__MtcnnLayer **layers;
+};
+#define FGRAPH__MTCNN_NET__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&fgraph__mtcnn_net__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, 0,NULL }
+
+
+/*
+ * deepface's "mtcnn" backend: PyPI mtcnn 1.0.0's cascade of three networks.
+ */
+struct  Fgraph__Mtcnn
+{
+  ProtobufCMessage base;
+  Fgraph__MtcnnNet *pnet;
+  Fgraph__MtcnnNet *rnet;
+  Fgraph__MtcnnNet *onet;
+  /*
+   * mtcnn: 20
+   */
+  double min_face_size;
+  /*
+   * mtcnn: 0.709
+   */
+  double scale_factor;
+  /*
+   * P, R, O: 0.6, 0.7, 0.8
+   */
+  size_t n_thresholds;
+  double *thresholds;
+};
+#define FGRAPH__MTCNN__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&fgraph__mtcnn__descriptor) \
+    , NULL, NULL, NULL, 0, 0, 0,NULL }
+
+
 struct  Fgraph__Detector
 {
   ProtobufCMessage base;
   /*
-   * "opencv"
+   * "opencv", or "mtcnn" (format 1.4: then only `mtcnn` and `source`)
    */
   char *kind;
   Fgraph__HaarCascade *face;
@@ -430,10 +537,14 @@ struct  Fgraph__Detector
    * the cascade files and their SHA-256
    */
   char *source;
+  /*
+   * format 1.4: with kind "mtcnn"
+   */
+  Fgraph__Mtcnn *mtcnn;
 };
 #define FGRAPH__DETECTOR__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fgraph__detector__descriptor) \
-    , (char *)protobuf_c_empty_string, NULL, NULL, 0, 0, 0, 0, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, NULL, NULL, 0, 0, 0, 0, (char *)protobuf_c_empty_string, NULL }
 
 
 struct  Fgraph__Header
@@ -636,6 +747,63 @@ Fgraph__HaarCascade *
 void   fgraph__haar_cascade__free_unpacked
                      (Fgraph__HaarCascade *message,
                       ProtobufCAllocator *allocator);
+/* Fgraph__MtcnnLayer methods */
+void   fgraph__mtcnn_layer__init
+                     (Fgraph__MtcnnLayer         *message);
+size_t fgraph__mtcnn_layer__get_packed_size
+                     (const Fgraph__MtcnnLayer   *message);
+size_t fgraph__mtcnn_layer__pack
+                     (const Fgraph__MtcnnLayer   *message,
+                      uint8_t             *out);
+size_t fgraph__mtcnn_layer__pack_to_buffer
+                     (const Fgraph__MtcnnLayer   *message,
+                      ProtobufCBuffer     *buffer);
+Fgraph__MtcnnLayer *
+       fgraph__mtcnn_layer__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   fgraph__mtcnn_layer__free_unpacked
+                     (Fgraph__MtcnnLayer *message,
+                      ProtobufCAllocator *allocator);
+/* Fgraph__MtcnnNet methods */
+void   fgraph__mtcnn_net__init
+                     (Fgraph__MtcnnNet         *message);
+size_t fgraph__mtcnn_net__get_packed_size
+                     (const Fgraph__MtcnnNet   *message);
+size_t fgraph__mtcnn_net__pack
+                     (const Fgraph__MtcnnNet   *message,
+                      uint8_t             *out);
+size_t fgraph__mtcnn_net__pack_to_buffer
+                     (const Fgraph__MtcnnNet   *message,
+                      ProtobufCBuffer     *buffer);
+Fgraph__MtcnnNet *
+       fgraph__mtcnn_net__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   fgraph__mtcnn_net__free_unpacked
+                     (Fgraph__MtcnnNet *message,
+                      ProtobufCAllocator *allocator);
+/* Fgraph__Mtcnn methods */
+void   fgraph__mtcnn__init
+                     (Fgraph__Mtcnn         *message);
+size_t fgraph__mtcnn__get_packed_size
+                     (const Fgraph__Mtcnn   *message);
+size_t fgraph__mtcnn__pack
+                     (const Fgraph__Mtcnn   *message,
+                      uint8_t             *out);
+size_t fgraph__mtcnn__pack_to_buffer
+                     (const Fgraph__Mtcnn   *message,
+                      ProtobufCBuffer     *buffer);
+Fgraph__Mtcnn *
+       fgraph__mtcnn__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   fgraph__mtcnn__free_unpacked
+                     (Fgraph__Mtcnn *message,
+                      ProtobufCAllocator *allocator);
 /* Fgraph__Detector methods */
 void   fgraph__detector__init
                      (Fgraph__Detector         *message);
@@ -700,6 +868,15 @@ typedef void (*Fgraph__Node_Closure)
 typedef void (*Fgraph__HaarCascade_Closure)
                  (const Fgraph__HaarCascade *message,
                   void *closure_data);
+typedef void (*Fgraph__MtcnnLayer_Closure)
+                 (const Fgraph__MtcnnLayer *message,
+                  void *closure_data);
+typedef void (*Fgraph__MtcnnNet_Closure)
+                 (const Fgraph__MtcnnNet *message,
+                  void *closure_data);
+typedef void (*Fgraph__Mtcnn_Closure)
+                 (const Fgraph__Mtcnn *message,
+                  void *closure_data);
 typedef void (*Fgraph__Detector_Closure)
                  (const Fgraph__Detector *message,
                   void *closure_data);
@@ -720,6 +897,7 @@ extern const ProtobufCEnumDescriptor    fgraph__activation__descriptor;
 extern const ProtobufCEnumDescriptor    fgraph__tensor_layout__descriptor;
 extern const ProtobufCEnumDescriptor    fgraph__element_type__descriptor;
 extern const ProtobufCEnumDescriptor    fgraph__weight_precision__descriptor;
+extern const ProtobufCEnumDescriptor    fgraph__mtcnn_layer_kind__descriptor;
 extern const ProtobufCMessageDescriptor fgraph__input_spec__descriptor;
 extern const ProtobufCMessageDescriptor fgraph__output_spec__descriptor;
 extern const ProtobufCMessageDescriptor fgraph__threshold__descriptor;
@@ -728,6 +906,9 @@ extern const ProtobufCMessageDescriptor fgraph__tensor__descriptor;
 extern const ProtobufCMessageDescriptor fgraph__value__descriptor;
 extern const ProtobufCMessageDescriptor fgraph__node__descriptor;
 extern const ProtobufCMessageDescriptor fgraph__haar_cascade__descriptor;
+extern const ProtobufCMessageDescriptor fgraph__mtcnn_layer__descriptor;
+extern const ProtobufCMessageDescriptor fgraph__mtcnn_net__descriptor;
+extern const ProtobufCMessageDescriptor fgraph__mtcnn__descriptor;
 extern const ProtobufCMessageDescriptor fgraph__detector__descriptor;
 extern const ProtobufCMessageDescriptor fgraph__header__descriptor;
 
