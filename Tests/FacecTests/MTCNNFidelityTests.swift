@@ -92,6 +92,37 @@ import FacecRuntime
     }
 }
 
+extension MTCNNFidelityTests {
+    /// Damaged or wrong weight files: one line naming the file and the fault,
+    /// a non-zero exit, no model written.
+    @Test(arguments: ["truncated", "garbage", "swapped", "missing", "no-lz4"])
+    func damagedWeightsAreRefusedInOneLine(_ damage: String) throws {
+        let source = MTCNNModel.weights
+        try #require(FileManager.default.fileExists(atPath: source + "/onet.lz4"), "\(source) is missing: run scripts/fetch-weights.sh mtcnn")
+        let dir = TempDir(), weights = dir.path("weights")
+        try FileManager.default.createDirectory(atPath: weights, withIntermediateDirectories: true)
+        for name in MTCNNWeights.files { try FileManager.default.copyItem(atPath: source + "/" + name, toPath: weights + "/" + name) }
+        let onet = weights + "/onet.lz4", bytes = try Data(contentsOf: URL(fileURLWithPath: onet))
+        switch damage {
+        case "truncated": try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: onet))
+        case "garbage": try Data((0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 131 &+ 7) }).write(to: URL(fileURLWithPath: onet))
+        case "swapped":
+            try FileManager.default.removeItem(atPath: onet)
+            try FileManager.default.copyItem(atPath: source + "/rnet.lz4", toPath: onet)
+        case "missing": try FileManager.default.removeItem(atPath: onet)
+        default:   // the pickle itself, not LZ4-framed, with its last byte cut
+            var raw = Data([0x80, 0x04, 0x95]); raw.append(contentsOf: bytes.prefix(64)); try raw.write(to: URL(fileURLWithPath: onet))
+        }
+        let out = dir.path("m.fgraph")
+        let r = try facec(["convert", TestPaths.fixture("deepid_keras22.h5"), "--detector", "mtcnn", "--mtcnn-weights", weights, "-o", out])
+        #expect(r.status != 0, "\(damage): accepted")
+        let lines = r.stderr.split(separator: "\n")
+        #expect(lines.count == 1 && lines[0].contains("onet.lz4"), "\(damage): \(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: out), "\(damage): a model was written")
+        print("mtcnn weights \(damage): \(r.stderr.trimmingCharacters(in: .newlines))")
+    }
+}
+
 /// The small DeepID fixture with the MTCNN detector, converted once per run.
 enum MTCNNModel {
     private static let lock = NSLock()
