@@ -201,5 +201,27 @@ else
     skip "full file system (mounting a tmpfs needs root)"
 fi
 
+# 9. The MTCNN detector (mtcnn 1.0.0's weights, fetched by set-up): damaged
+# weight files refused before anything is written; hostile photos end in one line.
+mtcnn_dir=${XDG_CACHE_HOME:-$HOME/.cache}/facec-weights/mtcnn-1.0.0
+if [ -f "$mtcnn_dir/onet.lz4" ]; then
+    mkdir -p mw && cp "$mtcnn_dir"/*.lz4 mw/
+    ok "convert --detector mtcnn" "$facec" convert "$root/Weights/deepid-random.h5" --detector mtcnn --mtcnn-weights mw -o mt.fgraph --quiet
+    ok "detect with mtcnn" "$facec_run" detect mt.fgraph a.jpg
+    head -c 1000 "$mtcnn_dir/pnet.lz4" > mw/pnet.lz4
+    refused "truncated pnet.lz4" "pnet.lz4" "$facec" convert "$root/Weights/deepid-random.h5" --detector mtcnn --mtcnn-weights mw -o mt2.fgraph
+    [ ! -e mt2.fgraph ] || bad "a model was written from a truncated pnet.lz4"
+    cp "$mtcnn_dir/pnet.lz4" mw/pnet.lz4 && cp "$mtcnn_dir/onet.lz4" mw/rnet.lz4
+    refused "onet weights as rnet.lz4" "rnet.lz4" "$facec" convert "$root/Weights/deepid-random.h5" --detector mtcnn --mtcnn-weights mw -o mt2.fgraph
+    refused "--mtcnn-weights without --detector mtcnn" "--mtcnn-weights goes with --detector mtcnn" "$facec" convert "$root/Weights/deepid-random.h5" --mtcnn-weights mw -o mt2.fgraph
+    refused "--detector opencv on an mtcnn model" "carries the mtcnn detector" "$facec" run mt.fgraph a.jpg --detector opencv
+    head -c 3000 a.jpg > cut.jpg
+    refused "a truncated JPEG with mtcnn" "cut.jpg" "$facec" detect mt.fgraph cut.jpg
+    printf 'P6\n1 1\n255\n' > one.ppm
+    refused "a PPM photo with mtcnn" "one.ppm" "$facec" detect mt.fgraph one.ppm
+else
+    skip "MTCNN (run scripts/fetch-weights.sh mtcnn)"
+fi
+
 echo "hostile-check: $checks checks, $failures failed${skipped:+; skipped: ${skipped[*]}}" >&2
 [ $failures -eq 0 ]

@@ -47,6 +47,9 @@ public func facec_model_dim(_ model: OpaquePointer?) -> Int { modelHandle(model)
 @_cdecl("facec_model_has_detector")
 public func facec_model_has_detector(_ model: OpaquePointer?) -> Int32 { modelHandle(model)?.model.header.detector == nil ? 0 : 1 }
 
+@_cdecl("facec_model_detector")
+public func facec_model_detector(_ model: OpaquePointer?) -> UnsafePointer<CChar>? { modelHandle(model).map { UnsafePointer($0.detectorKind) } }
+
 @_cdecl("facec_model_name")
 public func facec_model_name(_ model: OpaquePointer?) -> UnsafePointer<CChar>? { modelHandle(model).map { UnsafePointer($0.name) } }
 

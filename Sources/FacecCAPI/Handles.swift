@@ -16,14 +16,16 @@ final class ModelHandle {
     let model: Model
     let path: String
     let name: UnsafeMutablePointer<CChar>
+    let detectorKind: UnsafeMutablePointer<CChar>
 
     init(model: Model, path: String) {
         self.model = model
         self.path = path
         name = strdup(model.header.modelName)
+        detectorKind = strdup(model.header.detector?.kind ?? "")
     }
 
-    deinit { free(name) }
+    deinit { free(name); free(detectorKind) }
 
     var dimension: Int { model.header.output.dim }
 

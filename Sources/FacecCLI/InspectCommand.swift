@@ -42,7 +42,12 @@ struct InspectCommand: Command {
         if !h.classNames.isEmpty { out.append("classes    \(h.classNames.count)") }
         if let d = h.detector {
             func cascade(_ c: HaarCascade) -> String { "\(c.windowWidth)x\(c.windowHeight) window, \(c.stages.count) stages, \(c.stumps.count) stumps" }
-            out.append("detector   \(d.kind): faces \(cascade(d.face)) (scale \(d.scaleFactor), neighbours \(d.minNeighbors)); eyes \(cascade(d.eye)) (scale \(d.eyeScaleFactor), neighbours \(d.eyeMinNeighbors))")
+            if let m = d.mtcnn {
+                let nets = m.nets.map { n in "\(n.name) \(n.layers.count) layers" }.joined(separator: ", ")
+                out.append("detector   mtcnn: \(nets) (min face \(m.minFaceSize), scale \(m.scaleFactor), thresholds \(m.thresholds.map { "\($0)" }.joined(separator: "/")))")
+            } else {
+                out.append("detector   \(d.kind): faces \(cascade(d.face)) (scale \(d.scaleFactor), neighbours \(d.minNeighbors)); eyes \(cascade(d.eye)) (scale \(d.eyeScaleFactor), neighbours \(d.eyeMinNeighbors))")
+            }
             if !d.source.isEmpty { out.append("           from \(d.source)") }
         } else {
             out.append("detector   none (photos must be face crops)")
@@ -160,6 +165,12 @@ struct InspectCommand: Command {
         func cascade(_ c: HaarCascade, _ scale: Double, _ neighbours: Int) -> String {
             JSONText.object([("window", "[\(c.windowWidth),\(c.windowHeight)]"), ("stages", "\(c.stages.count)"), ("stumps", "\(c.stumps.count)"),
                              ("scale_factor", JSONText.number(scale)), ("min_neighbors", "\(neighbours)")])
+        }
+        if let m = d.mtcnn {
+            let nets = m.nets.map { n in (n.name, JSONText.object([("input_size", "\(n.inputSize)"), ("layers", "\(n.layers.count)")])) }
+            return JSONText.object([("kind", JSONText.string(d.kind)), ("source", JSONText.string(d.source)),
+                                    ("min_face_size", JSONText.number(m.minFaceSize)), ("scale_factor", JSONText.number(m.scaleFactor)),
+                                    ("thresholds", "[" + m.thresholds.map(JSONText.number).joined(separator: ",") + "]")] + nets)
         }
         return JSONText.object([("kind", JSONText.string(d.kind)), ("source", JSONText.string(d.source)),
                                 ("face", cascade(d.face, d.scaleFactor, d.minNeighbors)), ("eye", cascade(d.eye, d.eyeScaleFactor, d.eyeMinNeighbors))])

@@ -36,8 +36,8 @@ public struct DetectionTimings: Sendable {
 /// Why a photo gives no faces when faces are required.
 extension FacecError {
     /// No face (deepface's enforce_detection=True makes this an error).
-    public static func noFace(path: String) -> FacecError {
-        FacecError(.noFace, path, "no face detected (deepface's opencv detector finds none; use --no-enforce-detection to take the whole photo)")
+    public static func noFace(path: String, detector: String = "opencv") -> FacecError {
+        FacecError(.noFace, path, "no face detected (deepface's \(detector) detector finds none; use --no-enforce-detection to take the whole photo)")
     }
 
     /// The cascade needed far more work than real cascades do (see
@@ -113,7 +113,7 @@ public struct FaceDetector: Sendable {
         let (faces, measured) = try detect(photo, path: path, measure: timings != nil)
         if let measured { timings?(measured) }
         if !faces.isEmpty { return faces }
-        if enforce { throw .noFace(path: path) }
+        if enforce { throw .noFace(path: path, detector: spec.kind) }
         return [DetectedFace(x: 0, y: 0, width: max(0, photo.width - 1), height: max(0, photo.height - 1),
                              leftEye: nil, rightEye: nil, confidence: 0, crop: photo)]
     }

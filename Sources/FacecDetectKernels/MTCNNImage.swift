@@ -75,36 +75,7 @@ extension TFImageOps {
     /// only the pixels it samples.
     package static func cropAndResize(_ image: MTCNNImage, box: (y1: Float, x1: Float, y2: Float, x2: Float), size: Int,
                                       into dst: UnsafeMutablePointer<Float>) {
-        let h = image.height, w = image.width, c = 3
-        let hm = Float(h - 1), wm = Float(w - 1)
-        let hs = size > 1 ? (box.y2 - box.y1) * hm / Float(size - 1) : 0
-        let ws = size > 1 ? (box.x2 - box.x1) * wm / Float(size - 1) : 0
-        for y in 0..<size {
-            let iy = size > 1 ? box.y1 * hm + Float(y) * hs : 0.5 * (box.y1 + box.y2) * hm
-            let out = dst + y * size * c
-            guard iy >= 0, iy <= hm else {
-                out.update(repeating: 0, count: size * c)
-                continue
-            }
-            let top = Int(iy.rounded(.down)), bottom = Int(iy.rounded(.up))
-            let yl = iy - Float(top)
-            for x in 0..<size {
-                let ix = size > 1 ? box.x1 * wm + Float(x) * ws : 0.5 * (box.x1 + box.x2) * wm
-                let o = out + x * c
-                guard ix >= 0, ix <= wm else {
-                    for k in 0..<c { o[k] = 0 }
-                    continue
-                }
-                let left = Int(ix.rounded(.down)), right = Int(ix.rounded(.up))
-                let xl = ix - Float(left)
-                for k in 0..<c {
-                    let tl = image.value(top, left, k), tr = image.value(top, right, k)
-                    let bl = image.value(bottom, left, k), br = image.value(bottom, right, k)
-                    let t = tl + (tr - tl) * xl
-                    let b = bl + (br - bl) * xl
-                    o[k] = t + (b - t) * yl
-                }
-            }
-        }
+        cropAndResize(height: image.height, width: image.width, channels: 3, box: box, size: size, extrapolation: 0, into: dst,
+                      value: image.value)
     }
 }

@@ -124,6 +124,17 @@ package enum TFImageOps {
     package static func cropAndResize(_ src: UnsafePointer<Float>, height h: Int, width w: Int, channels c: Int,
                                       box: (y1: Float, x1: Float, y2: Float, x2: Float), size: Int,
                                       extrapolation: Float = 0, into dst: UnsafeMutablePointer<Float>) {
+        cropAndResize(height: h, width: w, channels: c, box: box, size: size, extrapolation: extrapolation, into: dst) { y, x, k in
+            src[(y * w + x) * c + k]
+        }
+    }
+
+    /// `cropAndResize` over any image: `value(y, x, k)` is channel k of pixel
+    /// (x, y), asked only for the pixels the crop samples.
+    @inline(__always)
+    package static func cropAndResize(height h: Int, width w: Int, channels c: Int,
+                                      box: (y1: Float, x1: Float, y2: Float, x2: Float), size: Int, extrapolation: Float,
+                                      into dst: UnsafeMutablePointer<Float>, value: (Int, Int, Int) -> Float) {
         let hm = Float(h - 1), wm = Float(w - 1)
         let hs = size > 1 ? (box.y2 - box.y1) * hm / Float(size - 1) : 0
         let ws = size > 1 ? (box.x2 - box.x1) * wm / Float(size - 1) : 0
@@ -145,11 +156,11 @@ package enum TFImageOps {
                 }
                 let left = Int(ix.rounded(.down)), right = Int(ix.rounded(.up))
                 let xl = ix - Float(left)
-                let tl = src + (top * w + left) * c, tr = src + (top * w + right) * c
-                let bl = src + (bottom * w + left) * c, br = src + (bottom * w + right) * c
                 for k in 0..<c {
-                    let t = tl[k] + (tr[k] - tl[k]) * xl
-                    let b = bl[k] + (br[k] - bl[k]) * xl
+                    let tl = value(top, left, k), tr = value(top, right, k)
+                    let bl = value(bottom, left, k), br = value(bottom, right, k)
+                    let t = tl + (tr - tl) * xl
+                    let b = bl + (br - bl) * xl
                     o[k] = t + (b - t) * yl
                 }
             }

@@ -24,7 +24,7 @@ from .model import Model, distance as _distance
 
 logger = logging.getLogger("facec")
 
-DETECTORS = ("opencv", "skip")
+DETECTORS = ("opencv", "mtcnn", "skip")
 MINMAX = {  # deepface/config/minmax.py, for the models facec runs
     "VGG-Face": (0.0, 0.27054874177488775),
     "DeepID": (0.0, 127.86836242675781),
@@ -43,8 +43,8 @@ def build_model(model_name="VGG-Face", task="facial_recognition", threads=None):
 
 def _check_options(detector_backend, align, expand_percentage, normalization, anti_spoofing):
     if detector_backend not in DETECTORS:
-        raise NotSupported(f"detector_backend={detector_backend!r}: facec runs 'opencv' (deepface's default, compiled "
-                           "into the model with facec convert --detector opencv) and 'skip'")
+        raise NotSupported(f"detector_backend={detector_backend!r}: facec runs 'opencv' (deepface's default) and 'mtcnn', "
+                           "each compiled into the model with facec convert --detector opencv|mtcnn, and 'skip'")
     if align is not True:
         raise NotSupported("align=False: facec aligns faces as deepface's default does (align=True)")
     if expand_percentage > 0:
@@ -56,9 +56,13 @@ def _check_options(detector_backend, align, expand_percentage, normalization, an
         raise NotSupported("anti_spoofing=True: facec has no anti-spoofing model")
 
 
-def _flags(detector_backend, enforce_detection):
+def _flags(detector_backend, enforce_detection, model):
     if detector_backend == "skip":
         return _native.SKIP_DETECTION
+    if model.detector and model.detector != detector_backend:
+        raise NotSupported(f"{model.path}: the model carries the {model.detector!r} detector, not {detector_backend!r}: "
+                           f"convert it with `facec convert ... --detector {detector_backend}`, or call with "
+                           f"detector_backend={model.detector!r}")
     return _native.DETECT | (0 if enforce_detection else _native.NO_ENFORCE_DETECTION)
 
 
@@ -73,7 +77,7 @@ def _faces(model, image, flags, embed, crops=False):
                                   "or consider to set enforce_detection param to False.") from None
         if e.status == _native.ERROR_NO_DETECTOR:
             raise NotSupported(f"{model.path}: the model carries no face detector: convert it with "
-                               "`facec convert ... --detector opencv`, or call with detector_backend='skip'") from None
+                               "`facec convert ... --detector opencv` (or mtcnn), or call with detector_backend='skip'") from None
         if e.status in (_native.ERROR_IMAGE, _native.ERROR_IO):
             # deepface's message; facec's reason (the file and what is wrong) is the cause.
             raise ValueError(f"Exception while loading {image.name}") from e
@@ -107,7 +111,7 @@ def represent(img_path, model_name="VGG-Face", enforce_detection=True, detector_
     m = _models.resolve(model, model_name)
     name = m.name if model is not None else model_name
     images, batch = _images(img_path)
-    flags = _flags(detector_backend, enforce_detection)
+    flags = _flags(detector_backend, enforce_detection, m)
     results = []
     for image in images:
         native = _load_image(image)
@@ -177,7 +181,7 @@ def verify(img1_path, img2_path, model_name="VGG-Face", detector_backend="opencv
     metric = _metric_name(distance_metric)
     dims = m.dim
     no_facial_area = {"x": None, "y": None, "w": None, "h": None, "left_eye": None, "right_eye": None}
-    flags = _flags(detector_backend, enforce_detection)
+    flags = _flags(detector_backend, enforce_detection, m)
 
     def embeddings_and_areas(img, index):
         if isinstance(img, list):
@@ -255,7 +259,7 @@ def extract_faces(img_path, detector_backend="opencv", enforce_detection=True, a
         raise UnimplementedError(f"The color_face can be rgb, bgr or gray, but it is {color_face}.")
     m = _models.resolve_in_folder(model, model_name, need_detector=detector_backend != "skip")
     native = _load_image(img_path)
-    records = _faces(m, native, _flags(detector_backend, enforce_detection), embed=False, crops=True)
+    records = _faces(m, native, _flags(detector_backend, enforce_detection, m), embed=False, crops=True)
     if detector_backend == "skip":
         records[0].w, records[0].h = records[0].w - 1, records[0].h - 1
     if max_faces is not None and max_faces < len(records):

@@ -7,7 +7,7 @@ import ctypes
 import os
 import platform
 
-API_VERSION = 2
+API_VERSION = 3
 
 OK = 0
 ERROR_ARGUMENT = 1
@@ -98,6 +98,7 @@ def _load():
         "facec_model_close": (None, [P]),
         "facec_model_dim": (c.c_size_t, [P]),
         "facec_model_has_detector": (c.c_int, [P]),
+        "facec_model_detector": (c.c_char_p, [P]),
         "facec_model_name": (c.c_char_p, [P]),
         "facec_model_threshold": (c.c_int, [P, c.c_int, c.POINTER(c.c_double)]),
         "facec_session_open": (c.c_int, [P, c.c_int, c.POINTER(P)]),

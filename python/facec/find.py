@@ -149,7 +149,7 @@ def find(img_path, db_path, model_name="VGG-Face", distance_metric="cosine", enf
     m = _models.resolve(model, model_name)
     name = m.name if model is not None else model_name
     metric = _metric_name(distance_metric)
-    flags = _flags(detector_backend, enforce_detection)
+    flags = _flags(detector_backend, enforce_detection, m)
     query = _load_image(img_path)
 
     parts = ["facec_ds", "model", name, "detector", detector_backend, "aligned", "normalization", normalization, "expand", "0"]

@@ -63,12 +63,13 @@ class Model:
         self.dim = lib.facec_model_dim(handle)
         self.name = lib.facec_model_name(handle).decode()
         self.has_detector = bool(lib.facec_model_has_detector(handle))
+        self.detector = lib.facec_model_detector(handle).decode()   # "opencv", "mtcnn" or ""
         self._local = threading.local()
         self._sessions = []
         self._lock = threading.Lock()
 
     def __repr__(self):
-        return f"facec.Model({self.path!r}: {self.name}, {self.dim}-d, detector={'opencv' if self.has_detector else 'none'})"
+        return f"facec.Model({self.path!r}: {self.name}, {self.dim}-d, detector={self.detector or 'none'})"
 
     @property
     def output_shape(self):

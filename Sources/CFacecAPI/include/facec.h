@@ -37,7 +37,7 @@
 extern "C" {
 #endif
 
-#define FACEC_API_VERSION 2  /* 2: angular metric, confidence, encoded images in memory, crops, batch distances */
+#define FACEC_API_VERSION 3  /* 2: angular metric, confidence, encoded images in memory, crops, batch distances; 3: facec_model_detector */
 
 typedef enum facec_status {
     FACEC_OK = 0,
@@ -94,6 +94,9 @@ facec_status facec_model_open(const char *path, facec_model **model);
 void facec_model_close(facec_model *model);               /* NULL is allowed */
 size_t facec_model_dim(const facec_model *model);          /* embedding length */
 int facec_model_has_detector(const facec_model *model);   /* 1 or 0 */
+/* The detector the model carries, as deepface names it: "opencv", "mtcnn",
+ * or "" for none (API 3; valid while the model is open). */
+const char *facec_model_detector(const facec_model *model);
 const char *facec_model_name(const facec_model *model);   /* valid while the model is open */
 /* The model's threshold for a metric (FACEC_ERROR_ARGUMENT if it has none). */
 facec_status facec_model_threshold(const facec_model *model, facec_metric metric, double *threshold);
