@@ -12,6 +12,8 @@ package struct MTCNNImage: @unchecked Sendable {
     package let borderX: Int, borderY: Int
     package let width: Int, height: Int
     private let table: [Float]
+    /// The frame's value: black, normalised.
+    package var black: Float { table[0] }
 
     package init(_ photo: DecodedImage) {
         self.photo = photo
@@ -31,11 +33,17 @@ package struct MTCNNImage: @unchecked Sendable {
             return
         }
         out.update(repeating: black, count: borderX * 3)
-        table.withUnsafeBufferPointer { t in
-            photo.pixels.withUnsafeBufferPointer { px in
-                let src = px.baseAddress! + py * photo.width * 3, dst = out + borderX * 3
-                for i in 0..<(photo.width * 3) { dst[i] = t[Int(src[i])] }
+        photo.pixels.withUnsafeBufferPointer { px in
+            // (p − 127.5) / 128 is exact in float32 too: 8 at a time.
+            let src = px.baseAddress! + py * photo.width * 3, dst = out + borderX * 3, n = photo.width * 3
+            var i = 0
+            while i + 8 <= n {
+                let bytes = UnsafeRawPointer(src + i).loadUnaligned(as: SIMD8<UInt8>.self)
+                let v = (SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: bytes)) - 127.5) * 0.0078125
+                UnsafeMutableRawPointer(dst + i).storeBytes(of: v, as: SIMD8<Float>.self)
+                i += 8
             }
+            while i < n { dst[i] = (Float(src[i]) - 127.5) * 0.0078125; i += 1 }
         }
         (out + (borderX + photo.width) * 3).update(repeating: black, count: (width - borderX - photo.width) * 3)
     }
@@ -59,9 +67,13 @@ extension TFImageOps {
                                    scratch: UnsafeMutablePointer<Float>, into dst: UnsafeMutablePointer<Float>) {
         let (first, last) = areaInputRows(inHeight: image.height, outHeight: oh, rows: rows)
         let stride = image.width * 3
-        for i in first..<last { image.row(i, into: scratch + (i - first) * stride) }
+        // Frame rows are never read (their sums are the frame's, below).
+        let lo = max(first, image.borderY), hi = min(last, image.borderY + image.photo.height)
+        if lo < hi { for i in lo..<hi { image.row(i, into: scratch + (i - first) * stride) } }
+        let frame = (rows: image.borderY..<(image.borderY + image.photo.height), columns: image.borderX..<(image.borderX + image.photo.width),
+                     value: image.black)
         resizeArea(rowAt: { UnsafePointer(scratch + ($0 - first) * stride) }, height: image.height, width: image.width, channels: 3,
-                   outHeight: oh, outWidth: ow, rows: rows, into: dst)
+                   outHeight: oh, outWidth: ow, rows: rows, uniform: frame, into: dst)
     }
 
     /// The input rows [first, last) that output rows `rows` of an area resize read.

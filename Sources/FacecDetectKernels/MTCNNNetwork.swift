@@ -75,11 +75,15 @@ package final class MTCNNNetwork: @unchecked Sendable {
             case .conv:
                 let oh = s.outputSize(h)!, ow = s.outputSize(w)!
                 let step = convStep(l, inShape: (h, w, c), outShape: (oh, ow, s.outChannels))
-                for i in 0..<batch {
-                    let input = UnsafePointer(x + i * h * w * c), output = y + i * oh * ow * s.outChannels
-                    for oy in 0..<oh {
-                        ConvKernel.row(step, oy: oy, padded: input, output: output, wide: wide)
-                        if let alpha = l.alpha { Self.prelu(output + oy * ow * s.outChannels, pixels: ow, channels: s.outChannels, alpha: alpha) }
+                // The slopes repeated along a row, so the PReLU runs as whole vectors.
+                let slopes = l.alpha.map { a in (0..<(ow * s.outChannels)).map { a[$0 % s.outChannels] } } ?? []
+                slopes.withUnsafeBufferPointer { slopes in
+                    for i in 0..<batch {
+                        let input = UnsafePointer(x + i * h * w * c), output = y + i * oh * ow * s.outChannels
+                        for oy in 0..<oh {
+                            ConvKernel.row(step, oy: oy, padded: input, output: output, wide: wide)
+                            if let a = slopes.baseAddress { Self.prelu(output + oy * ow * s.outChannels, count: slopes.count, slopes: a) }
+                        }
                     }
                 }
                 (h, w, c) = (oh, ow, s.outChannels)
@@ -99,7 +103,10 @@ package final class MTCNNNetwork: @unchecked Sendable {
                 let inCount = h * w * c
                 let step = convStep(l, inShape: (1, batch, inCount), outShape: (1, batch, s.outChannels))
                 ConvKernel.row(step, oy: 0, padded: UnsafePointer(x), output: y, wide: wide)
-                if let alpha = l.alpha { Self.prelu(y, pixels: batch, channels: s.outChannels, alpha: alpha) }
+                if let alpha = l.alpha {
+                    let slopes = (0..<(batch * s.outChannels)).map { alpha[$0 % s.outChannels] }
+                    slopes.withUnsafeBufferPointer { Self.prelu(y, count: $0.count, slopes: $0.baseAddress!) }
+                }
                 (h, w, c) = (1, 1, s.outChannels)
             }
             swap(&x, &y)
@@ -119,16 +126,20 @@ package final class MTCNNNetwork: @unchecked Sendable {
     }
 
     /// Keras' PReLU, `relu(x) + (−α)·relu(−x)`: x when positive, else α·x
-    /// (bit for bit the same), α per channel.
+    /// (bit for bit the same), with `slopes` the per-channel α laid along the data.
     @inline(__always)
-    static func prelu(_ p: UnsafeMutablePointer<Float>, pixels: Int, channels: Int, alpha: UnsafePointer<Float>) {
-        var q = p
-        for _ in 0..<pixels {
-            for k in 0..<channels {
-                let v = q[k]
-                q[k] = v > 0 ? v : alpha[k] * v
-            }
-            q += channels
+    static func prelu(_ p: UnsafeMutablePointer<Float>, count: Int, slopes: UnsafePointer<Float>) {
+        typealias F8 = SIMD8<Float>
+        var i = 0
+        while i + 8 <= count {
+            let v = UnsafeRawPointer(p + i).loadUnaligned(as: F8.self), a = UnsafeRawPointer(slopes + i).loadUnaligned(as: F8.self)
+            UnsafeMutableRawPointer(p + i).storeBytes(of: v.replacing(with: a * v, where: v .<= 0), as: F8.self)
+            i += 8
+        }
+        while i < count {
+            let v = p[i]
+            p[i] = v > 0 ? v : slopes[i] * v
+            i += 1
         }
     }
 }

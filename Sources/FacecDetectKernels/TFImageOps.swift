@@ -17,8 +17,15 @@ package enum TFImageOps {
     /// Output rows `rows` of the resize, written one after the other from
     /// `dst`; input row i is at `rowAt(i)` (only the rows those outputs read
     /// are asked for).
+    /// `uniform`: the input is `value` in every channel outside the rows and
+    /// columns it names (mtcnn's black frame): a row sum over such pixels is
+    /// then the same for every row, so it is computed once per column, with
+    /// the same operations in the same order (bit-identical, ~4× less work
+    /// on a framed photo, which is three quarters frame).
     package static func resizeArea(rowAt: (Int) -> UnsafePointer<Float>, height h: Int, width w: Int, channels c: Int,
-                                   outHeight oh: Int, outWidth ow: Int, rows: Range<Int>, into dst: UnsafeMutablePointer<Float>) {
+                                   outHeight oh: Int, outWidth ow: Int, rows: Range<Int>,
+                                   uniform: (rows: Range<Int>, columns: Range<Int>, value: Float)? = nil,
+                                   into dst: UnsafeMutablePointer<Float>) {
         let hs = Float(h) / Float(oh), ws = Float(w) / Float(ow)
         // TF: `const float scale = 1.0 / (height_scale * width_scale)`: a
         // float product, a double quotient, rounded to float.
@@ -26,14 +33,40 @@ package enum TFImageOps {
         let xs = (0..<ow).map { Span(output: $0, scale: ws, count: w) }
         if c == 3 {
             // mtcnn's pyramid: the same sums with the channels unrolled.
+            let inside = uniform.map { $0.rows } ?? 0..<h, columns = uniform.map { $0.columns } ?? 0..<w
+            // Per column: whether its span lies in the uniform frame, and the
+            // row sum of a uniform row there (first × weight, middles, last × weight).
+            let frameColumn = xs.map { $0.bounded($0.end - 1) < columns.lowerBound || $0.bounded($0.start) >= columns.upperBound }
+            let uniformSum: [Float] = xs.map { xsp in
+                let v = uniform?.value ?? 0
+                var r = v * xsp.startWeight
+                if xsp.start + 1 != xsp.end {
+                    if xsp.start + 1 < xsp.end - 1 { for _ in (xsp.start + 1)..<(xsp.end - 1) { r += v } }
+                    r += v * xsp.endWeight
+                }
+                return r
+            }
             for y in rows {
                 let ys = Span(output: y, scale: hs, count: h)
                 let rowPointers = (ys.start..<ys.end).map { rowAt(ys.bounded($0)) }
                 let rowWeights = (ys.start..<ys.end).map { ys.weight($0) }
+                let rowInFrame = (ys.start..<ys.end).map { uniform != nil && !inside.contains(ys.bounded($0)) }
                 for x in 0..<ow {
                     let xsp = xs[x]
                     var s0: Float = 0, s1: Float = 0, s2: Float = 0
-                    for (row, wy) in zip(rowPointers, rowWeights) {
+                    if uniform != nil && (frameColumn[x] || !rowInFrame.contains(false)) {
+                        let u = uniformSum[x]
+                        for wy in rowWeights { s0 += u * wy }
+                        let o = dst + ((y - rows.lowerBound) * ow + x) * 3
+                        o[0] = s0 * scale; o[1] = o[0]; o[2] = o[0]
+                        continue
+                    }
+                    for (k, (row, wy)) in zip(rowPointers, rowWeights).enumerated() {
+                        if rowInFrame[k] {
+                            let u = uniformSum[x] * wy
+                            s0 += u; s1 += u; s2 += u
+                            continue
+                        }
                         var p = row + xsp.bounded(xsp.start) * 3
                         var r0 = p[0] * xsp.startWeight, r1 = p[1] * xsp.startWeight, r2 = p[2] * xsp.startWeight
                         if xsp.start + 1 != xsp.end {

@@ -2,6 +2,7 @@ import Testing
 @testable import FacecKernels
 @testable import FacecDetectKernels
 import FacecFormat
+import FacecImage
 
 /// MTCNN's network runner (convolution + PReLU, TF-SAME and VALID max
 /// pooling, dense layers as batched 1×1 convolutions, merged heads) against
@@ -123,5 +124,41 @@ import FacecFormat
             want += Self.reference(Self.onet, Array(input[(i * 6912)..<((i + 1) * 6912)]), height: 48, width: 48)
         }
         Conformance.expect("mtcnn onet (pools, dense as batched 1x1)", shape: "\(batch)x48x48", isa: isa, precision: .f32, got: got, want: want)
+    }
+
+    /// The pyramid's rows made from the framed photo band by band (with the
+    /// frame's row sums reused) and the crops read pixel by pixel are bit for
+    /// bit TF's operations on the materialised framed image.
+    @Test(arguments: [(37, 23), (5, 64), (64, 3)])
+    func framedResizeAndCropsEqualTheMaterialisedImage(_ size: (Int, Int)) {
+        var seed: UInt64 = UInt64(size.0 * 100 + size.1)
+        let pixels = Self.random(size.0 * size.1 * 3, &seed).map { UInt8(($0 + 1) * 127.5) }
+        let image = MTCNNImage(DecodedImage(width: size.0, height: size.1, pixels: pixels))
+        var framed = [Float](repeating: 0, count: image.width * image.height * 3)
+        framed.withUnsafeMutableBufferPointer { f in
+            for y in 0..<image.height { image.row(y, into: f.baseAddress! + y * image.width * 3) }
+        }
+        for scale in [0.6, 0.4254, 0.13, 0.051] {
+            let oh = max(1, Int(Double(image.height) * scale)), ow = max(1, Int(Double(image.width) * scale))
+            var want = [Float](repeating: 0, count: oh * ow * 3), got = want
+            TFImageOps.resizeArea(framed, height: image.height, width: image.width, channels: 3, outHeight: oh, outWidth: ow, into: &want)
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: image.width * image.height * 3)
+            defer { scratch.deallocate() }
+            var y = 0
+            while y < oh {
+                let rows = y..<min(oh, y + 3)
+                got.withUnsafeMutableBufferPointer { g in
+                    TFImageOps.resizeArea(image, outHeight: oh, outWidth: ow, rows: rows, scratch: scratch, into: g.baseAddress! + y * ow * 3)
+                }
+                y += 3
+            }
+            #expect(got.map(\.bitPattern) == want.map(\.bitPattern), "\(size) at scale \(scale)")
+        }
+        for box: (Float, Float, Float, Float) in [(0.1, 0.2, 0.7, 0.9), (-0.2, -0.1, 0.5, 1.3), (0.3, 0.3, 0.31, 0.32)] {
+            var want = [Float](repeating: 0, count: 24 * 24 * 3), got = want
+            TFImageOps.cropAndResize(framed, height: image.height, width: image.width, channels: 3, box: box, size: 24, into: &want)
+            TFImageOps.cropAndResize(image, box: box, size: 24, into: &got)
+            #expect(got.map(\.bitPattern) == want.map(\.bitPattern), "\(size) crop \(box)")
+        }
     }
 }
