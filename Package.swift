@@ -144,7 +144,7 @@ let package = Package(
         // The detector's pixel loops (Haar cascade scan, exact resize,
         // integral images, cubic warp): kernels, built like FacecKernels, on
         // cascades FacecFormat has checked.
-        .target(name: "FacecDetectKernels", dependencies: ["FacecCore", "FacecFormat", "FacecImage", "FacecKernels"],
+        .target(name: "FacecDetectKernels", dependencies: ["FacecCore", "FacecFormat", "FacecImage", "FacecKernels", "CCPUFeatures"],
                 swiftSettings: [.unsafeFlags(kernelFlags)] + kernelSpeed),
         .target(name: "FacecDetect", dependencies: ["FacecCore", "FacecFormat", "FacecImage", "FacecDetectKernels"],
                 swiftSettings: optimisedInDebug),

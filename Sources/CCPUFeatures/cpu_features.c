@@ -91,3 +91,11 @@ double facec_fma_peak_gflops(double seconds) { (void)seconds; return 0; }
 int facec_cpu_has_avx512(void) { return 0; }
 double facec_fma_peak_gflops_avx512(double seconds) { (void)seconds; return 0; }
 #endif
+
+float facec_reciprocal_estimate(float a) {
+#if defined(__x86_64__)
+    return _mm_cvtss_f32(_mm_rcp_ss(_mm_set_ss(a)));
+#else
+    return 1.0f / a;
+#endif
+}

@@ -17,12 +17,16 @@ final class ModelHandle {
     let path: String
     let name: UnsafeMutablePointer<CChar>
     let detectorKind: UnsafeMutablePointer<CChar>
+    /// Built once (an MTCNN detector copies its networks' weights); each
+    /// call takes a copy with its session's thread count.
+    private let detector: FaceDetector?
 
     init(model: Model, path: String) {
         self.model = model
         self.path = path
         name = strdup(model.header.modelName)
         detectorKind = strdup(model.header.detector?.kind ?? "")
+        detector = model.header.detector.map { FaceDetector($0, model: model.file) }
     }
 
     deinit { free(name); free(detectorKind) }
@@ -36,10 +40,11 @@ final class ModelHandle {
         let skip = flags & UInt32(FACEC_SKIP_DETECTION) != 0, detect = flags & UInt32(FACEC_DETECT) != 0
         guard !(skip && detect) else { throw APIError(FACEC_ERROR_ARGUMENT, "FACEC_SKIP_DETECTION and FACEC_DETECT exclude each other") }
         if skip || (!detect && model.header.detector == nil) { return .skip }
-        guard let spec = model.header.detector else {
-            throw APIError(FACEC_ERROR_NO_DETECTOR, "\(path): the model carries no face detector (convert it with --detector opencv, or pass FACEC_SKIP_DETECTION)")
+        guard var detector else {
+            throw APIError(FACEC_ERROR_NO_DETECTOR, "\(path): the model carries no face detector (convert it with --detector opencv or mtcnn, or pass FACEC_SKIP_DETECTION)")
         }
-        return .detect(FaceDetector(spec, model: model.file, threads: threads), enforce: flags & UInt32(FACEC_NO_ENFORCE_DETECTION) == 0)
+        detector.threads = max(1, threads)
+        return .detect(detector, enforce: flags & UInt32(FACEC_NO_ENFORCE_DETECTION) == 0)
     }
 }
 

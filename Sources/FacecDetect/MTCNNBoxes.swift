@@ -1,4 +1,5 @@
 import FacecCore
+import FacecDetectKernels
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -59,13 +60,11 @@ package enum MTCNNBoxes {
         }
     }
 
-    /// Softmax over two logits, channel 1 (face), as `tf.nn.softmax` computes
-    /// it: exp(x − max) / Σ exp(x − max), float32.
+    /// Softmax over two logits, channel 1 (face), as TensorFlow's CPU kernel
+    /// computes it (`TFSoftmax`).
     @inline(__always)
     package static func faceProbability(_ l0: Float, _ l1: Float) -> Float {
-        let m = Swift.max(l0, l1)
-        let e0 = expf(l0 - m), e1 = expf(l1 - m)
-        return e1 / (e0 + e1)
+        TFSoftmax.secondOfTwo(l0, l1)
     }
 
     /// P-Net's proposals from one scale's outputs, `reg` [h][w][4] and `prob`

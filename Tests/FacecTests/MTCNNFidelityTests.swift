@@ -40,12 +40,14 @@ import FacecRuntime
     }
 
     /// Faces are paired with deepface's by overlap, so that an order flip is
-    /// counted once (as an order difference), not as two wrong boxes. Where
-    /// facec and TensorFlow differ by an ulp in a saturated P-Net score
-    /// (0.99999970 against 0.99999976), mtcnn's sort and non-greedy
-    /// suppression can keep a neighbouring cell instead, which moves that
-    /// face's box by a few pixels: the floors below allow for that, the
-    /// figures are printed, and the counts per photo must agree exactly.
+    /// counted once (as an order difference), not as two wrong boxes. The
+    /// P-Net's saturated scores are TF's to the bit (TFSoftmax), and they tie:
+    /// two overlapping cells both at 0.99999970. numpy's argsort (x86-simd-sort
+    /// on this CPU, neither stable nor reverse-stable) then decides which one
+    /// mtcnn's non-greedy suppression keeps, and facec's stable rule keeps the
+    /// other on a few faces, moving their boxes by a few pixels: the floors
+    /// below allow for that, the figures are printed, and the counts per photo
+    /// must agree exactly.
     @Test func sameFacesAsDeepfaceOnTheSharedPhotos() throws {
         #expect(TestPaths.facesAvailable, "../shared/faces is needed for this test")
         guard TestPaths.facesAvailable else { return }
@@ -120,6 +122,21 @@ extension MTCNNFidelityTests {
         #expect(lines.count == 1 && lines[0].contains("onet.lz4"), "\(damage): \(r.stderr)")
         #expect(!FileManager.default.fileExists(atPath: out), "\(damage): a model was written")
         print("mtcnn weights \(damage): \(r.stderr.trimmingCharacters(in: .newlines))")
+    }
+}
+
+extension MTCNNFidelityTests {
+    /// The `detector` fuzz target's MTCNN seed is the detector facec compiles
+    /// today (FACEC_WRITE_SEEDS=1 rewrites it), so the fuzzer starts from a
+    /// message the loader accepts.
+    @Test func detectorFuzzSeedIsTheCompiledMTCNN() throws {
+        let model = try MTCNNModel.shared()
+        let message = model.header.detector!.encodedMessage()
+        let seed = TestPaths.repo.appendingPathComponent("Tests/Fuzz/corpus/detector/mtcnn.bin")
+        if ProcessInfo.processInfo.environment["FACEC_WRITE_SEEDS"] != nil { try Data(message).write(to: seed) }
+        #expect(FileManager.default.contents(atPath: seed.path) == Data(message), "\(seed.path) is stale: FACEC_WRITE_SEEDS=1 swift test --filter detectorFuzzSeed")
+        let spec = try message.withUnsafeBytes { try DetectorSpec(message: $0, name: "seed") }
+        #expect(spec == model.header.detector!)
     }
 }
 

@@ -23,6 +23,12 @@ int facec_cpu_has_avx512(void);
 /// facec_cpu_has_avx512() returned 1.
 double facec_fma_peak_gflops_avx512(double seconds);
 
+/// The CPU's own reciprocal estimate of `a` (x86 `rcpss`, about 12 bits,
+/// its table differing between vendors), which TensorFlow's softmax refines
+/// by one Newton step (Eigen's preciprocal): mtcnn's scores are made with
+/// it. 1/a on other architectures.
+float facec_reciprocal_estimate(float a);
+
 /// A spin-wait hint (x86 `pause`); a no-op elsewhere.
 static inline void facec_cpu_relax(void) {
 #if defined(__x86_64__)
