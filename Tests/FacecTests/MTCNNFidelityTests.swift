@@ -81,8 +81,9 @@ import FacecRuntime
                 worstEye = max(worstEye, eye)
                 eyesWithin2 += eye <= 2 ? 1 : 0
                 if eye > 2 || iou < 0.99 { print("mtcnn: \(photo.file) face \(k): IoU \(iou), eyes off by \(eye) px") }
-                let same = [f.x, f.y, f.width, f.height] == [e.facial_area.x, e.facial_area.y, e.facial_area.w, e.facial_area.h]
-                    && f.confidence == e.face_confidence
+                let mine: [Int] = [f.x, f.y, f.width, f.height]
+                let theirs: [Int] = [e.facial_area.x, e.facial_area.y, e.facial_area.w, e.facial_area.h]
+                let same = mine == theirs && f.confidence == e.face_confidence
                 exact += same ? 1 : 0
                 sameCrop += DetectionTests.bgrSHA256(f.crop) == e.crop_sha256 ? 1 : 0
             }
