@@ -4,14 +4,7 @@
 # venv (OpenCV 4.x; deepface for --deepface), see scripts/fixtures/README.md.
 #
 #   scripts/bench/detection.sh [--threads T] [--deepface]      (default: 1 thread)
-set -euo pipefail
-root=$(cd "$(dirname "$0")/../.." && pwd)
-python=${PYTHON:-/root/.cache/facec-fixtures-venv/bin/python}
-faces=${FACES:-$root/../shared/faces}
-(cd "$root" && swift build -c release --product facec >/dev/null)
-facec="$root/.build/release/facec"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+source "$(dirname "$0")/setup.sh"
 "$facec" convert "$root/Weights/deepid-random.h5" --detector opencv -o "$tmp/deepid.fgraph" --quiet
 # deepface (--deepface) loads DeepID from $DEEPFACE_HOME: give it the same random weights.
 mkdir -p "$tmp/home/.deepface/weights"

@@ -7,14 +7,7 @@
 # MTCNN weights (scripts/setup.sh).
 #
 #   scripts/bench/detector_quality.sh
-set -euo pipefail
-root=$(cd "$(dirname "$0")/../.." && pwd)
-python=${PYTHON:-/root/.cache/facec-fixtures-venv/bin/python}
-faces=${FACES:-$root/../shared/faces}
-(cd "$root" && swift build -c release --product facec >/dev/null)
-facec="$root/.build/release/facec"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+source "$(dirname "$0")/setup.sh"
 weights=$("$root/scripts/fetch-weights.sh" dlib)
 for d in opencv mtcnn; do "$facec" convert "$weights" --detector $d -o "$tmp/$d.fgraph" --quiet; done
 mkdir -p "$tmp/turned"

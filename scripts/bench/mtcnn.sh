@@ -5,14 +5,7 @@
 # and mtcnn's weights (scripts/fetch-weights.sh mtcnn).
 #
 #   scripts/bench/mtcnn.sh [--threads T]      (default: 1 thread)
-set -euo pipefail
-root=$(cd "$(dirname "$0")/../.." && pwd)
-python=${PYTHON:-/root/.cache/facec-fixtures-venv/bin/python}
-faces=${FACES:-$root/../shared/faces}
-(cd "$root" && swift build -c release --product facec >/dev/null)
-facec="$root/.build/release/facec"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+source "$(dirname "$0")/setup.sh"
 "$facec" convert "$root/Weights/deepid-random.h5" --detector mtcnn -o "$tmp/mtcnn.fgraph" --quiet
 "$facec" convert "$root/Weights/deepid-random.h5" --detector opencv -o "$tmp/opencv.fgraph" --quiet
 "$python" "$root/scripts/bench/mtcnn_speed.py" --facec "$facec" --mtcnn-model "$tmp/mtcnn.fgraph" --opencv-model "$tmp/opencv.fgraph" --faces "$faces" "$@"
