@@ -38,16 +38,24 @@ package enum MTCNNBoxes {
     /// (compared in float32), each a 12-pixel cell at stride 2 moved by its
     /// regression times 11, in the level's pixels.
     package static func cells(_ heads: UnsafePointer<Float>, rows: Int, width: Int, firstRow: Int, threshold: Float) -> [MTCNNCandidate] {
+        cells(rows: rows, width: width, firstRow: firstRow, threshold: threshold,
+              score: { faceProbability(heads[6 * $0 + 4], heads[6 * $0 + 5]) }, offsets: { heads + 6 * $0 })
+    }
+
+    /// `generate_bounding_box`'s loop: `score(cell)` and `offsets(cell)` of
+    /// each cell, row by row.
+    @inline(__always)
+    static func cells(rows: Int, width: Int, firstRow: Int, threshold: Float,
+                      score: (Int) -> Float, offsets: (Int) -> UnsafePointer<Float>) -> [MTCNNCandidate] {
         var out: [MTCNNCandidate] = []
         for y in 0..<rows {
             for x in 0..<width {
-                let r = heads + 6 * (y * width + x)
-                let score = faceProbability(r[4], r[5])
-                guard score > threshold else { continue }
-                let gy = firstRow + y
+                let s = score(y * width + x)
+                guard s > threshold else { continue }
+                let r = offsets(y * width + x), gy = firstRow + y
                 let x1 = Double(2 * x + 1) + Double(r[0]) * 11, y1 = Double(2 * gy + 1) + Double(r[1]) * 11
                 let x2 = Double(2 * x + 12) + Double(r[2]) * 11, y2 = Double(2 * gy + 12) + Double(r[3]) * 11
-                out.append(MTCNNCandidate(x1: x1, y1: y1, x2: x2, y2: y2, score: Double(score)))
+                out.append(MTCNNCandidate(x1: x1, y1: y1, x2: x2, y2: y2, score: Double(s)))
             }
         }
         return out
@@ -69,25 +77,11 @@ package enum MTCNNBoxes {
 
     /// P-Net's proposals from one scale's outputs, `reg` [h][w][4] and `prob`
     /// [h][w][2] (channel 1 = face): cells whose face probability is above
-    /// 0.6 (compared in float32), each a 12-pixel cell at stride 2 moved by
-    /// its regression times 11, in score order, mapped back by `scale`.
+    /// 0.6 (compared in float32), in score order, mapped back by `scale`.
     package static func proposals(reg: UnsafePointer<Float>, prob: UnsafePointer<Float>, height: Int, width: Int,
                                   scale: Double) -> [MTCNNCandidate] {
-        var out: [MTCNNCandidate] = []
-        for y in 0..<height {
-            for x in 0..<width {
-                let cell = y * width + x
-                let score = prob[2 * cell + 1]
-                guard score > Float(0.6) else { continue }
-                let r = reg + 4 * cell
-                let x1 = Double(2 * x + 1) + Double(r[0]) * 11, y1 = Double(2 * y + 1) + Double(r[1]) * 11
-                let x2 = Double(2 * x + 12) + Double(r[2]) * 11, y2 = Double(2 * y + 12) + Double(r[3]) * 11
-                out.append(MTCNNCandidate(x1: x1, y1: y1, x2: x2, y2: y2, score: Double(score)))
-            }
-        }
-        return sortedByScore(out).map {
-            MTCNNCandidate(x1: $0.x1 / scale, y1: $0.y1 / scale, x2: $0.x2 / scale, y2: $0.y2 / scale, score: $0.score)
-        }
+        scaled(cells(rows: height, width: width, firstRow: 0, threshold: 0.6, score: { prob[2 * $0 + 1] }, offsets: { reg + 4 * $0 }),
+               scale: scale)
     }
 
     /// Highest score first. numpy's argsort (mtcnn's sort) is not stable; a
