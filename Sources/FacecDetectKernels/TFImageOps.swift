@@ -51,10 +51,11 @@ package enum TFImageOps {
                 let rowPointers = (ys.start..<ys.end).map { rowAt(ys.bounded($0)) }
                 let rowWeights = (ys.start..<ys.end).map { ys.weight($0) }
                 let rowInFrame = (ys.start..<ys.end).map { uniform != nil && !inside.contains(ys.bounded($0)) }
+                let wholeRowInFrame = uniform != nil && !rowInFrame.contains(false)
                 for x in 0..<ow {
                     let xsp = xs[x]
                     var s0: Float = 0, s1: Float = 0, s2: Float = 0
-                    if uniform != nil && (frameColumn[x] || !rowInFrame.contains(false)) {
+                    if wholeRowInFrame || (uniform != nil && frameColumn[x]) {
                         let u = uniformSum[x]
                         for wy in rowWeights { s0 += u * wy }
                         let o = dst + ((y - rows.lowerBound) * ow + x) * 3
