@@ -84,11 +84,11 @@ package enum MTCNNBoxes {
                scale: scale)
     }
 
-    /// Highest score first. numpy's argsort (mtcnn's sort) is not stable; a
-    /// stable ascending sort, reversed, is the portable rule for ties.
+    /// Highest score first, tied scores in the order mtcnn's
+    /// `np.argsort(scores)[::-1]` leaves them (`NumpyArgsort`): which of two
+    /// tied, overlapping boxes the suppression keeps depends on it.
     package static func sortedByScore(_ c: [MTCNNCandidate]) -> [MTCNNCandidate] {
-        let ascending = c.indices.sorted { c[$0].score < c[$1].score || (c[$0].score == c[$1].score && $0 < $1) }
-        return ascending.reversed().map { c[$0] }
+        NumpyArgsort.descending(c.map(\.score)).map { c[$0] }
     }
 
     package enum Overlap: Sendable { case union, min }

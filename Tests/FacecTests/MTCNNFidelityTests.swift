@@ -39,15 +39,15 @@ import FacecRuntime
         return union > 0 ? inter / union : 0
     }
 
-    /// Faces are paired with deepface's by overlap, so that an order flip is
-    /// counted once (as an order difference), not as two wrong boxes. The
-    /// P-Net's saturated scores are TF's to the bit (TFSoftmax), and they tie:
-    /// two overlapping cells both at 0.99999970. numpy's argsort (x86-simd-sort
-    /// on this CPU, neither stable nor reverse-stable) then decides which one
-    /// mtcnn's non-greedy suppression keeps, and facec's stable rule keeps the
-    /// other on a few faces, moving their boxes by a few pixels: the floors
-    /// below allow for that, the figures are printed, and the counts per photo
-    /// must agree exactly.
+    /// Faces are paired with deepface's by overlap, so that an order flip
+    /// would be counted once (as an order difference), not as two wrong
+    /// boxes. The P-Net's saturated scores are TF's to the bit (TFSoftmax) and
+    /// often tie; numpy's argsort order for ties (NumpyArgsort) then decides
+    /// which of two overlapping cells mtcnn's suppression keeps. With both, on
+    /// a CPU of the vendor whose reciprocal estimate TF used for the fixtures,
+    /// every face must be deepface's to the byte, in deepface's order; on
+    /// another vendor's CPU a saturated score may move by an ulp, and the
+    /// floors of the goals apply.
     @Test func sameFacesAsDeepfaceOnTheSharedPhotos() throws {
         #expect(TestPaths.facesAvailable, "../shared/faces is needed for this test")
         guard TestPaths.facesAvailable else { return }
@@ -90,8 +90,18 @@ import FacecRuntime
         }
         print("mtcnn fidelity: \(total) faces, \(sameOrder) in deepface's order; IoU >= 0.99: \(above99), >= 0.95: \(above95), worst \(worstIoU); eyes within 2 px: \(eyesWithin2), worst \(worstEye) px; identical box and confidence: \(exact); identical aligned crop: \(sameCrop)")
         #expect(total == 73)
+        #expect(above95 == total)
+        let fixtureVendor = try String(contentsOfFile: TestPaths.fixture("tfsoftmax/cpu.txt"), encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        #if arch(x86_64)
+        if TFSoftmaxTests.vendor() == fixtureVendor {
+            #expect(exact == total && sameCrop == total && sameOrder == total && eyesWithin2 == total,
+                    "every face identical to deepface's, in its order")
+            return
+        }
+        #endif
+        #expect(Double(above99) >= 0.95 * Double(total))
         #expect(Double(sameCrop) >= 0.9 * Double(total), "\(sameCrop) of \(total) crops identical to deepface's")
-        #expect(Double(above95) >= 0.95 * Double(total))
     }
 }
 

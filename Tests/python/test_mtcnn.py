@@ -13,9 +13,9 @@ from facec import DeepFace
 from facec.exceptions import NotSupported
 
 MTCNN_WEIGHTS = Path.home() / ".cache" / "facec-weights" / "mtcnn-1.0.0"
-# Photos whose faces facec and TensorFlow find identically (the four faces
-# that differ by a neighbouring P-Net cell are in MTCNNFidelityTests' figures).
-PHOTOS = ["couple.jpg", "img1.jpg", "img2.jpg", "img3.jpg", "img11.jpg"]
+# A few of the shared photos; the selfie's five faces and img7 have tied
+# P-Net scores, where numpy's sort order decides the boxes (NumpyArgsort).
+PHOTOS = ["couple.jpg", "img1.jpg", "img2.jpg", "img7.jpg", "img11.jpg", "selfie-many-people.jpg"]
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +42,11 @@ def test_extract_faces_with_mtcnn_matches_deepface(mtcnn_model):
             assert g["confidence"] == w["face_confidence"], name
             digest = hashlib.sha256(np.ascontiguousarray(g["face"]).tobytes()).hexdigest()
             identical += digest == w["crop_sha256"]
-    assert identical >= len([f for n in PHOTOS for f in reference[n]["faces"]]) - 1
+    # TF's softmax starts from the CPU's reciprocal estimate, a vendor's table:
+    # on another vendor's CPU a saturated score may move by an ulp.
+    vendor = next((l.split(":")[1].strip() for l in open("/proc/cpuinfo") if l.startswith("vendor_id")), "unknown")
+    slack = 0 if vendor == (FIXTURES / "tfsoftmax" / "cpu.txt").read_text().strip() else 1
+    assert identical >= len([f for n in PHOTOS for f in reference[n]["faces"]]) - slack
 
 
 def test_a_backend_the_model_lacks_is_refused(mtcnn_model, deepid):
