@@ -37,17 +37,26 @@ package final class PlanExecutor {
 
     package let isa: KernelISA
     /// Per step: whether it is worth splitting across the threads.
-    private let parallelSteps: [Bool]
+    private var parallelSteps: [Bool]
+    /// Steps whose split pays on some machines and not on others, timed both
+    /// ways on this instance's first runs (`SplitCalibration`).
+    private var calibration: SplitCalibration?
     /// Per step: a convolution run together with the max pooling after it
     /// (`ConvPoolKernel`), which is then skipped.
     private let fusedWithPool: [Bool]
 
-    /// Below this much work a layer runs on the calling thread alone: waking
-    /// the workers and joining them costs more than the split saves (DeepID,
-    /// 16 MFLOP in all, ran slower on 2 threads than on 1: 0.235 vs 0.176 ms,
-    /// its Winograd Conv2 (6.9 MFLOP) 0.084 vs 0.047 ms). Every VGG-Face
-    /// layer is far above it.
+    /// From this much work a layer is always split across the threads.
+    /// Every VGG-Face layer and nearly every dlib one is far above it.
     package static let minParallelFlops = 8_000_000
+    /// Between this and `minParallelFlops` it depends on the machine: on a
+    /// Xeon and a Zen 4, DeepID (16 MFLOP in all) ran slower on 2 threads
+    /// than on 1 with every layer split (0.235 vs 0.176 ms; its Winograd
+    /// Conv2, 6.9 MFLOP, 0.084 vs 0.047 ms), while on a Zen 2 VM the same
+    /// split took its Conv1 from 0.087 to 0.048 ms. So such layers are timed
+    /// both ways on the instance's first runs and split only where that
+    /// measured faster. Results are the same either way: a serial layer runs
+    /// the same jobs, in the same partition, on the calling thread.
+    package static let minCandidateFlops = 256_000
     /// The same for layers without multiply-adds (pooling, padding, adds):
     /// output floats (dlib's 35×35×32 adds and first pool, 39,200 floats, took
     /// twice as long serially on two threads as on one: half their input sat
@@ -58,9 +67,12 @@ package final class PlanExecutor {
         self.steps = steps; self.header = header; self.int8Convs = int8Convs
         self.isa = isa
         pool = WorkerPool(threads: threads)
-        parallelSteps = zip(steps, header.nodes).map { s, n in
+        let parallel = zip(steps, header.nodes).map { s, n in
             n.flops >= Self.minParallelFlops || (n.flops == 0 && s.count >= Self.minParallelElements)
         }
+        parallelSteps = parallel
+        let candidates = header.nodes.indices.filter { !parallel[$0] && header.nodes[$0].flops >= Self.minCandidateFlops }
+        calibration = pool.threads > 1 && !candidates.isEmpty ? SplitCalibration(candidates: candidates, steps: steps.count) : nil
         let bytes = max(header.arenaBytes, 64)
         arena = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
         arena.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
@@ -113,6 +125,9 @@ package final class PlanExecutor {
 
     package var threads: Int { pool.threads }
 
+    /// Per step, whether it is split; nil while calibrating.
+    package var splitSteps: [Bool]? { calibration == nil ? parallelSteps : nil }
+
     /// Row ranges per dense layer: one per thread (more would only add
     /// partial sums to reduce).
     static func denseTasks(_ threads: Int) -> Int { threads }
@@ -126,10 +141,12 @@ package final class PlanExecutor {
         defer { pool.serial = false }
         if isa.int8Activations { for v in valueRanges.indices { valueRanges[v] = nil } }
         var skip = false
+        let trial = calibration?.trialSplits
         for (index, s) in steps.enumerated() {
             if skip { skip = false; continue }   // pooled by the convolution before it
-            let start = timed ? monotonicSeconds() : 0
-            pool.serial = !parallelSteps[index]
+            let measured = trial != nil && calibration!.isCandidate[index]
+            let start = timed || measured ? monotonicSeconds() : 0
+            pool.serial = !(parallelSteps[index] || (measured && trial!))
             let y = pointer(s.output)
             switch s.kernel {
             case .conv2dDirect:
@@ -162,7 +179,15 @@ package final class PlanExecutor {
                 let inputs = inputPointers, parts = min(pool.threads, s.addShapes.isEmpty ? 8 : s.outShape.h)
                 pool.parallelFor(parts) { part in Kernels.add(s, inputs: inputs, output: y, part: part, of: parts) }
             }
-            if timed { times[index] = monotonicSeconds() - start }
+            if timed || measured {
+                let seconds = monotonicSeconds() - start
+                if timed { times[index] = seconds }
+                if measured { calibration!.record(index, seconds) }
+            }
+        }
+        if calibration != nil, let decided = calibration!.finishRun() {
+            for i in decided.indices where decided[i] { parallelSteps[i] = true }
+            calibration = nil
         }
     }
 

@@ -103,4 +103,7 @@ public final class ModelInstance {
     /// Whether node `index` runs inside the node before it (a max pooling
     /// fused into its convolution on this instance's instruction set).
     public func runsWithPrevious(_ index: Int) -> Bool { executor.runsWithPrevious(index) }
+    /// Per node, whether it is split across the threads; nil while the first
+    /// runs still time the middling layers both ways (`SplitCalibration`).
+    package var splitNodes: [Bool]? { executor.splitSteps }
 }
