@@ -52,10 +52,10 @@ package final class PlanExecutor {
     /// Xeon and a Zen 4, DeepID (16 MFLOP in all) ran slower on 2 threads
     /// than on 1 with every layer split (0.235 vs 0.176 ms; its Winograd
     /// Conv2, 6.9 MFLOP, 0.084 vs 0.047 ms), while on a Zen 2 VM the same
-    /// split took its Conv1 from 0.087 to 0.048 ms. So such layers are timed
-    /// both ways on the instance's first runs and split only where that
-    /// measured faster. Results are the same either way: a serial layer runs
-    /// the same jobs, in the same partition, on the calling thread.
+    /// split took it from 0.195 to 0.130 ms. So the instance's first runs
+    /// are timed both ways and such layers are split only when that measured
+    /// faster (`SplitCalibration`). Results are the same either way: a serial
+    /// layer runs the same jobs, in the same partition, on the calling thread.
     package static let minCandidateFlops = 256_000
     /// The same for layers without multiply-adds (pooling, padding, adds):
     /// output floats (dlib's 35×35×32 adds and first pool, 39,200 floats, took
@@ -142,11 +142,14 @@ package final class PlanExecutor {
         if isa.int8Activations { for v in valueRanges.indices { valueRanges[v] = nil } }
         var skip = false
         let trial = calibration?.trialSplits
+        // A split trial starts with the workers awake, as they are when every
+        // run splits: the first split layer must not be charged their wake-up.
+        if trial == true { pool.parallelFor(pool.threads) { _ in } }
+        let runStart = trial != nil ? monotonicSeconds() : 0
         for (index, s) in steps.enumerated() {
             if skip { skip = false; continue }   // pooled by the convolution before it
-            let measured = trial != nil && calibration!.isCandidate[index]
-            let start = timed || measured ? monotonicSeconds() : 0
-            pool.serial = !(parallelSteps[index] || (measured && trial!))
+            let start = timed ? monotonicSeconds() : 0
+            pool.serial = !(parallelSteps[index] || (trial == true && calibration!.isCandidate[index]))
             let y = pointer(s.output)
             switch s.kernel {
             case .conv2dDirect:
@@ -179,14 +182,10 @@ package final class PlanExecutor {
                 let inputs = inputPointers, parts = min(pool.threads, s.addShapes.isEmpty ? 8 : s.outShape.h)
                 pool.parallelFor(parts) { part in Kernels.add(s, inputs: inputs, output: y, part: part, of: parts) }
             }
-            if timed || measured {
-                let seconds = monotonicSeconds() - start
-                if timed { times[index] = seconds }
-                if measured { calibration!.record(index, seconds) }
-            }
+            if timed { times[index] = monotonicSeconds() - start }
         }
-        if calibration != nil, let decided = calibration!.finishRun() {
-            for i in decided.indices where decided[i] { parallelSteps[i] = true }
+        if trial != nil, let split = calibration!.finishRun(seconds: monotonicSeconds() - runStart) {
+            if split { for i in steps.indices where calibration!.isCandidate[i] { parallelSteps[i] = true } }
             calibration = nil
         }
     }

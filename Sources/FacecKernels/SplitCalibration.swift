@@ -1,40 +1,41 @@
-/// Which of an instance's middling layers (`PlanExecutor.minCandidateFlops`
-/// up to `minParallelFlops`) to split across its threads, decided by
-/// timing: the first `2 · runsPerMode` runs alternate between running them
-/// on the calling thread and splitting them, and a layer is split from then
-/// on when its best split time beats its best serial time by 10%. Whether a
-/// split pays for waking the workers and for the data left in the other
-/// core's cache differs between machines by more than any fixed threshold
-/// could cover.
+/// Whether an instance splits its middling layers (`PlanExecutor
+/// .minCandidateFlops` up to `minParallelFlops`) across its threads, decided
+/// by timing whole runs: after `warmUpRuns` (an instance's first runs are
+/// slower by half, whichever way they run), `runsPerMode` runs keep them on
+/// the calling thread, the next `runsPerMode` split them (the workers woken
+/// first, as they are when every run splits), and they are split from then
+/// on when the best split run beats the best serial one by 10%.
+///
+/// Why whole runs and one decision for all: what a split costs is partly
+/// paid by the next layer, which finds half its input in the other core's
+/// cache. Timed layer by layer on a Zen 2 VM, DeepID's Conv1 split looked
+/// 30% faster while the run with it split was 7% slower. And whether a split
+/// pays at all differs between machines (and, on a VM, between hours) by
+/// more than any fixed threshold could cover.
 struct SplitCalibration {
-    static let runsPerMode = 4
+    static let warmUpRuns = 8, runsPerMode = 8
     let isCandidate: [Bool]
-    private var serialBest: [Double], splitBest: [Double]
+    private var serialBest = Double.infinity, splitBest = Double.infinity
     private var runs = 0
 
     init(candidates: [Int], steps: Int) {
         var c = [Bool](repeating: false, count: steps)
         for i in candidates { c[i] = true }
         isCandidate = c
-        serialBest = [Double](repeating: .infinity, count: steps)
-        splitBest = serialBest
     }
 
-    /// Whether this run splits the candidates (odd runs) or not.
-    var trialSplits: Bool { runs % 2 == 1 }
+    /// Whether this run splits the candidates (the last block) or not.
+    var trialSplits: Bool { runs >= Self.warmUpRuns + Self.runsPerMode }
 
-    mutating func record(_ step: Int, _ seconds: Double) {
+    /// Ends a run that took `seconds`; after the last trial, whether to split.
+    mutating func finishRun(seconds: Double) -> Bool? {
         if trialSplits {
-            splitBest[step] = min(splitBest[step], seconds)
-        } else {
-            serialBest[step] = min(serialBest[step], seconds)
+            splitBest = min(splitBest, seconds)
+        } else if runs >= Self.warmUpRuns {
+            serialBest = min(serialBest, seconds)
         }
-    }
-
-    /// Ends a run; after the last trial, the steps to split.
-    mutating func finishRun() -> [Bool]? {
         runs += 1
-        guard runs == 2 * Self.runsPerMode else { return nil }
-        return isCandidate.indices.map { isCandidate[$0] && splitBest[$0] < 0.9 * serialBest[$0] }
+        guard runs == Self.warmUpRuns + 2 * Self.runsPerMode else { return nil }
+        return splitBest < 0.9 * serialBest
     }
 }
