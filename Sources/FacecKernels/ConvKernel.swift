@@ -76,9 +76,12 @@ package enum ConvKernel {
             }
             return
         }
+        // int8 weights: five-pixel tiles (see tile6x16) when every channel
+        // block is 16 wide; a remainder of 8 keeps the six-pixel 6×8 tile.
+        let tile = W.self == Int8.self && CO % 16 == 0 ? 5 : 6
         var ox = 0
         while ox < OW {
-            let n = min(6, OW - ox)
+            let n = min(tile, OW - ox)
             var cb = 0
             while cb < CO {
                 let wide = cb + 8 < CO     // 16 channels (second vector has real outputs)
@@ -89,6 +92,9 @@ package enum ConvKernel {
                 } else if n == 6 {
                     tile6x16(inRow0 + ox * sx * C, C: C, PW: PW, KH: KH, KW: KW, sx: sx, w: w + cb, P: P,
                              bias: b + cb, scales: sc, relu: s.relu, out: outRow + ox * CO + cb, CO: CO, valid: CO - cb)
+                } else if n == 5 && tile == 5 {
+                    tile6x16(inRow0 + ox * sx * C, C: C, PW: PW, KH: KH, KW: KW, sx: sx, w: w + cb, P: P,
+                             bias: b + cb, scales: sc, relu: s.relu, out: outRow + ox * CO + cb, CO: CO, valid: CO - cb, sixth: false)
                 } else {
                     tileNx8or16(inRow0 + ox * sx * C, n: n, wide: wide, C: C, PW: PW, KH: KH, KW: KW, sx: sx,
                                 w: w + cb, P: P, bias: b + cb, scales: sc, relu: s.relu, out: outRow + ox * CO + cb, CO: CO, valid: CO - cb)
@@ -121,10 +127,12 @@ package enum ConvKernel {
         if valid >= 8 { UnsafeMutableRawPointer(p).storeBytes(of: r, as: F8.self) } else { for k in 0..<valid { p[k] = r[k] } }
     }
 
-    /// 6 pixels × 16 channels.
+    /// 6 pixels × 16 channels, or 5 (`sixth` false): int8 weights need a
+    /// register to widen into, and twelve accumulators left LLVM spilling
+    /// two of them on every step.
     static func tile6x16<W: WeightElement>(_ x: UnsafePointer<Float>, C: Int, PW: Int, KH: Int, KW: Int, sx: Int,
                          w: UnsafePointer<W>, P: Int, bias: UnsafePointer<Float>, scales: UnsafePointer<Float>?, relu: Bool,
-                         out: UnsafeMutablePointer<Float>, CO: Int, valid: Int) {
+                         out: UnsafeMutablePointer<Float>, CO: Int, valid: Int, sixth: Bool = true) {
         let b0 = start(bias, scales), b1 = start(bias + 8, scales)
         var a00 = b0, a01 = b1, a10 = b0, a11 = b1, a20 = b0, a21 = b1
         var a30 = b0, a31 = b1, a40 = b0, a41 = b1, a50 = b0, a51 = b1
@@ -139,10 +147,13 @@ package enum ConvKernel {
                 a00 = a00.addingProduct(x0, w0); a01 = a01.addingProduct(x0, w1)
                 a10 = a10.addingProduct(x1, w0); a11 = a11.addingProduct(x1, w1)
                 a20 = a20.addingProduct(x2, w0); a21 = a21.addingProduct(x2, w1)
-                let x3 = F8(repeating: xp[ci + 3 * step]), x4 = F8(repeating: xp[ci + 4 * step]), x5 = F8(repeating: xp[ci + 5 * step])
+                let x3 = F8(repeating: xp[ci + 3 * step]), x4 = F8(repeating: xp[ci + 4 * step])
                 a30 = a30.addingProduct(x3, w0); a31 = a31.addingProduct(x3, w1)
                 a40 = a40.addingProduct(x4, w0); a41 = a41.addingProduct(x4, w1)
-                a50 = a50.addingProduct(x5, w0); a51 = a51.addingProduct(x5, w1)
+                if sixth {
+                    let x5 = F8(repeating: xp[ci + 5 * step])
+                    a50 = a50.addingProduct(x5, w0); a51 = a51.addingProduct(x5, w1)
+                }
                 wp += P
             }
         }
@@ -158,7 +169,7 @@ package enum ConvKernel {
         finish(a20, relu: relu, to: out + 2 * CO, valid: 8); finish(a21, relu: relu, to: out + 2 * CO + 8, valid: v2)
         finish(a30, relu: relu, to: out + 3 * CO, valid: 8); finish(a31, relu: relu, to: out + 3 * CO + 8, valid: v2)
         finish(a40, relu: relu, to: out + 4 * CO, valid: 8); finish(a41, relu: relu, to: out + 4 * CO + 8, valid: v2)
-        finish(a50, relu: relu, to: out + 5 * CO, valid: 8); finish(a51, relu: relu, to: out + 5 * CO + 8, valid: v2)
+        if sixth { finish(a50, relu: relu, to: out + 5 * CO, valid: 8); finish(a51, relu: relu, to: out + 5 * CO + 8, valid: v2) }
     }
 
     /// 6 pixels × 8 channels (the last 8 of a Cout that is not a multiple of 16).

@@ -73,6 +73,8 @@ import Foundation
         (7, 7, 16, 12, (7, 7), (1, 1), (0, 0, 0, 0)), (20, 19, 3, 16, (4, 4), (1, 1), (0, 0, 0, 0)),
         (5, 4, 60, 80, (2, 2), (1, 1), (0, 0, 0, 0)), (3, 21, 70, 100, (3, 3), (1, 1), (1, 1, 1, 1)),
         (11, 9, 8, 56, (1, 1), (1, 1), (0, 0, 0, 0)), (9, 13, 32, 40, (3, 3), (1, 1), (1, 1, 1, 1)),
+        // 32 channels, 23 pixels a row: int8's five-pixel tiles and their tail.
+        (12, 23, 8, 32, (3, 3), (1, 1), (1, 1, 1, 1)),
     ] as [(Int, Int, Int, Int, (Int, Int), (Int, Int), (Int, Int, Int, Int))])
     func convMatchesReferenceOnDequantisedWeights(_ c: (Int, Int, Int, Int, (Int, Int), (Int, Int), (Int, Int, Int, Int))) {
         let (h, w, cin, cout, k, stride, pad) = c
