@@ -11,7 +11,7 @@ struct LibstdcxxSort {
     private func lessAt(_ i: Int, _ j: Int) -> Bool { keys[arg[i]] < keys[arg[j]] }
 
     /// `std::sort(arg + first, arg + last)`.
-    mutating func sort(_ first: Int, _ last: Int) {
+    func sort(_ first: Int, _ last: Int) {
         guard first != last else { return }
         introsort(first, last, depth: 2 * (Int.bitWidth - 1 - (last - first).leadingZeroBitCount))
         if last - first > 16 {
@@ -22,7 +22,7 @@ struct LibstdcxxSort {
         }
     }
 
-    private mutating func introsort(_ first: Int, _ end: Int, depth d: Int) {
+    private func introsort(_ first: Int, _ end: Int, depth d: Int) {
         var last = end, depth = d
         while last - first > 16 {
             if depth == 0 {

@@ -28,7 +28,7 @@ package enum NumpyArgsort {
         if !zip(keys, keys.dropFirst()).contains(where: { $1 < $0 }) { return arg }
         keys.withUnsafeBufferPointer { k in
             arg.withUnsafeMutableBufferPointer { a in
-                var s = Sorter(keys: k, arg: a)
+                let s = Sorter(keys: k, arg: a)
                 // `2 * (size_t)log2(n)`: twice the floor of log2 n.
                 s.quicksort(left: 0, right: n - 1, depth: 2 * (Int.bitWidth - 1 - n.leadingZeroBitCount))
             }
@@ -131,10 +131,9 @@ private struct Sorter {
     }
 
     /// `argsort_`: `left...right` inclusive.
-    mutating func quicksort(left: Int, right: Int, depth: Int) {
+    func quicksort(left: Int, right: Int, depth: Int) {
         if depth <= 0 {
-            var fallback = LibstdcxxSort(keys: keys, arg: arg)
-            fallback.sort(left, right + 1)
+            LibstdcxxSort(keys: keys, arg: arg).sort(left, right + 1)
             return
         }
         if right + 1 - left <= 256 {
@@ -159,7 +158,7 @@ private struct Sorter {
 
     /// Sorts `count` ≤ 256 indices from `first` with the smallest power-of-two
     /// number of registers that holds them; missing lanes are +∞.
-    mutating func network(first: Int, count: Int) {
+    func network(first: Int, count: Int) {
         var registers = 64
         while registers > 1 && count * 2 <= registers * 4 { registers /= 2 }
         var k = [Keys](repeating: Keys(repeating: .infinity), count: registers)
@@ -235,7 +234,7 @@ private struct Sorter {
     /// `left..<right` around `pivot`; returns the first index of the upper
     /// part and the range's smallest and biggest keys. Only called on more
     /// than 256 elements, so always the unrolled form.
-    mutating func partition(left l: Int, right r: Int, pivot: Double, smallest: inout Double, biggest: inout Double) -> Int {
+    func partition(left l: Int, right r: Int, pivot: Double, smallest: inout Double, biggest: inout Double) -> Int {
         let unroll = 4, width = 16
         var left = l, right = r
         // Shorten to a multiple of 16 one element at a time.
