@@ -33,13 +33,21 @@ package enum WinogradKernel {
     /// (ξ, output channels) even when there are few tiles.
     static let wholeLayerBudget = 4 << 20   // floats (16 MB)
 
-    /// On several threads only for few tiles: with many, the phases' barriers
-    /// and the hand-over of V and M between cores cost more than re-reading
-    /// U per block (dlib's 35×35 layers, 81 tiles: 0.13 ms on one thread,
-    /// 0.19 ms on two; in blocks 0.11 ms on two).
+    /// On several threads only for few tiles, or for large transformed
+    /// weights. With many tiles and small U, the phases' barriers and the
+    /// hand-over of V and M between cores cost more than re-reading U per
+    /// block (dlib's 35×35 layers, 81 tiles: 0.13 ms on one thread, 0.19 ms
+    /// on two; in blocks 0.11 ms on two). With U above 4 MB it is the other
+    /// way: in blocks, every thread streams all of U once per block, and
+    /// VGG-Face's 28×28×512 layers (U 36 MB) ran slower on two threads than
+    /// on one (18.9 against 14.8 ms on a Zen 2); whole, 8.8 ms on two.
     package static func usesWholeLayer(_ g: Geometry, threads: Int) -> Bool {
-        36 * g.tiles * (g.cinPad + g.coutPad) <= wholeLayerBudget && (threads == 1 || g.tiles <= 16)
+        36 * g.tiles * (g.cinPad + g.coutPad) <= wholeLayerBudget
+            && (threads == 1 || g.tiles <= 16 || 36 * g.cinPad * g.coutPad > largeWeights)
     }
+    /// Floats of transformed weights (4 MB) above which a layer stays whole
+    /// on several threads.
+    static let largeWeights = 1 << 20
 
     /// Output-channel chunk of one phase-2 task; also the weight layout's chunk
     /// (U[ξ] is stored as contiguous [Cin][≤32] blocks, see WinogradWeights).

@@ -188,6 +188,17 @@ extension KernelTests {
         }
     }
 
+    /// Which Winograd layers run as three layer-wide phases on several
+    /// threads: few tiles, or transformed weights over 4 MB (every thread
+    /// would stream them once per block); dlib's 35×35×32 layers stay in blocks.
+    @Test func wholeLayerPhasesOnSeveralThreadsForFewTilesOrLargeWeights() {
+        func whole(_ h: Int, _ c: Int) -> Bool {
+            WinogradKernel.usesWholeLayer(WinogradKernel.Geometry(tilesH: (h + 3) / 4, tilesW: (h + 3) / 4, cinPad: c, coutPad: c), threads: 2)
+        }
+        #expect(whole(28, 512) && whole(56, 256) && whole(14, 512))
+        #expect(!whole(35, 32) && !whole(112, 128))
+    }
+
     static func winogradCase(_ c: (Int, Int, Int, Int), isa: KernelISA, wholeLayer: Bool, threads: Int = 1) {
         let wide = isa.wide
         var rng = Rng(state: UInt64(c.0 * 31 + c.2 * 7 + c.3))
